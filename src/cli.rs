@@ -1,0 +1,103 @@
+//! The command line: clap definitions only.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run foreign-architecture Linux programs through qemu-user and binfmt_misc.
+#[derive(Debug, Parser)]
+#[command(name = "binfmtctl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where binfmt_misc is mounted.
+    #[arg(long, global = true, value_name = "DIR", default_value = crate::registry::DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// The configuration file (the registrations restored at boot).
+    #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Where binfmtctl records what it registered (a tmpfs directory).
+    #[arg(long, global = true, value_name = "DIR", default_value = crate::state::DEFAULT_DIR)]
+    pub state_dir: PathBuf,
+    /// A directory of extra or overriding profiles (*.toml) [default: /etc/binfmtctl/profiles.d].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub profiles: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register qemu-user for systems, check it works, and record it for boot.
+    Enable(EnableArgs),
+    /// Remove binfmtctl's registrations for systems and forget them.
+    Disable(DisableArgs),
+    /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
+    Status(JsonArg),
+    /// List every known system: aliases, native or not, interpreter found, enabled.
+    Systems(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    /// Systems to enable: Nix doubles (riscv64-linux) or aliases (arm64, linux/arm/v7, aarch64).
+    #[arg(required = true, value_name = "SYSTEM")]
+    pub systems: Vec<String>,
+    /// The interpreter to register instead of searching for qemu.
+    #[arg(long, value_name = "PATH")]
+    pub interpreter: Option<PathBuf>,
+    /// The entry name (default: the system name, as NixOS does); only with one system.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Register even a system the host runs natively, or over an entry binfmtctl does not own.
+    #[arg(long)]
+    pub force: bool,
+    /// Add flag C: setuid/setgid bits of emulated programs apply (a security risk).
+    #[arg(long)]
+    pub credentials: bool,
+    /// Add flag O: the kernel passes an open file of the program (for unreadable programs).
+    #[arg(long)]
+    pub open_binary: bool,
+    /// Register now but do not record in the configuration (gone at reboot).
+    #[arg(long)]
+    pub runtime: bool,
+    /// Print what would be written, and where, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    /// Print what was done as JSON.
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    /// Systems to disable (names or aliases).
+    #[arg(value_name = "SYSTEM", required_unless_present_any = ["all", "name"])]
+    pub systems: Vec<String>,
+    /// Disable every registration binfmtctl made.
+    #[arg(long, conflicts_with = "systems")]
+    pub all: bool,
+    /// Remove the entry with this name, even one binfmtctl did not create.
+    #[arg(long, value_name = "NAME")]
+    pub name: Vec<String>,
+    /// Remove from the kernel only; keep the configuration.
+    #[arg(long)]
+    pub runtime: bool,
+    /// Print what would be written, and where, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,147 @@
+//! `binfmtctl disable`: remove binfmtctl's own registrations and their config records.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::{require_admin, Ctx};
+use crate::cli::DisableArgs;
+use crate::config::Config;
+use crate::plan::Action;
+use crate::registry::{EntryName, RegistryError};
+use crate::state::State;
+use crate::{exit_codes, output, store, transaction};
+
+#[derive(Serialize)]
+struct Report {
+    dry_run: bool,
+    /// Entries removed from the kernel table.
+    removed: Vec<String>,
+    /// Records removed from the config.
+    forgotten: Vec<String>,
+    /// Entries left alone because binfmtctl did not create them.
+    left_alone: Vec<String>,
+}
+
+/// An entry to consider, and whether the user named it explicitly with --name.
+struct Target {
+    name: EntryName,
+    explicit: bool,
+}
+
+fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Result<Vec<Target>> {
+    let mut out: Vec<Target> = Vec::new();
+    let mut push = |name: EntryName, explicit: bool| {
+        if !out.iter().any(|t| t.name == name) {
+            out.push(Target { name, explicit });
+        }
+    };
+    for n in &args.name {
+        push(n.parse().with_context(|| format!("--name {n}"))?, true);
+    }
+    if args.all {
+        config
+            .systems
+            .iter()
+            .for_each(|r| push(r.name.clone(), false));
+        state
+            .entries
+            .iter()
+            .for_each(|o| push(o.name.clone(), false));
+    }
+    for s in &args.systems {
+        let profile = ctx.profiles.lookup(s)?;
+        config
+            .systems
+            .iter()
+            .filter(|r| r.system == profile.system)
+            .for_each(|r| push(r.name.clone(), false));
+        // An entry under the system's own name that binfmtctl registered with --runtime.
+        if let Ok(name) = profile.system.parse::<EntryName>() {
+            push(name, false);
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
+    if !args.dry_run {
+        require_admin("binfmtctl disable")?;
+    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(store::Lock::acquire(&ctx.config_path)?)
+    };
+    let (mut config, mut state) = (ctx.config()?, ctx.state()?);
+    let mut report = Report {
+        dry_run: args.dry_run,
+        removed: vec![],
+        forgotten: vec![],
+        left_alone: vec![],
+    };
+    let mut text = String::new();
+    let mut removals = Vec::new();
+    let would = if args.dry_run { "would " } else { "" };
+    for t in targets(ctx, args, &config, &state)? {
+        match ctx.registry.entry(&t.name) {
+            Ok(entry) => {
+                if t.explicit || ctx.is_ours(&entry, &config, &state) {
+                    let path = ctx.registry.entry_path(&t.name);
+                    text += &format!("# {would}write -1 to {}\n", path.display());
+                    removals.push(Action::Remove(entry.registration()));
+                    report.removed.push(t.name.to_string());
+                } else {
+                    output::warn(&format!(
+                        "entry {} was not created by binfmtctl (interpreter {}); left alone. Remove it with --name {} if you mean to",
+                        t.name, entry.interpreter, t.name
+                    ));
+                    report.left_alone.push(t.name.to_string());
+                }
+            }
+            Err(RegistryError::NoSuchEntry(..) | RegistryError::NotMounted(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        state.forget(&t.name);
+        if !args.runtime && config.get(&t.name).is_some() {
+            text += &format!(
+                "# {would}remove {} from {}\n",
+                t.name,
+                ctx.config_path.display()
+            );
+            config.remove(&t.name);
+            report.forgotten.push(t.name.to_string());
+        }
+    }
+    if !args.dry_run {
+        transaction::execute(&ctx.registry, &removals)?;
+        if !report.forgotten.is_empty() {
+            if let Err(e) = config.save(&ctx.config_path) {
+                // Keep the table and the config in agreement: put the entries back.
+                let back: Vec<Action> = removals
+                    .iter()
+                    .map(|a| Action::Register(a.registration().clone()))
+                    .collect();
+                return Err(match transaction::execute(&ctx.registry, &back) {
+                    Ok(()) => e.context("the entries were registered again; nothing changed"),
+                    Err(e2) => e.context(format!(
+                        "registering the entries again failed as well: {e2}"
+                    )),
+                });
+            }
+        }
+        if let Err(e) = state.save(&ctx.state_dir) {
+            output::warn(&format!("{e:#}"));
+        }
+    }
+    if report.removed.is_empty() && report.forgotten.is_empty() && report.left_alone.is_empty() {
+        text += "# nothing to disable: no such registration of binfmtctl's\n";
+    }
+    if args.json {
+        output::print_json(&report)?;
+    } else {
+        output::print(&text)?;
+    }
+    Ok(exit_codes::success())
+}

@@ -1,0 +1,306 @@
+//! `binfmtctl enable`: register qemu-user for systems, verify, record in the config.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+
+use super::{registration, require_admin, Ctx};
+use crate::cli::EnableArgs;
+use crate::config::{FlagsText, SystemConfig};
+use crate::interpreter::{self, Interpreter};
+use crate::output;
+use crate::plan::{self, Action, Foreign};
+use crate::profile::Profile;
+use crate::registry::{EntryName, Flags, Registration};
+use crate::{binfmtd, exit_codes, native, store, transaction};
+
+#[derive(Serialize)]
+struct Report {
+    dry_run: bool,
+    register_path: String,
+    /// The config file written, or null with --runtime.
+    config: Option<String>,
+    actions: Vec<ActionReport>,
+}
+
+#[derive(Serialize)]
+struct ActionReport {
+    name: String,
+    system: String,
+    /// unchanged | enable | register | replace
+    action: &'static str,
+    line: String,
+    interpreter: String,
+    #[serde(rename = "static")]
+    is_static: bool,
+    flags: String,
+}
+
+struct Wanted<'a> {
+    profile: &'a Profile,
+    interpreter: Interpreter,
+    reg: Registration,
+}
+
+pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
+    if args.systems.len() > 1 && (args.name.is_some() || args.interpreter.is_some()) {
+        bail!("--name and --interpreter apply to one system; enable the systems one at a time");
+    }
+    let wanted = resolve(ctx, args)?;
+    let regs: Vec<Registration> = wanted.iter().map(|w| w.reg.clone()).collect();
+
+    if args.dry_run {
+        let current = if ctx.registry.is_mounted() {
+            ctx.registry.entries()?
+        } else {
+            Vec::new()
+        };
+        let (config, state) = (ctx.config()?, ctx.state()?);
+        let actions = plan::plan_register(
+            &regs,
+            &current,
+            &|e| ctx.is_ours(e, &config, &state),
+            args.force,
+        )
+        .map_err(|f| foreign_error(&f))?;
+        return report(ctx, args, &wanted, &actions, true);
+    }
+
+    require_admin("binfmtctl enable")?;
+    let _lock = store::Lock::acquire(&ctx.config_path)?;
+    let (mut config, mut state) = (ctx.config()?, ctx.state()?);
+    if ctx.registry.ensure_mounted()? {
+        output::note(&format!(
+            "mounted binfmt_misc at {}",
+            ctx.registry.root().display()
+        ));
+    }
+    let current = ctx.registry.entries()?;
+    let actions = plan::plan_register(
+        &regs,
+        &current,
+        &|e| ctx.is_ours(e, &config, &state),
+        args.force,
+    )
+    .map_err(|f| foreign_error(&f))?;
+    transaction::execute(&ctx.registry, &actions)?;
+
+    // Read back: the kernel must now hold exactly what was planned.
+    for w in &wanted {
+        let entry = ctx.registry.entry(&w.reg.name)?;
+        if !entry.enabled || !entry.registration().same_effect(&w.reg) {
+            bail!(
+                "after registering, {} reads back differently:\n{}",
+                ctx.registry.entry_path(&w.reg.name).display(),
+                crate::registry::Entry::render(&entry.registration(), entry.enabled)
+            );
+        }
+    }
+
+    let undo = |why: anyhow::Error| -> anyhow::Error {
+        let inverse: Vec<Action> = actions.iter().rev().filter_map(undo_action).collect();
+        match transaction::execute(&ctx.registry, &inverse) {
+            Ok(()) => why.context("the registrations were undone, the table is as it was"),
+            Err(e) => why.context(format!("undoing the registrations failed as well: {e}")),
+        }
+    };
+    for w in &wanted {
+        state.record(&w.reg);
+        if !args.runtime {
+            config.upsert(SystemConfig {
+                system: w.profile.system.clone(),
+                name: w.reg.name.clone(),
+                interpreter: w.reg.interpreter.clone(),
+                flags: FlagsText(w.reg.flags),
+            });
+        }
+    }
+    if !args.runtime {
+        config.save(&ctx.config_path).map_err(undo)?;
+    }
+    if let Err(e) = state.save(&ctx.state_dir) {
+        output::warn(&format!(
+            "{e:#}; binfmtctl will treat these entries as its own only while the config lists them"
+        ));
+    }
+    report(ctx, args, &wanted, &actions, false)
+}
+
+/// The inverse of a done action, for undoing after a later failure.
+fn undo_action(a: &Action) -> Option<Action> {
+    match a {
+        Action::Register(r) => Some(Action::Remove(r.clone())),
+        Action::Replace { old, new } => Some(Action::Replace {
+            old: new.clone(),
+            new: old.clone(),
+        }),
+        Action::Remove(r) => Some(Action::Register(r.clone())),
+        Action::Unchanged(_) | Action::Enable(_) => None,
+    }
+}
+
+fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
+    let mut out: Vec<Wanted<'a>> = Vec::new();
+    for name in &args.systems {
+        let profile = ctx.profiles.lookup(name)?;
+        if out.iter().any(|w| w.profile.system == profile.system) {
+            continue;
+        }
+        if native::is_native(&profile.system) && !args.force {
+            bail!(
+                "{} runs natively on this host ({}); registering it would send native programs through the emulator \
+                 (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
+                profile.system,
+                std::env::consts::ARCH
+            );
+        }
+        let interpreter = match &args.interpreter {
+            Some(path) => Interpreter::at(path).map_err(anyhow::Error::msg)?,
+            None => interpreter::find(profile).with_context(|| {
+                format!(
+                    "no interpreter for {} found; {}",
+                    profile.system,
+                    interpreter::install_hint(profile)
+                )
+            })?,
+        };
+        let interp_text = interpreter
+            .path
+            .to_str()
+            .with_context(|| {
+                format!(
+                    "interpreter path {} is not UTF-8",
+                    interpreter.path.display()
+                )
+            })?
+            .to_owned();
+        let flags = Flags {
+            preserve_argv0: true,
+            fix_binary: interpreter.is_static,
+            open_binary: args.open_binary,
+            credentials: args.credentials,
+        };
+        if !interpreter.is_static {
+            output::warn(&format!(
+                "{} is dynamically linked: registering without F, so chroots, containers and the Nix sandbox will not find it, \
+                 and emulated programs' LD_* variables act on the host qemu; install a static qemu ({})",
+                interpreter.path.display(),
+                interpreter::install_hint(profile)
+            ));
+        }
+        if args.credentials {
+            output::warn(
+                "flag C makes setuid/setgid emulated programs run with raised privileges inside qemu-user, \
+                 which was never designed to be a security boundary; any user who can run such a program may gain those privileges",
+            );
+        }
+        let entry_name: EntryName = args
+            .name
+            .as_deref()
+            .unwrap_or(&profile.system)
+            .parse()
+            .context("--name")?;
+        let reg = registration(profile, entry_name, interp_text, flags);
+        reg.validate()
+            .with_context(|| format!("cannot register {}", profile.system))?;
+        out.push(Wanted {
+            profile,
+            interpreter,
+            reg,
+        });
+    }
+    Ok(out)
+}
+
+fn foreign_error(foreign: &[Foreign]) -> anyhow::Error {
+    let scanned = binfmtd::scan(binfmtd::DIRS);
+    let lines: Vec<String> = foreign
+        .iter()
+        .map(|f| {
+            let owner = binfmtd::owner(&scanned, &f.current).map_or_else(
+                || "owner unknown".to_owned(),
+                |p| format!("from {}", p.display()),
+            );
+            format!(
+                "entry {f} exists and was not created by binfmtctl ({owner}); \
+                 leave it, register beside it with --name {}-binfmtctl, or replace it with --force",
+                f.name
+            )
+        })
+        .collect();
+    anyhow::anyhow!("{}", lines.join("\n"))
+}
+
+fn report(
+    ctx: &Ctx,
+    args: &EnableArgs,
+    wanted: &[Wanted],
+    actions: &[Action],
+    dry_run: bool,
+) -> Result<ExitCode> {
+    let register_path = ctx.registry.root().join("register").display().to_string();
+    let config = (!args.runtime).then(|| ctx.config_path.display().to_string());
+    let rows: Vec<ActionReport> = wanted
+        .iter()
+        .zip(actions)
+        .map(|(w, a)| ActionReport {
+            name: w.reg.name.to_string(),
+            system: w.profile.system.clone(),
+            action: a.verb(),
+            line: w.reg.to_string(),
+            interpreter: w.reg.interpreter.clone(),
+            is_static: w.interpreter.is_static,
+            flags: w.reg.flags.to_string(),
+        })
+        .collect();
+    let report = Report {
+        dry_run,
+        register_path,
+        config,
+        actions: rows,
+    };
+    if args.json {
+        output::print_json(&report)?;
+        return Ok(exit_codes::success());
+    }
+    let mut text = String::new();
+    for (row, action) in report.actions.iter().zip(actions) {
+        let would = if dry_run { "would " } else { "" };
+        match action {
+            Action::Unchanged(_) => {
+                text += &format!(
+                    "# {} is already registered so; nothing to write\n",
+                    row.name
+                );
+            }
+            Action::Enable(_) => {
+                text += &format!(
+                    "# {would}write 1 to {}\n",
+                    ctx.registry.root().join(&row.name).display()
+                );
+            }
+            Action::Replace { .. } | Action::Register(_) | Action::Remove(_) => {
+                if matches!(action, Action::Replace { .. }) {
+                    text += &format!(
+                        "# {would}write -1 to {} (binfmtctl's older entry)\n",
+                        ctx.registry.root().join(&row.name).display()
+                    );
+                }
+                text += &format!("# {would}write to {}\n{}\n", report.register_path, row.line);
+            }
+        }
+        if let Some(config) = &report.config {
+            text += &format!("# {would}record {} in {config}\n", row.name);
+        }
+        if !dry_run {
+            let kind = if row.is_static { "static" } else { "dynamic" };
+            output::note(&format!(
+                "{}: {} ({kind}, flags {})",
+                row.system, row.interpreter, row.flags
+            ));
+        }
+    }
+    output::print(&text)?;
+    Ok(exit_codes::success())
+}

@@ -1,0 +1,101 @@
+//! `binfmtctl systems`: every known system, native or not, interpreter found, enabled.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::interpreter::{self, Interpreter};
+use crate::{exit_codes, native, output};
+
+/// `systems --json`, documented in README.md.
+#[derive(Serialize)]
+struct Systems {
+    systems: Vec<SystemRow>,
+}
+
+#[derive(Serialize)]
+struct SystemRow {
+    system: String,
+    description: String,
+    aliases: Vec<String>,
+    cpu: Option<String>,
+    /// The host runs it without emulation.
+    native: bool,
+    /// The interpreter `enable` would choose, or null.
+    interpreter: Option<Interpreter>,
+    /// An enabled kernel entry runs its programs; null when binfmt_misc is not readable.
+    enabled: Option<bool>,
+    /// binfmtctl's config has a record for it.
+    configured: bool,
+    /// In NixOS's boot.binfmt table.
+    nixos: bool,
+}
+
+pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
+    let entries = if ctx.registry.is_mounted() {
+        ctx.registry.entries().ok()
+    } else {
+        None
+    };
+    let config = ctx.config()?;
+    let dirs = interpreter::search_dirs();
+    let rows: Vec<SystemRow> = ctx
+        .profiles
+        .all()
+        .iter()
+        .map(|p| SystemRow {
+            system: p.system.clone(),
+            description: p.description.clone(),
+            aliases: p.aliases.clone(),
+            cpu: p.cpu.clone(),
+            native: native::is_native(&p.system),
+            interpreter: interpreter::find_in(p, &dirs),
+            enabled: entries
+                .as_ref()
+                .map(|es| es.iter().any(|e| e.enabled && p.accepted_by(&e.matcher))),
+            configured: config.systems.iter().any(|r| r.system == p.system),
+            nixos: p.nixos,
+        })
+        .collect();
+    if json {
+        output::print_json(&Systems { systems: rows })?;
+        return Ok(exit_codes::success());
+    }
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.system.clone(),
+                yes_no(r.native),
+                r.interpreter.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |i| {
+                        format!(
+                            "{} ({})",
+                            i.path.display(),
+                            if i.is_static { "static" } else { "dynamic" }
+                        )
+                    },
+                ),
+                r.enabled.map_or_else(|| "?".to_owned(), yes_no),
+                yes_no(r.configured),
+                r.aliases.join(","),
+            ]
+        })
+        .collect();
+    output::print(&output::table(
+        &[
+            "SYSTEM",
+            "NATIVE",
+            "INTERPRETER",
+            "ENABLED",
+            "CONFIGURED",
+            "ALIASES",
+        ],
+        &table_rows,
+    ))?;
+    Ok(exit_codes::success())
+}

@@ -1,0 +1,168 @@
+//! The persisted desired state (`/etc/binfmtctl/config.toml`): which systems binfmtctl keeps
+//! registered, under which entry name, with which interpreter and flags.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::registry::{EntryName, Flags};
+use crate::store;
+
+pub const DEFAULT_PATH: &str = "/etc/binfmtctl/config.toml";
+
+const HEADER: &str = "# binfmtctl's configuration: the registrations restored at boot by `binfmtctl apply`.\n\
+                      # Edit with `binfmtctl enable` / `binfmtctl disable`; hand edits are kept if valid.\n\n";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// One table per registration, `[[system]]`.
+    #[serde(default, rename = "system", skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<SystemConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    /// The system (a Nix double such as `riscv64-linux`).
+    pub system: String,
+    /// The binfmt_misc entry name.
+    pub name: EntryName,
+    /// The interpreter's absolute path.
+    pub interpreter: String,
+    /// Flags, e.g. "PF".
+    pub flags: FlagsText,
+}
+
+/// Flags as text in the config file, validated on read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FlagsText(pub Flags);
+
+impl TryFrom<String> for FlagsText {
+    type Error = crate::registry::LineError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Flags::parse_strict(&s).map(FlagsText)
+    }
+}
+
+impl From<FlagsText> for String {
+    fn from(f: FlagsText) -> String {
+        f.0.to_string()
+    }
+}
+
+impl Config {
+    /// Parse, naming the file and line of any error.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            anyhow::anyhow!(
+                "{}:{line}: {}; fix the file or remove the entry",
+                path.display(),
+                e.message().trim()
+            )
+        })?;
+        for (i, a) in config.systems.iter().enumerate() {
+            if config.systems[..i].iter().any(|b| b.name == a.name) {
+                anyhow::bail!(
+                    "{}: entry name {} appears twice; remove one of the [[system]] tables",
+                    path.display(),
+                    a.name
+                );
+            }
+            if !a.interpreter.starts_with('/') {
+                anyhow::bail!(
+                    "{}: interpreter {:?} of {} must be an absolute path",
+                    path.display(),
+                    a.interpreter,
+                    a.name
+                );
+            }
+        }
+        Ok(config)
+    }
+
+    /// Read the config, or an empty one when the file does not exist.
+    pub fn load(path: &Path) -> Result<Config> {
+        match store::read_optional(path)? {
+            Some(text) => Config::parse(&text, path),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn render(&self) -> String {
+        // Serializing plain structs of strings cannot fail.
+        format!("{HEADER}{}", toml::to_string(self).unwrap_or_default())
+    }
+
+    /// Write atomically (mode 0644). Callers hold the config lock.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        store::write_atomic(path, self.render().as_bytes(), 0o644)
+            .context("cannot save the configuration")
+    }
+
+    pub fn get(&self, name: &EntryName) -> Option<&SystemConfig> {
+        self.systems.iter().find(|s| &s.name == name)
+    }
+
+    /// Add or replace the record with the same entry name.
+    pub fn upsert(&mut self, rec: SystemConfig) {
+        match self.systems.iter_mut().find(|s| s.name == rec.name) {
+            Some(old) => *old = rec,
+            None => self.systems.push(rec),
+        }
+    }
+
+    pub fn remove(&mut self, name: &EntryName) -> bool {
+        let before = self.systems.len();
+        self.systems.retain(|s| &s.name != name);
+        before != self.systems.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut c = Config::default();
+        c.upsert(SystemConfig {
+            system: "riscv64-linux".into(),
+            name: "riscv64-linux".parse().unwrap(),
+            interpreter: "/usr/bin/qemu-riscv64-static".into(),
+            flags: FlagsText(Flags::parse_strict("PF").unwrap()),
+        });
+        let text = c.render();
+        assert!(text.contains("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"), "{text}");
+        assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
+        assert_eq!(
+            Config::parse("", Path::new("c")).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let cases = [
+            ("[[system]]\nsystem = \"x\"\nname = \"a/b\"\ninterpreter = \"/q\"\nflags = \"F\"\n", "c.toml:3: entry name \"a/b\" is not allowed: it contains '/'; fix the file or remove the entry"),
+            ("[[system]]\nsystem = \"x\"\nname = \"a\"\ninterpreter = \"/q\"\nflags = \"Z\"\n", "c.toml:5: unknown flag 'Z'; the kernel accepts P, O, C and F; fix the file or remove the entry"),
+            ("[[system]]\nsystem = \"x\"\n", "c.toml:1: missing field `name`; fix the file or remove the entry"),
+            ("nonsense", "c.toml:1: expected `.`, `=`; fix the file or remove the entry"),
+            ("[[system]]\nsystem = \"x\"\nname = \"a\"\ninterpreter = \"q\"\nflags = \"\"\n", "c.toml: interpreter \"q\" of a must be an absolute path"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                Config::parse(text, Path::new("c.toml"))
+                    .unwrap_err()
+                    .to_string(),
+                want,
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! binfmtctl: register, check and use qemu-user emulation through Linux binfmt_misc.
+
+pub mod binfmtd;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod elf;
+pub mod exit_codes;
+pub mod interpreter;
+pub mod native;
+pub mod output;
+pub mod plan;
+pub mod probe;
+pub mod profile;
+pub mod registry;
+pub mod state;
+pub mod store;
+pub mod transaction;

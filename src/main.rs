@@ -1,0 +1,23 @@
+//! The binfmtctl command: parse the command line, run, report errors.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = binfmtctl::cli::Cli::parse();
+    match binfmtctl::commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe on stdout (`binfmtctl status | head`) is not an error.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return binfmtctl::exit_codes::success();
+            }
+            eprintln!("binfmtctl: error: {err:#}");
+            ExitCode::from(binfmtctl::exit_codes::ERROR)
+        }
+    }
+}

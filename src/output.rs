@@ -1,0 +1,69 @@
+//! Output for people (aligned tables, warnings on stderr) and for scripts (JSON on stdout).
+
+use std::io::{self, Write as _};
+
+use serde::Serialize;
+
+/// Render rows as a table with a header line, columns separated by two spaces.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i + 1 == row.len() {
+                line += cell;
+            } else {
+                line += &format!("{cell:<w$}  ");
+            }
+        }
+        out += line.trim_end();
+        out.push('\n');
+    }
+    out
+}
+
+/// Print to stdout; errors (a closed pipe among them) go to the caller.
+pub fn print(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Print a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(print(&text)?)
+}
+
+/// A warning for people, on stderr.
+pub fn warn(message: &str) {
+    eprintln!("binfmtctl: warning: {message}");
+}
+
+/// A note for people, on stderr.
+pub fn note(message: &str) {
+    eprintln!("binfmtctl: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aligns_columns() {
+        let t = super::table(
+            &["A", "LONG"],
+            &[
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), String::new()],
+            ],
+        );
+        assert_eq!(t, "A    LONG\nxyz  1\nq\n");
+    }
+}

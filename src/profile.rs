@@ -1,0 +1,335 @@
+//! Emulated systems: the profiles in qemu-profiles/ (built in), plus local additions from
+//! /etc/binfmtctl/profiles.d/ and `--profiles DIR`, which override built-ins of the same name.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::registry::{Bytes, EntryName, Matcher};
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
+}
+
+/// Where local profiles are looked for when no `--profiles` directory is given.
+pub const LOCAL_DIR: &str = "/etc/binfmtctl/profiles.d";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{}: {message}; fix the file or remove it", .path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("unknown system {name:?}{}; `binfmtctl systems` lists them all", suggest(.suggestions))]
+    Unknown {
+        name: String,
+        suggestions: Vec<String>,
+    },
+    #[error("{}: the name {name:?} is already used by {other}; names and aliases must be unique", .path.display())]
+    Duplicate {
+        path: PathBuf,
+        name: String,
+        other: String,
+    },
+}
+
+fn suggest(s: &[String]) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", s.join(", "))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    system: String,
+    description: String,
+    cpu: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    interpreters: Vec<String>,
+    #[serde(default)]
+    offset: usize,
+    magic: String,
+    mask: String,
+    #[serde(default)]
+    nixos: bool,
+}
+
+/// One emulated system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The Nix system double, e.g. `riscv64-linux`; also the default entry name.
+    pub system: String,
+    pub description: String,
+    /// qemu's target name (`qemu-<cpu>`), when qemu emulates it.
+    pub cpu: Option<String>,
+    pub aliases: Vec<String>,
+    /// Interpreter program names to search for, preferred first.
+    pub interpreters: Vec<String>,
+    pub offset: usize,
+    pub magic: Bytes,
+    pub mask: Bytes,
+    /// In NixOS's `boot.binfmt` table.
+    pub nixos: bool,
+    /// Where it came from: `builtin:<file>` or a path.
+    pub source: String,
+}
+
+impl Profile {
+    /// Parse one profile file; `source` names it in errors.
+    pub fn parse(text: &str, source: &Path) -> Result<Profile, ProfileError> {
+        let bad = |message: String| ProfileError::Parse {
+            path: source.to_owned(),
+            message,
+        };
+        let f: ProfileFile = toml::from_str(text).map_err(|e| bad(toml_message(text, &e)))?;
+        let (magic, mask) = (Bytes::unescape(&f.magic), Bytes::unescape(&f.mask));
+        if magic.is_empty() || magic.len() != mask.len() {
+            return Err(bad(format!(
+                "magic is {} bytes and mask {} bytes; both must be non-empty and of the same length",
+                magic.len(),
+                mask.len()
+            )));
+        }
+        if f.offset + magic.len() > crate::registry::line::BINPRM_BUF_SIZE {
+            return Err(bad(format!(
+                "offset {} + magic length {} exceeds 256 bytes",
+                f.offset,
+                magic.len()
+            )));
+        }
+        if let Err(e) = f.system.parse::<EntryName>() {
+            return Err(bad(format!("system: {e}")));
+        }
+        if f.interpreters.is_empty() {
+            return Err(bad(
+                "interpreters is empty; name at least one program, e.g. qemu-<cpu>-static".into(),
+            ));
+        }
+        if let Some(i) = f
+            .interpreters
+            .iter()
+            .find(|i| i.is_empty() || i.contains(['/', ':']))
+        {
+            return Err(bad(format!(
+                "interpreter name {i:?} must be a bare program name"
+            )));
+        }
+        Ok(Profile {
+            system: f.system,
+            description: f.description,
+            cpu: f.cpu,
+            aliases: f
+                .aliases
+                .into_iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
+            interpreters: f.interpreters,
+            offset: f.offset,
+            magic,
+            mask,
+            nixos: f.nixos,
+            source: source.display().to_string(),
+        })
+    }
+
+    pub fn matcher(&self) -> Matcher {
+        Matcher::Magic {
+            offset: self.offset,
+            magic: self.magic.clone(),
+            mask: Some(self.mask.clone()),
+        }
+    }
+
+    /// A header this profile's programs start with: the magic at its offset (don't-care bytes
+    /// as the profile writes them), as an ET_EXEC and as an ET_DYN (PIE) program.
+    pub fn sample_headers(&self) -> Vec<Vec<u8>> {
+        let mut exec = vec![0u8; self.offset];
+        exec.extend_from_slice(&self.magic.0);
+        let mut dynamic = exec.clone();
+        // e_type is bytes 16-17 of an ELF header; which byte is low depends on EI_DATA.
+        if dynamic.len() >= 18 && dynamic.starts_with(b"\x7fELF") {
+            let low = if dynamic[5] == 2 { 17 } else { 16 };
+            if dynamic[low] == 2 {
+                dynamic[low] = 3;
+            }
+        }
+        vec![exec, dynamic]
+    }
+
+    /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE).
+    pub fn accepted_by(&self, m: &Matcher) -> bool {
+        self.sample_headers().iter().all(|h| m.matches_header(h))
+    }
+
+    /// Every name this system answers to.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.system.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_owned();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// Every known system.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    list: Vec<Profile>,
+}
+
+impl Profiles {
+    /// The built-in profiles only.
+    pub fn builtin() -> Result<Profiles, ProfileError> {
+        let list = builtin::BUILTIN
+            .iter()
+            .map(|(name, text)| Profile::parse(text, Path::new(&format!("builtin:{name}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut p = Profiles { list: Vec::new() };
+        for profile in list {
+            p.add(profile)?;
+        }
+        Ok(p)
+    }
+
+    /// Built-ins, then every `*.toml` in `dir` (when it exists), overriding by system name.
+    pub fn load(dir: Option<&Path>) -> Result<Profiles, ProfileError> {
+        let mut p = Profiles::builtin()?;
+        let dir = dir.unwrap_or(Path::new(LOCAL_DIR));
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(source) => {
+                return Err(ProfileError::Io {
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let profile = Profile::parse(&text, &path)?;
+            p.list.retain(|old| old.system != profile.system);
+            p.add(profile)?;
+        }
+        Ok(p)
+    }
+
+    fn add(&mut self, profile: Profile) -> Result<(), ProfileError> {
+        for name in profile.names() {
+            if let Some(other) = self.list.iter().find(|o| o.names().any(|n| n == name)) {
+                return Err(ProfileError::Duplicate {
+                    path: PathBuf::from(&profile.source),
+                    name: name.to_owned(),
+                    other: other.source.clone(),
+                });
+            }
+        }
+        self.list.push(profile);
+        Ok(())
+    }
+
+    pub fn all(&self) -> &[Profile] {
+        &self.list
+    }
+
+    /// Find a system by its name or an alias (case-insensitive).
+    pub fn lookup(&self, name: &str) -> Result<&Profile, ProfileError> {
+        let wanted = name.to_ascii_lowercase();
+        self.list
+            .iter()
+            .find(|p| p.names().any(|n| n.eq_ignore_ascii_case(&wanted)))
+            .ok_or_else(|| ProfileError::Unknown {
+                name: name.to_owned(),
+                suggestions: self.closest(&wanted),
+            })
+    }
+
+    /// Up to three known names closest to `name`.
+    fn closest(&self, name: &str) -> Vec<String> {
+        let mut scored: Vec<(f64, &str)> = self
+            .list
+            .iter()
+            .flat_map(Profile::names)
+            .map(|n| (strsim::jaro_winkler(name, n), n))
+            .filter(|(score, _)| *score > 0.75)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored.dedup_by(|a, b| a.1 == b.1);
+        scored
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| n.to_owned())
+            .collect()
+    }
+
+    /// The systems whose programs an entry with this matcher runs.
+    pub fn accepted_by(&self, m: &Matcher) -> Vec<&Profile> {
+        self.list.iter().filter(|p| p.accepted_by(m)).collect()
+    }
+
+    /// The systems whose magic accepts this file header.
+    pub fn for_header(&self, header: &[u8]) -> Vec<&Profile> {
+        self.list
+            .iter()
+            .filter(|p| p.matcher().matches_header(header))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_file_and_line() {
+        let err =
+            Profile::parse("system = \"x\"\nbogus = 1\n", Path::new("/p/x.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/p/x.toml: line 2: unknown field `bogus`"),
+            "{err}"
+        );
+        let text = "system='x-linux'\ndescription='d'\ninterpreters=['q']\nmagic='\\x7fELF'\nmask='\\xff'\n";
+        let err = Profile::parse(text, Path::new("/p/x.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/p/x.toml: magic is 4 bytes and mask 1 bytes; both must be non-empty and of the same length; fix the file or remove it"
+        );
+    }
+
+    #[test]
+    fn sample_headers_cover_pie() {
+        let text = "system='t-linux'\ndescription='d'\ninterpreters=['q']\n\
+                    magic='\\x7fELF\\x02\\x02\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x16'\n\
+                    mask='\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff'\n";
+        let p = Profile::parse(text, Path::new("t")).unwrap();
+        let h = p.sample_headers();
+        assert_eq!(h[0][17], 2);
+        assert_eq!(h[1][17], 3);
+        assert!(p.accepted_by(&p.matcher()));
+    }
+}
