@@ -24,8 +24,13 @@ impl Interpreter {
                 .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?
                 .join(path)
         };
-        let meta =
-            std::fs::metadata(&abs).map_err(|e| format!("interpreter {}: {e}", abs.display()))?;
+        let meta = std::fs::metadata(&abs).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "interpreter {} does not exist; give the path of an installed emulator",
+                abs.display()
+            ),
+            _ => format!("interpreter {}: {e}", abs.display()),
+        })?;
         if !meta.is_file()
             || std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 == 0
         {

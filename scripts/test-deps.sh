@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a Debian/Ubuntu machine (run as root), and
+# unpacks the real Debian foreign-architecture programs the tests execute into
+# target/debian-fixtures/. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test-deps.sh: run as root (it uses apt-get)" >&2
+  exit 2
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  qemu-user-static qemu-user            # the emulators: static (F flag) and dynamic
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross libc6-riscv64-cross   # riscv64 test programs
+  util-linux                            # unshare, setpriv
+  nix-bin                               # real Nix for the emulated-build tests
+  systemd systemd-container debootstrap # systemd-binfmt, systemd-analyze, the nspawn boot test
+  dpkg-dev                              # dpkg-deb for unpacking foreign packages
+)
+# Note: not binfmt-support. Installing it registers every qemu-* entry in the host's global
+# table, which the tests must never change.
+missing=()
+for p in "${packages[@]}"; do
+  case "$p" in \#*) continue;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  need_update=1
+fi
+if [ "${#missing[@]}" -gt 0 ] || [ -n "${need_update:-}" ]; then
+  apt-get update -qq
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Real Debian programs for foreign architectures.
+fixtures=target/debian-fixtures
+mkdir -p "$fixtures"
+if [ ! -x "$fixtures/busybox-arm64" ]; then
+  tmp=$(mktemp -d); chmod 0755 "$tmp"
+  (cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null)
+  dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/root"
+  install -m 0755 "$tmp/root/bin/busybox" "$fixtures/busybox-arm64"
+  rm -rf "$tmp"
+fi
+chmod 0755 target "$fixtures"
+echo "test dependencies installed; fixtures in $fixtures"

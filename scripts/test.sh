@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the test dependencies when run as root (Debian/Ubuntu),
+# then formatting, lints and every test. Kernel-level tests run in private binfmt_misc
+# instances and never change the host's global table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/test-deps.sh
+else
+  echo "scripts/test.sh: not root, so not installing test dependencies; tests that need one say which" >&2
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets

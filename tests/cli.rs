@@ -1,0 +1,194 @@
+//! User-facing behaviour that needs no kernel: exact errors, dry runs, JSON shapes.
+
+mod common;
+
+use common::{nixos_magic, ok, run, stderr, stdout};
+use serde_json::Value;
+
+#[track_caller]
+fn fails_with(args: &[&str], message: &str) {
+    let out = run(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("binfmtctl: error: {message}\n"),
+        "{args:?}"
+    );
+    assert_eq!(stdout(&out), "", "{args:?}");
+}
+
+#[test]
+fn dry_run_prints_the_line_nixos_writes() {
+    let t = common::scratch();
+    let config = t.path().join("config.toml");
+    let out = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--root",
+        t.path().to_str().unwrap(),
+        "enable",
+        "riscv64-linux",
+        "--dry-run",
+        "--interpreter",
+        "/usr/bin/qemu-riscv64-static",
+    ]);
+    let text = ok(&out);
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    // NixOS with preferStaticEmulators writes exactly this, with /run/binfmt/riscv64-linux.
+    let nixos = format!(":riscv64-linux:M::{magic}:{mask}:/run/binfmt/riscv64-linux:PF");
+    let ours = nixos.replace("/run/binfmt/riscv64-linux", "/usr/bin/qemu-riscv64-static");
+    assert_eq!(
+        text,
+        format!(
+            "# would write to {}/register\n{ours}\n# would record riscv64-linux in {}\n",
+            t.path().display(),
+            config.display()
+        )
+    );
+    assert!(!config.exists(), "a dry run wrote the config");
+}
+
+#[test]
+fn unknown_system_suggests_close_names() {
+    fails_with(
+        &["enable", "--dry-run", "riscv65"],
+        "unknown system \"riscv65\" (did you mean riscv64, riscv32, riscv64-linux?); `binfmtctl systems` lists them all",
+    );
+    fails_with(
+        &["enable", "--dry-run", "zzz"],
+        "unknown system \"zzz\"; `binfmtctl systems` lists them all",
+    );
+}
+
+#[test]
+fn native_system_is_refused_without_force() {
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    fails_with(
+        &["enable", "--dry-run", "x86_64-linux"],
+        "x86_64-linux runs natively on this host (x86_64); registering it would send native programs through the emulator \
+         (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
+    );
+    fails_with(
+        &["enable", "--dry-run", "i686-linux"],
+        "i686-linux runs natively on this host (x86_64); registering it would send native programs through the emulator \
+         (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
+    );
+}
+
+#[test]
+fn missing_interpreter_gives_install_hints() {
+    fails_with(
+        &[
+            "enable",
+            "--dry-run",
+            "riscv64",
+            "--interpreter",
+            "/nonexistent/qemu",
+        ],
+        "interpreter /nonexistent/qemu does not exist; give the path of an installed emulator",
+    );
+    fails_with(
+        &["enable", "--dry-run", "wasm32-wasi"],
+        "no interpreter for wasm32-wasi found; install wasmtime or name one with --interpreter",
+    );
+}
+
+#[test]
+fn name_and_interpreter_take_one_system() {
+    fails_with(
+        &["enable", "--dry-run", "riscv64", "arm64", "--name", "x"],
+        "--name and --interpreter apply to one system; enable the systems one at a time",
+    );
+}
+
+#[test]
+fn malformed_config_names_file_and_line() {
+    let t = common::scratch();
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/q\"\nflags = \"PX\"\n").unwrap();
+    fails_with(
+        &["--config", config.to_str().unwrap(), "enable", "--dry-run", "riscv64"],
+        &format!(
+            "{}:5: unknown flag 'X'; the kernel accepts P, O, C and F; fix the file or remove the entry",
+            config.display()
+        ),
+    );
+}
+
+#[test]
+fn bad_entry_name_is_refused() {
+    fails_with(
+        &["enable", "--dry-run", "riscv64", "--name", "a/b"],
+        "--name: entry name \"a/b\" is not allowed: it contains '/'",
+    );
+}
+
+#[test]
+fn systems_json_shape() {
+    let out = run(&["--root", "/nonexistent", "systems", "--json"]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let systems = v["systems"].as_array().unwrap();
+    assert!(systems.len() >= 40, "{}", systems.len());
+    let rv = systems
+        .iter()
+        .find(|s| s["system"] == "riscv64-linux")
+        .unwrap();
+    assert_eq!(rv["native"], false);
+    assert_eq!(rv["cpu"], "riscv64");
+    assert_eq!(rv["nixos"], true);
+    assert_eq!(
+        rv["enabled"],
+        Value::Null,
+        "binfmt_misc is not readable at /nonexistent"
+    );
+    assert_eq!(rv["configured"], false);
+    assert!(rv["aliases"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("linux/riscv64")));
+    common::require("qemu-riscv64-static", "qemu-user-static");
+    assert_eq!(rv["interpreter"]["static"], true);
+    assert!(rv["interpreter"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/qemu-riscv64-static"));
+    let x86 = systems
+        .iter()
+        .find(|s| s["system"] == "x86_64-linux")
+        .unwrap();
+    assert_eq!(x86["native"], true);
+    let keys: Vec<&String> = rv.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "aliases",
+            "configured",
+            "cpu",
+            "description",
+            "enabled",
+            "interpreter",
+            "native",
+            "nixos",
+            "system"
+        ]
+    );
+}
+
+#[test]
+fn status_when_unmounted_says_so() {
+    let out = run(&["--root", "/nonexistent", "status"]);
+    assert_eq!(
+        ok(&out),
+        "binfmt_misc is not mounted at /nonexistent: no entries (`binfmtctl enable` mounts it)\n"
+    );
+    let out = run(&["--root", "/nonexistent", "status", "--json"]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
+    );
+}

@@ -1,0 +1,182 @@
+//! Shared test support: the built binary, fixtures (real foreign programs), and running
+//! commands inside a private binfmt_misc instance (new user + mount namespace), so no test
+//! ever touches the host's global table.
+#![allow(dead_code)] // each test crate uses a part of this
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_binfmtctl");
+pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Fail loudly (never skip) when a tool the test needs is missing.
+pub fn require(program: &str, package: &str) -> PathBuf {
+    which::which(program).unwrap_or_else(|_| {
+        panic!("{program} is missing: install it with `apt-get install --no-install-recommends {package}` (or run `bash scripts/test.sh` as root, which installs every test dependency)")
+    })
+}
+
+/// A directory for fixtures that lives as long as the test run, readable by every user.
+pub fn fixture_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(MANIFEST_DIR).join("target/test-fixtures");
+        fs::create_dir_all(&dir).expect("create target/test-fixtures");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod fixtures");
+        dir
+    })
+}
+
+/// Cross-compile tests/fixtures/hello.c for riscv64, static or dynamic.
+pub fn hello_riscv64(static_link: bool) -> PathBuf {
+    static STATIC: OnceLock<PathBuf> = OnceLock::new();
+    static DYNAMIC: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if static_link { &STATIC } else { &DYNAMIC };
+    cell.get_or_init(|| {
+        let gcc = require(
+            "riscv64-linux-gnu-gcc",
+            "gcc-riscv64-linux-gnu libc6-dev-riscv64-cross",
+        );
+        let out = fixture_dir().join(if static_link {
+            "hello-riscv64"
+        } else {
+            "hello-riscv64-dynamic"
+        });
+        let mut cmd = Command::new(gcc);
+        cmd.args(["-O2", "-o"])
+            .arg(&out)
+            .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/hello.c"));
+        if static_link {
+            cmd.arg("-static");
+        }
+        let o = cmd.output().expect("run riscv64-linux-gnu-gcc");
+        assert!(
+            o.status.success(),
+            "riscv64-linux-gnu-gcc failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    })
+    .clone()
+}
+
+/// Debian's busybox-static for arm64, unpacked by scripts/test-deps.sh.
+pub fn busybox_arm64() -> PathBuf {
+    let p = Path::new(MANIFEST_DIR).join("target/debian-fixtures/busybox-arm64");
+    assert!(
+        p.exists(),
+        "{} is missing: run `bash scripts/test-deps.sh` as root (it downloads Debian's busybox-static:arm64)",
+        p.display()
+    );
+    p
+}
+
+/// The magic and mask NixOS writes for a system, from ../shared/data/nixos-binfmt-magics.tsv.
+pub fn nixos_magic(system: &str) -> (String, String) {
+    let tsv = Path::new(MANIFEST_DIR).join("../shared/data/nixos-binfmt-magics.tsv");
+    let text = fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
+    text.lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|f| f[0] == system)
+        .map_or_else(
+            || panic!("{system} is not in {}", tsv.display()),
+            |f| (f[2].to_owned(), f.get(3).copied().unwrap_or("").to_owned()),
+        )
+}
+
+/// A scratch directory every user may use (for tests run as nobody).
+pub fn scratch() -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix("binfmtctl-test")
+        .tempdir()
+        .expect("tempdir");
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
+    d
+}
+
+/// Who runs the private instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum As {
+    /// The test's own user (root in CI).
+    Me,
+    /// An unprivileged user (nobody), via setpriv; needs the test to run as root.
+    Nobody,
+}
+
+/// Run a shell script inside a new user + mount namespace where binfmt_misc is a private,
+/// empty instance mounted at /proc/sys/fs/binfmt_misc (Linux >= 6.7). `$B` is binfmtctl,
+/// `$T` the scratch directory; `bfc` runs binfmtctl with --config/--state-dir in `$T`.
+pub fn private(who: As, dir: &Path, script: &str) -> Output {
+    private_with(who, dir, script, true)
+}
+
+/// As `private`, but leaves binfmt_misc unmounted (binfmtctl must mount it).
+pub fn private_unmounted(who: As, dir: &Path, script: &str) -> Output {
+    private_with(who, dir, script, false)
+}
+
+fn private_with(who: As, dir: &Path, script: &str, mount: bool) -> Output {
+    let unshare = require("unshare", "util-linux");
+    let prelude = format!(
+        "set -u\nB={bin}\nT={dir}\nbfc() {{ \"$B\" --config \"$T/config.toml\" --state-dir \"$T/state\" \"$@\"; }}\n{mount}\n",
+        bin = BIN,
+        dir = dir.display(),
+        mount = if mount { "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 99" } else { "" },
+    );
+    let mut cmd = match who {
+        As::Me => Command::new(&unshare),
+        As::Nobody => {
+            assert!(
+                nix::unistd::geteuid().is_root(),
+                "tests as nobody need the test suite to run as root"
+            );
+            let mut c = Command::new(require("setpriv", "util-linux"));
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&unshare);
+            c
+        }
+    };
+    cmd.args(["--user", "--map-root-user", "--mount", "--", "sh", "-c"])
+        .arg(prelude + script);
+    cmd.current_dir(dir);
+    let out = cmd.output().expect("run unshare");
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "mounting a private binfmt_misc failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Run binfmtctl outside any namespace (for commands that do not write).
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run binfmtctl")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Assert success, showing both streams when not.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}

@@ -1,0 +1,325 @@
+//! Kernel-level tests of enable/disable/status: the real binary, in a private binfmt_misc
+//! instance, executing real foreign programs.
+
+mod common;
+
+use common::{nixos_magic, ok, private, private_unmounted, scratch, stderr, stdout, As};
+use serde_json::Value;
+
+fn unescape_hex(text: &str) -> String {
+    // The kernel prints magic/mask as plain hex; NixOS writes \xNN escapes with letters literal.
+    let mut out = String::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            out += &text[i + 2..i + 4].to_ascii_lowercase();
+            i += 4;
+        } else {
+            out += &format!("{:02x}", b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn enable_runs_and_disable_restores(who: As) {
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let out = private(
+        who,
+        t.path(),
+        &format!(
+            r#"
+H={hello}
+$H; echo "before=$?"
+bfc enable riscv64-linux >"$T/enable.out" 2>&1 || {{ cat "$T/enable.out"; exit 3; }}
+$H one two; echo "after=$?"
+cat /proc/sys/fs/binfmt_misc/riscv64-linux
+bfc disable riscv64-linux || exit 4
+$H; echo "disabled=$?"
+test -e /proc/sys/fs/binfmt_misc/riscv64-linux && echo STILL-THERE
+id -u
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    let err = stderr(&out);
+    assert!(
+        text.contains("before=126") && err.contains("Exec format error"),
+        "{text}\n{err}"
+    );
+    assert!(
+        text.contains(&format!(
+            "hello argv0={} [one] [two]\nafter=7",
+            hello.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("flags: PF\n"), "{text}");
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    assert!(
+        text.contains(&format!(
+            "magic {}\nmask {}\n",
+            unescape_hex(&magic),
+            unescape_hex(&mask)
+        )),
+        "{text}"
+    );
+    assert!(text.contains("disabled=126"), "{text}");
+    assert!(!text.contains("STILL-THERE"), "{text}");
+    assert!(
+        text.trim_end().ends_with("\n0"),
+        "inside the namespace the caller is root: {text}"
+    );
+}
+
+#[test]
+fn enable_runs_riscv64_and_disable_restores_enoexec_as_root() {
+    enable_runs_and_disable_restores(As::Me);
+}
+
+#[test]
+fn enable_runs_riscv64_and_disable_restores_enoexec_as_nobody() {
+    enable_runs_and_disable_restores(As::Nobody);
+}
+
+#[test]
+fn enable_mounts_binfmt_misc_when_unmounted() {
+    let t = scratch();
+    let out = private_unmounted(
+        As::Me,
+        t.path(),
+        "test -e /proc/sys/fs/binfmt_misc/register && echo MOUNTED-BEFORE; bfc enable riscv64 && test -e /proc/sys/fs/binfmt_misc/riscv64-linux && echo OK",
+    );
+    let text = ok(&out);
+    assert!(
+        !text.contains("MOUNTED-BEFORE") && text.contains("OK"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("binfmtctl: mounted binfmt_misc at /proc/sys/fs/binfmt_misc"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn debian_busybox_arm64_runs_after_enable_aarch64() {
+    let bb = common::busybox_arm64();
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            "bfc enable arm64 >/dev/null && {} echo real debian arm64 && bfc status",
+            bb.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("real debian arm64\n"), "{text}");
+    assert!(
+        text.contains("aarch64-linux  yes      PF     binfmtctl"),
+        "{text}"
+    );
+}
+
+#[test]
+fn enable_is_idempotent_and_replaces_its_own_entry() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+bfc enable riscv64-linux >/dev/null || exit 3
+bfc enable riscv64-linux --json > "$T/again.json" || exit 4
+bfc enable riscv64-linux --interpreter /usr/bin/qemu-riscv64 --json > "$T/dyn.json" 2>"$T/dyn.err" || exit 5
+cat /proc/sys/fs/binfmt_misc/riscv64-linux
+"#,
+    );
+    let text = ok(&out);
+    let again: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("again.json")).unwrap())
+            .unwrap();
+    assert_eq!(again["actions"][0]["action"], "unchanged");
+    let dynamic: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("dyn.json")).unwrap()).unwrap();
+    assert_eq!(dynamic["actions"][0]["action"], "replace");
+    assert_eq!(dynamic["actions"][0]["flags"], "P");
+    assert_eq!(dynamic["actions"][0]["static"], false);
+    assert!(
+        text.contains("interpreter /usr/bin/qemu-riscv64\nflags: P\n"),
+        "{text}"
+    );
+    let warn = std::fs::read_to_string(t.path().join("dyn.err")).unwrap();
+    assert!(warn.contains("binfmtctl: warning: /usr/bin/qemu-riscv64 is dynamically linked: registering without F"), "{warn}");
+    let config = std::fs::read_to_string(t.path().join("config.toml")).unwrap();
+    assert!(
+        config.contains("interpreter = \"/usr/bin/qemu-riscv64\"\nflags = \"P\""),
+        "{config}"
+    );
+}
+
+const FOREIGN: &str = r":riscv64-linux:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/run/binfmt/riscv64-linux:P";
+
+#[test]
+fn foreign_entry_is_not_touched_without_force() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+printf '%s' '{FOREIGN}' > /proc/sys/fs/binfmt_misc/register || exit 3
+bfc enable riscv64-linux aarch64-linux; echo "refused=$?"
+test -e /proc/sys/fs/binfmt_misc/aarch64-linux && echo AARCH64-REGISTERED
+test -e "$T/config.toml" && echo CONFIG-WRITTEN
+bfc enable riscv64-linux --name riscv64-linux-binfmtctl >/dev/null || exit 4
+bfc disable riscv64-linux >/dev/null || exit 5
+grep interpreter /proc/sys/fs/binfmt_misc/riscv64-linux
+test -e /proc/sys/fs/binfmt_misc/riscv64-linux-binfmtctl && echo BESIDE-STILL-THERE
+bfc enable riscv64-linux --force >/dev/null || exit 6
+grep interpreter /proc/sys/fs/binfmt_misc/riscv64-linux
+"#
+        ),
+    );
+    let text = ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "binfmtctl: error: entry riscv64-linux (interpreter /run/binfmt/riscv64-linux, flags \"P\") exists and was not created by binfmtctl (owner unknown); leave it, register beside it with --name riscv64-linux-binfmtctl, or replace it with --force\n"
+        ),
+        "{err}"
+    );
+    assert!(text.contains("refused=2"), "{text}");
+    assert!(
+        !text.contains("AARCH64-REGISTERED"),
+        "all or nothing: {text}"
+    );
+    assert!(!text.contains("CONFIG-WRITTEN"), "{text}");
+    assert!(
+        text.contains("interpreter /run/binfmt/riscv64-linux\n"),
+        "disable left the foreign entry: {text}"
+    );
+    assert!(!text.contains("BESIDE-STILL-THERE"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("interpreter /usr/bin/qemu-riscv64-static"),
+        "{text}"
+    );
+}
+
+#[test]
+fn disable_by_name_removes_a_foreign_entry() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+printf '%s' '{FOREIGN}' > /proc/sys/fs/binfmt_misc/register || exit 3
+bfc disable riscv64-linux 2>"$T/err"; cat "$T/err"
+test -e /proc/sys/fs/binfmt_misc/riscv64-linux && echo STILL
+bfc disable --name riscv64-linux
+test -e /proc/sys/fs/binfmt_misc/riscv64-linux && echo STILL-AFTER-NAME; true
+"#
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.contains("binfmtctl: warning: entry riscv64-linux was not created by binfmtctl (interpreter /run/binfmt/riscv64-linux); left alone. Remove it with --name riscv64-linux if you mean to"), "{text}");
+    assert!(text.contains("STILL\n"), "{text}");
+    assert!(
+        text.contains("# write -1 to /proc/sys/fs/binfmt_misc/riscv64-linux\n"),
+        "{text}"
+    );
+    assert!(!text.contains("STILL-AFTER-NAME"), "{text}");
+}
+
+#[test]
+fn status_json_recognises_debian_entries_and_shadowing() {
+    // Debian's qemu-user-static line for aarch64 (OCF flags, its own mask), registered first;
+    // then binfmtctl's: the newer one wins.
+    let debian = r":qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF";
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!("printf '%s' '{debian}' > /proc/sys/fs/binfmt_misc/register || exit 3\nbfc enable aarch64 >/dev/null || exit 4\nbfc status --json"),
+    );
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["mounted"], true);
+    assert_eq!(v["enabled"], true);
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    let (ours, theirs) = (&entries[0], &entries[1]);
+    assert_eq!(ours["name"], "aarch64-linux");
+    assert_eq!(ours["owner"]["kind"], "binfmtctl");
+    assert_eq!(ours["interpreter_static"], true);
+    assert_eq!(ours["systems"], serde_json::json!(["aarch64-linux"]));
+    assert_eq!(ours["shadowed"], serde_json::json!([]));
+    assert_eq!(theirs["name"], "qemu-aarch64");
+    assert_eq!(theirs["flags"], "POF");
+    // Debian's qemu-user-static ships this very line in /usr/lib/binfmt.d.
+    let conf = "/usr/lib/binfmt.d/qemu-aarch64.conf";
+    assert!(
+        std::path::Path::new(conf).exists(),
+        "{conf} is missing: apt-get install --no-install-recommends qemu-user-static"
+    );
+    assert_eq!(
+        theirs["owner"],
+        serde_json::json!({"kind": "binfmt.d", "file": conf})
+    );
+    assert_eq!(theirs["systems"], serde_json::json!(["aarch64-linux"]));
+    assert_eq!(
+        theirs["shadowed"],
+        serde_json::json!([{"system": "aarch64-linux", "by": "aarch64-linux"}])
+    );
+    for key in [
+        "name",
+        "enabled",
+        "interpreter",
+        "interpreter_exists",
+        "interpreter_static",
+        "flags",
+        "type",
+        "offset",
+        "magic",
+        "mask",
+        "extension",
+        "systems",
+        "owner",
+        "shadowed",
+    ] {
+        assert!(ours.get(key).is_some(), "status --json entry lacks {key}");
+    }
+}
+
+#[test]
+fn enable_without_privilege_says_to_use_sudo() {
+    common::require("setpriv", "util-linux");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test drops to nobody and needs root"
+    );
+    let t = scratch();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            common::BIN,
+            "--config",
+        ])
+        .arg(t.path().join("c.toml"))
+        .args(["enable", "riscv64-linux"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl: error: binfmtctl enable needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo, or add --dry-run to see what it would do\n"
+    );
+    assert_eq!(stdout(&out), "");
+}

@@ -1,0 +1,241 @@
+//! The built-in profiles against NixOS's table, and against synthesized ELF headers using the
+//! kernel's matching rule.
+
+mod common;
+
+use binfmtctl::profile::{Profile, Profiles};
+
+/// The systems whose magic deliberately differs from NixOS's, and why (see qemu-profiles/README.md).
+const FIXED: &[&str] = &["i486-linux", "i586-linux", "i686-linux", "sparc64-linux"];
+
+fn tsv() -> Vec<Vec<String>> {
+    let path =
+        std::path::Path::new(common::MANIFEST_DIR).join("../shared/data/nixos-binfmt-magics.tsv");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn every_nixos_linux_system_has_a_profile_byte_identical_but_for_the_documented_fixes() {
+    let profiles = Profiles::builtin().unwrap();
+    let mut checked = 0;
+    for row in tsv() {
+        let system = row[0].as_str();
+        if system.ends_with("-windows") {
+            continue;
+        }
+        let p = profiles.lookup(system).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.system, system);
+        assert!(p.nixos, "{system} must be marked nixos = true");
+        assert_eq!(
+            p.mask.to_string(),
+            row[3],
+            "{system}: mask differs from NixOS"
+        );
+        if FIXED.contains(&system) {
+            assert_ne!(
+                p.magic.to_string(),
+                row[2],
+                "{system}: expected the documented fix"
+            );
+        } else {
+            assert_eq!(
+                p.magic.to_string(),
+                row[2],
+                "{system}: magic differs from NixOS"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 27);
+}
+
+#[test]
+fn the_fixes_match_what_real_programs_carry() {
+    let profiles = Profiles::builtin().unwrap();
+    for s in ["i386-linux", "i486-linux", "i586-linux", "i686-linux"] {
+        let p = profiles.lookup(s).unwrap();
+        assert_eq!(&p.magic.0[18..20], &[3, 0], "{s}: e_machine must be EM_386");
+    }
+    let sparc64 = profiles.lookup("sparc64-linux").unwrap();
+    assert_eq!(
+        (sparc64.magic.0[4], sparc64.magic.0[5]),
+        (2, 2),
+        "ELFCLASS64, big endian"
+    );
+    assert_eq!(&sparc64.magic.0[18..20], &[0, 43], "EM_SPARCV9");
+}
+
+/// A minimal ELF header for (class, data, e_machine, e_flags, e_type).
+fn header(class: u8, data: u8, machine: u16, flags: u32, e_type: u16) -> Vec<u8> {
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = class;
+    h[5] = data;
+    h[6] = 1;
+    let put16 = |h: &mut Vec<u8>, at: usize, v: u16| {
+        let b = if data == 2 {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
+        h[at..at + 2].copy_from_slice(&b);
+    };
+    put16(&mut h, 16, e_type);
+    put16(&mut h, 18, machine);
+    let version = if data == 2 {
+        1u32.to_be_bytes()
+    } else {
+        1u32.to_le_bytes()
+    };
+    h[20..24].copy_from_slice(&version); // e_version = EV_CURRENT
+    let flags_at = if class == 2 { 48 } else { 36 };
+    let b = if data == 2 {
+        flags.to_be_bytes()
+    } else {
+        flags.to_le_bytes()
+    };
+    h[flags_at..flags_at + 4].copy_from_slice(&b);
+    h
+}
+
+/// What a real program of each profile's architecture carries.
+fn arch_of(p: &Profile) -> (u8, u8, u16, u32) {
+    let m = &p.magic.0;
+    let data = m[5];
+    let machine = if data == 2 {
+        u16::from_be_bytes([m[18], m[19]])
+    } else {
+        u16::from_le_bytes([m[18], m[19]])
+    };
+    // MIPS n32 is told from o32 by EF_MIPS_ABI2 in e_flags (NixOS's 40-byte magics).
+    let flags = if p.system.ends_with("linuxabin32") {
+        0x20
+    } else {
+        0
+    };
+    (m[4], data, machine, flags)
+}
+
+#[test]
+fn each_profile_accepts_its_own_architecture_and_rejects_every_other() {
+    let profiles = Profiles::builtin().unwrap();
+    let elf: Vec<&Profile> = profiles
+        .all()
+        .iter()
+        .filter(|p| p.magic.0.starts_with(b"\x7fELF"))
+        .collect();
+    assert!(elf.len() >= 39, "only {} ELF profiles", elf.len());
+    for p in &elf {
+        let (class, data, machine, flags) = arch_of(p);
+        for e_type in [2, 3] {
+            let own = header(class, data, machine, flags, e_type);
+            assert!(
+                p.matcher().matches_header(&own),
+                "{} rejects its own e_type {e_type} header",
+                p.system
+            );
+            for other in &elf {
+                let same_arch = arch_of(other) == arch_of(p);
+                assert_eq!(
+                    other.matcher().matches_header(&own),
+                    same_arch,
+                    "{} vs a {} program (e_type {e_type})",
+                    other.system,
+                    p.system
+                );
+            }
+        }
+        // And not a core file, nor a relocatable object.
+        assert!(
+            !p.matcher()
+                .matches_header(&header(class, data, machine, flags, 4)),
+            "{}",
+            p.system
+        );
+    }
+}
+
+#[test]
+fn aliases_resolve_and_unknown_names_suggest() {
+    let profiles = Profiles::builtin().unwrap();
+    for (alias, system) in [
+        ("arm64", "aarch64-linux"),
+        ("linux/arm64", "aarch64-linux"),
+        ("aarch64", "aarch64-linux"),
+        ("armhf", "armv7l-linux"),
+        ("linux/arm/v7", "armv7l-linux"),
+        ("ppc64el", "powerpc64le-linux"),
+        ("linux/riscv64", "riscv64-linux"),
+        ("RISCV64", "riscv64-linux"),
+        ("loong64", "loongarch64-linux"),
+    ] {
+        assert_eq!(profiles.lookup(alias).unwrap().system, system, "{alias}");
+    }
+    assert_eq!(
+        profiles.lookup("riscv65").unwrap_err().to_string(),
+        "unknown system \"riscv65\" (did you mean riscv64, riscv32, riscv64-linux?); `binfmtctl systems` lists them all"
+    );
+}
+
+#[test]
+fn every_qemu_user_static_target_has_a_profile() {
+    common::require("qemu-riscv64-static", "qemu-user-static");
+    let profiles = Profiles::builtin().unwrap();
+    let cpus: Vec<&str> = profiles
+        .all()
+        .iter()
+        .filter_map(|p| p.cpu.as_deref())
+        .collect();
+    let mut missing = Vec::new();
+    for e in std::fs::read_dir("/usr/bin").unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(cpu) = name
+            .strip_prefix("qemu-")
+            .and_then(|n| n.strip_suffix("-static"))
+        {
+            if !cpus.contains(&cpu) {
+                missing.push(cpu.to_owned());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "qemu-user-static targets without a profile: {missing:?}"
+    );
+}
+
+#[test]
+fn a_local_profile_directory_adds_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("riscv64-linux.toml"),
+        "system = 'riscv64-linux'\ndescription = 'local'\ncpu = 'riscv64'\naliases = ['rv64']\ninterpreters = ['my-qemu']\n\
+         magic = '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xf3\\x00'\n\
+         mask = '\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff'\n",
+    )
+    .unwrap();
+    let p = Profiles::load(Some(dir.path())).unwrap();
+    let rv = p.lookup("rv64").unwrap();
+    assert_eq!(
+        (rv.description.as_str(), rv.interpreters[0].as_str()),
+        ("local", "my-qemu")
+    );
+    assert!(
+        p.lookup("linux/riscv64").is_err(),
+        "the override replaces the built-in's aliases"
+    );
+    std::fs::write(dir.path().join("bad.toml"), "system = 'x-linux'\n").unwrap();
+    let err = Profiles::load(Some(dir.path())).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: line 1: missing field `description`; fix the file or remove it",
+            dir.path().join("bad.toml").display()
+        )
+    );
+}
