@@ -40,6 +40,60 @@ pub enum Command {
     Status(JsonArg),
     /// List every known system: aliases, native or not, interpreter found, enabled.
     Systems(JsonArg),
+    /// Tell which system(s) ELF files are for, static or dynamic, and their loader.
+    Identify(IdentifyArgs),
+    /// Run one foreign program, with or without a registration, as any user.
+    Run(RunArgs),
+    /// Prove that emulation works by executing tiny probe programs; say what to fix.
+    Check(CheckArgs),
+    /// (internal) exec a program inside a fresh user + mount namespace chrooted to DIR.
+    #[command(hide = true, name = "__exec-in-chroot")]
+    ExecInChroot {
+        dir: PathBuf,
+        program: PathBuf,
+        argv0: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IdentifyArgs {
+    /// Files to identify.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The system the program is for (default: read from the program's ELF header).
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: Option<String>,
+    /// Where the target's loader and libraries live (default: found automatically).
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// The emulator to use when running through qemu directly.
+    #[arg(long, value_name = "PATH")]
+    pub interpreter: Option<PathBuf>,
+    /// The program, then its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PROGRAM [ARGS]..."
+    )]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Systems to check (default: the configured systems and every system a registered entry runs).
+    #[arg(value_name = "SYSTEM")]
+    pub systems: Vec<String>,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

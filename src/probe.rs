@@ -107,6 +107,7 @@ use Class::{Elf32, Elf64};
 use Endian::{Big, Little};
 
 // e_machine values (ELF gABI and <elf.h>).
+const EM_SPARC: u16 = 2;
 const EM_386: u16 = 3;
 const EM_68K: u16 = 4;
 const EM_MIPS: u16 = 8;
@@ -173,7 +174,13 @@ const ARM_BE8: Arch = Arch {
 };
 const RISCV32: Arch = arch(Elf32, Little, EM_RISCV, 0, riscv32);
 const RISCV64: Arch = arch(Elf64, Little, EM_RISCV, 0, riscv64);
-const LOONGARCH64: Arch = arch(Elf64, Little, EM_LOONGARCH, EF_LOONGARCH_LP64D_V1, loongarch64);
+const LOONGARCH64: Arch = arch(
+    Elf64,
+    Little,
+    EM_LOONGARCH,
+    EF_LOONGARCH_LP64D_V1,
+    loongarch64,
+);
 const MIPS_O32_FLAGS: u32 = EF_MIPS_ARCH_32R2 | EF_MIPS_ABI_O32 | EF_MIPS_NOREORDER;
 const MIPS_N64_FLAGS: u32 = EF_MIPS_ARCH_64R2 | EF_MIPS_NOREORDER;
 const MIPS_N32_FLAGS: u32 = EF_MIPS_ARCH_64R2 | EF_MIPS_ABI2 | EF_MIPS_NOREORDER;
@@ -187,6 +194,7 @@ const PPC: Arch = arch(Elf32, Big, EM_PPC, 0, ppc32);
 const PPC64: Arch = arch(Elf64, Big, EM_PPC64, EF_PPC64_ABI_V1, ppc64_elfv1);
 const PPC64LE: Arch = arch(Elf64, Little, EM_PPC64, EF_PPC64_ABI_V2, ppc64_elfv2);
 const S390X: Arch = arch(Elf64, Big, EM_S390, 0, s390x);
+const SPARC: Arch = arch(Elf32, Big, EM_SPARC, 0, sparc32);
 const SPARC32PLUS: Arch = arch(Elf32, Big, EM_SPARC32PLUS, EF_SPARC_32PLUS, sparc32);
 const SPARC64: Arch = arch(Elf64, Big, EM_SPARCV9, 0, sparc64);
 const ALPHA: Arch = arch(Elf64, Little, EM_ALPHA, 0, alpha);
@@ -211,12 +219,15 @@ const fn target(system: &'static str, cpu: &'static str, arch: Arch) -> Target {
 ///
 /// `sparc-linux` runs on `sparc32plus`: NixOS's magic for it matches e_machine 18
 /// (EM_SPARC32PLUS), which qemu-sparc (EM_SPARC only) refuses and qemu-sparc32plus accepts.
-const TARGETS: [Target; 38] = [
+/// `sparcv8-linux` is the plain EM_SPARC program for qemu-sparc (`qemu-profiles/`); the code is
+/// the same, V8 instructions only. `armeb-linux` is the profile name of `armv7b-linux`.
+const TARGETS: [Target; 40] = [
     target("aarch64-linux", "aarch64", AARCH64),
     target("aarch64_be-linux", "aarch64_be", AARCH64_BE),
     target("armv6l-linux", "arm", ARM),
     target("armv7l-linux", "arm", ARM),
     target("armv7b-linux", "armeb", ARM_BE8),
+    target("armeb-linux", "armeb", ARM_BE8),
     target("i386-linux", "i386", I386),
     target("i486-linux", "i386", I386),
     target("i586-linux", "i386", I386),
@@ -237,6 +248,7 @@ const TARGETS: [Target; 38] = [
     target("loongarch64-linux", "loongarch64", LOONGARCH64),
     target("s390x-linux", "s390x", S390X),
     target("sparc-linux", "sparc32plus", SPARC32PLUS),
+    target("sparcv8-linux", "sparc", SPARC),
     target("sparc64-linux", "sparc64", SPARC64),
     target("m68k-linux", "m68k", M68K),
     target("sh4-linux", "sh4", SH4),
@@ -281,9 +293,13 @@ fn build(arch: &Arch) -> Vec<u8> {
     let (_, draft) = assemble(0);
     let msg = code_at + len32(&draft);
     let (entry, mut body) = assemble(msg);
-    assert_eq!(body.len(), draft.len(), "probe code length depends on its data");
+    assert_eq!(
+        body.len(),
+        draft.len(),
+        "probe code length depends on its data"
+    );
     body.extend_from_slice(MARKER);
-    write_elf(&arch.elf, entry, code_offset, &body)
+    write_elf(arch.elf, entry, code_offset, &body)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,10 +351,10 @@ const PF_R: u32 = 4;
 
 /// An ELF executable: header, one `PT_LOAD` covering the whole file at [`LOAD_ADDRESS`], zero
 /// padding up to `body_offset`, then `body`.
-fn write_elf(elf: &Elf, entry: u32, body_offset: u32, body: &[u8]) -> Vec<u8> {
+fn write_elf(elf: Elf, entry: u32, body_offset: u32, body: &[u8]) -> Vec<u8> {
     let file_len = body_offset + len32(body);
     let mut out = Out {
-        elf: *elf,
+        elf,
         bytes: Vec::with_capacity(usize::try_from(file_len).unwrap_or_default()),
     };
     // e_ident
@@ -366,6 +382,7 @@ fn write_elf(elf: &Elf, entry: u32, body_offset: u32, body: &[u8]) -> Vec<u8> {
     out.u16(0); // e_shentsize
     out.u16(0); // e_shnum
     out.u16(0); // e_shstrndx
+
     // The one program header.
     out.u32(PT_LOAD); // p_type
     if elf.class == Elf64 {
@@ -537,16 +554,16 @@ fn field16(v: u32, bits: u32) -> u16 {
 /// x86-64: `syscall`, number in rax, arguments rdi, rsi, rdx; rsp -> argc at entry.
 fn x86_64(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.raw(&[0xbf, 0x01, 0, 0, 0]); // mov edi, 1               ; stdout
+    a.raw(&[0xbf, 0x01, 0, 0, 0]); // mov edi, 1  ; stdout
     a.raw(&[0xbe]); // mov esi, msg
     a.word(msg);
     a.raw(&[0xba]); // mov edx, LEN
     a.word(LEN);
-    a.raw(&[0xb8, 0x01, 0, 0, 0]); // mov eax, 1               ; __NR_write
+    a.raw(&[0xb8, 0x01, 0, 0, 0]); // mov eax, 1  ; __NR_write
     a.raw(&[0x0f, 0x05]); // syscall
     a.raw(&[0x48, 0x8b, 0x44, 0x24, 0x08]); // mov rax, [rsp+8] ; argv[0]
     a.raw(&[0x0f, 0xb6, 0x38]); // movzx edi, byte [rax]
-    a.raw(&[0xb8, 0x3c, 0, 0, 0]); // mov eax, 60              ; __NR_exit
+    a.raw(&[0xb8, 0x3c, 0, 0, 0]); // mov eax, 60  ; __NR_exit
     a.raw(&[0x0f, 0x05]); // syscall
     entry
 }
@@ -554,16 +571,16 @@ fn x86_64(a: &mut Asm, msg: u32) -> u32 {
 /// i386: `int 0x80`, number in eax, arguments ebx, ecx, edx; esp -> argc at entry.
 fn i386(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.raw(&[0xbb, 0x01, 0, 0, 0]); // mov ebx, 1               ; stdout
+    a.raw(&[0xbb, 0x01, 0, 0, 0]); // mov ebx, 1  ; stdout
     a.raw(&[0xb9]); // mov ecx, msg
     a.word(msg);
     a.raw(&[0xba]); // mov edx, LEN
     a.word(LEN);
-    a.raw(&[0xb8, 0x04, 0, 0, 0]); // mov eax, 4               ; __NR_write
+    a.raw(&[0xb8, 0x04, 0, 0, 0]); // mov eax, 4  ; __NR_write
     a.raw(&[0xcd, 0x80]); // int 0x80
-    a.raw(&[0x8b, 0x44, 0x24, 0x04]); // mov eax, [esp+4]      ; argv[0]
+    a.raw(&[0x8b, 0x44, 0x24, 0x04]); // mov eax, [esp+4]  ; argv[0]
     a.raw(&[0x0f, 0xb6, 0x18]); // movzx ebx, byte [eax]
-    a.raw(&[0xb8, 0x01, 0, 0, 0]); // mov eax, 1               ; __NR_exit
+    a.raw(&[0xb8, 0x01, 0, 0, 0]); // mov eax, 1  ; __NR_exit
     a.raw(&[0xcd, 0x80]); // int 0x80
     entry
 }
@@ -577,15 +594,15 @@ fn a64_movz(rd: u32, imm16: u32) -> u32 {
 /// x8, arguments x0-x2; sp -> argc at entry.
 fn aarch64(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.word(a64_movz(0, 1)); // mov x0, #1                      ; stdout
+    a.word(a64_movz(0, 1)); // mov x0, #1  ; stdout
     a.word(a64_movz(1, msg & 0xffff)); // movz x1, #:abs_g0_nc:msg
     a.word(0xf2a0_0000 | (msg >> 16) << 5 | 1); // movk x1, #:abs_g1:msg, lsl #16
     a.word(a64_movz(2, LEN)); // mov x2, #LEN
-    a.word(a64_movz(8, 64)); // mov x8, #64                    ; __NR_write
+    a.word(a64_movz(8, 64)); // mov x8, #64  ; __NR_write
     a.word(0xd400_0001); // svc #0
-    a.word(0xf940_07e1); // ldr x1, [sp, #8]                   ; argv[0]
+    a.word(0xf940_07e1); // ldr x1, [sp, #8]  ; argv[0]
     a.word(0x3940_0020); // ldrb w0, [x1]
-    a.word(a64_movz(8, 93)); // mov x8, #93                    ; __NR_exit
+    a.word(a64_movz(8, 93)); // mov x8, #93  ; __NR_exit
     a.word(0xd400_0001); // svc #0
     entry
 }
@@ -595,18 +612,19 @@ fn aarch64(a: &mut Asm, msg: u32) -> u32 {
 /// the code, loaded pc-relative.
 fn arm(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.word(0xe3a0_0001); // mov r0, #1                         ; stdout
+    a.word(0xe3a0_0001); // mov r0, #1  ; stdout
     let load = a.here();
-    a.word(0); // ldr r1, =msg                                 ; patched below
+    a.word(0); // ldr r1, =msg  ; patched below
     a.word(0xe3a0_2000 | field(LEN, 8)); // mov r2, #LEN
-    a.word(0xe3a0_7004); // mov r7, #4                         ; __NR_write
+    a.word(0xe3a0_7004); // mov r7, #4  ; __NR_write
     a.word(0xef00_0000); // svc #0
-    a.word(0xe59d_1004); // ldr r1, [sp, #4]                   ; argv[0]
+    a.word(0xe59d_1004); // ldr r1, [sp, #4]  ; argv[0]
     a.word(0xe5d1_0000); // ldrb r0, [r1]
-    a.word(0xe3a0_7001); // mov r7, #1                         ; __NR_exit
+    a.word(0xe3a0_7001); // mov r7, #1  ; __NR_exit
     a.word(0xef00_0000); // svc #0
     let literal = a.here();
     a.data32(msg); // .word msg
+
     // ldr r1, [pc, #offset]: pc reads as the instruction's address + 8.
     a.patch_word(load, 0xe59f_1000 | field(literal - (load + 8), 12));
     entry
@@ -630,19 +648,19 @@ fn riscv(a: &mut Asm, msg: u32, xlen64: bool) -> u32 {
     let (a0, a1, a2, a7, sp) = (10, 11, 12, 17, 2);
     let (hi, lo) = rv_hi_lo(msg);
     let entry = a.here();
-    a.word(rv_i(ADDI, a0, 0, 0, 1)); // li a0, 1               ; stdout
+    a.word(rv_i(ADDI, a0, 0, 0, 1)); // li a0, 1  ; stdout
     a.word(field(hi, 20) << 12 | a1 << 7 | 0x37); // lui a1, %hi(msg)
     a.word(rv_i(ADDI, a1, 0, a1, lo)); // addi a1, a1, %lo(msg)
     a.word(rv_i(ADDI, a2, 0, 0, LEN)); // li a2, LEN
-    a.word(rv_i(ADDI, a7, 0, 0, 64)); // li a7, 64             ; __NR_write
+    a.word(rv_i(ADDI, a7, 0, 0, 64)); // li a7, 64  ; __NR_write
     a.word(0x0000_0073); // ecall
     if xlen64 {
-        a.word(rv_i(LOAD, a1, 3, sp, 8)); // ld a1, 8(sp)      ; argv[0]
+        a.word(rv_i(LOAD, a1, 3, sp, 8)); // ld a1, 8(sp)  ; argv[0]
     } else {
-        a.word(rv_i(LOAD, a1, 2, sp, 4)); // lw a1, 4(sp)      ; argv[0]
+        a.word(rv_i(LOAD, a1, 2, sp, 4)); // lw a1, 4(sp)  ; argv[0]
     }
     a.word(rv_i(LOAD, a0, 4, a1, 0)); // lbu a0, 0(a1)
-    a.word(rv_i(ADDI, a7, 0, 0, 93)); // li a7, 93             ; __NR_exit
+    a.word(rv_i(ADDI, a7, 0, 0, 93)); // li a7, 93  ; __NR_exit
     a.word(0x0000_0073); // ecall
     entry
 }
@@ -666,15 +684,15 @@ fn la_ori(rd: u32, rj: u32, ui12: u32) -> u32 {
 fn loongarch64(a: &mut Asm, msg: u32) -> u32 {
     let (zero, sp, a0, a1, a2, a7) = (0, 3, 4, 5, 6, 11);
     let entry = a.here();
-    a.word(la_ori(a0, zero, 1)); // li.w $a0, 1                ; stdout
+    a.word(la_ori(a0, zero, 1)); // li.w $a0, 1  ; stdout
     a.word(0x1400_0000 | field(msg >> 12, 20) << 5 | a1); // lu12i.w $a1, %abs_hi20(msg)
     a.word(la_ori(a1, a1, msg & 0xfff)); // ori $a1, $a1, %abs_lo12(msg)
     a.word(la_ori(a2, zero, LEN)); // li.w $a2, LEN
-    a.word(la_ori(a7, zero, 64)); // li.w $a7, 64              ; __NR_write
+    a.word(la_ori(a7, zero, 64)); // li.w $a7, 64  ; __NR_write
     a.word(0x002b_0000); // syscall 0
     a.word(0x28c0_0000 | 8 << 10 | sp << 5 | a1); // ld.d $a1, $sp, 8 ; argv[0]
     a.word(0x2a00_0000 | a1 << 5 | a0); // ld.bu $a0, $a1, 0
-    a.word(la_ori(a7, zero, 93)); // li.w $a7, 93              ; __NR_exit
+    a.word(la_ori(a7, zero, 93)); // li.w $a7, 93  ; __NR_exit
     a.word(0x002b_0000); // syscall 0
     entry
 }
@@ -703,16 +721,16 @@ fn mips(a: &mut Asm, msg: u32, abi: MipsAbi) -> u32 {
         MipsAbi::N32 => (6001, 6058),
     };
     let entry = a.here();
-    a.word(mips_i(ADDIU, zero, a0, 1)); // li $4, 1            ; stdout
+    a.word(mips_i(ADDIU, zero, a0, 1)); // li $4, 1  ; stdout
     a.word(mips_i(0x0f, zero, a1, msg >> 16)); // lui $5, %hi(msg)
     a.word(mips_i(0x0d, a1, a1, msg & 0xffff)); // ori $5, $5, %lo(msg)
     a.word(mips_i(ADDIU, zero, a2, LEN)); // li $6, LEN
     a.word(mips_i(ADDIU, zero, v0, write)); // li $2, __NR_write
     a.word(0x0000_000c); // syscall
     if abi == MipsAbi::N64 {
-        a.word(mips_i(0x37, sp, t, 8)); // ld $12, 8($29)      ; argv[0]
+        a.word(mips_i(0x37, sp, t, 8)); // ld $12, 8($29)  ; argv[0]
     } else {
-        a.word(mips_i(0x23, sp, t, 4)); // lw $12, 4($29)      ; argv[0]
+        a.word(mips_i(0x23, sp, t, 4)); // lw $12, 4($29)  ; argv[0]
     }
     a.word(mips_i(0x24, t, a0, 0)); // lbu $4, 0($12)
     a.word(mips_i(ADDIU, zero, v0, exit)); // li $2, __NR_exit
@@ -740,19 +758,19 @@ fn ppc_d(opcode: u32, rt: u32, ra: u32, imm16: u32) -> u32 {
 /// PowerPC, 32- or 64-bit: `sc`, number in r0, arguments r3-r5; r1 -> argc at entry.
 fn ppc_body(a: &mut Asm, msg: u32, ppc64: bool) {
     const ADDI: u32 = 14;
-    a.word(ppc_d(ADDI, 0, 0, 4)); // li r0, 4                  ; __NR_write
-    a.word(ppc_d(ADDI, 3, 0, 1)); // li r3, 1                  ; stdout
+    a.word(ppc_d(ADDI, 0, 0, 4)); // li r0, 4  ; __NR_write
+    a.word(ppc_d(ADDI, 3, 0, 1)); // li r3, 1  ; stdout
     a.word(ppc_d(15, 4, 0, msg >> 16)); // lis r4, msg@h
     a.word(ppc_d(24, 4, 4, msg & 0xffff)); // ori r4, r4, msg@l
     a.word(ppc_d(ADDI, 5, 0, LEN)); // li r5, LEN
     a.word(0x4400_0002); // sc
     if ppc64 {
-        a.word(ppc_d(58, 4, 1, 8)); // ld r4, 8(r1)            ; argv[0]
+        a.word(ppc_d(58, 4, 1, 8)); // ld r4, 8(r1)  ; argv[0]
     } else {
-        a.word(ppc_d(32, 4, 1, 4)); // lwz r4, 4(r1)           ; argv[0]
+        a.word(ppc_d(32, 4, 1, 4)); // lwz r4, 4(r1)  ; argv[0]
     }
     a.word(ppc_d(34, 3, 4, 0)); // lbz r3, 0(r4)
-    a.word(ppc_d(ADDI, 0, 0, 1)); // li r0, 1                  ; __NR_exit
+    a.word(ppc_d(ADDI, 0, 0, 1)); // li r0, 1  ; __NR_exit
     a.word(0x4400_0002); // sc
 }
 
@@ -783,15 +801,15 @@ fn ppc64_elfv2(a: &mut Asm, msg: u32) -> u32 {
 /// argc at entry.
 fn s390x(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.raw(&[0xa7, 0x29, 0x00, 0x01]); // lghi %r2, 1           ; stdout
+    a.raw(&[0xa7, 0x29, 0x00, 0x01]); // lghi %r2, 1  ; stdout
     a.half(0xc03f); // llilf %r3, msg
     a.word(msg);
     a.half(0xa749); // lghi %r4, LEN
     a.half(field16(LEN, 16));
-    a.raw(&[0x0a, 0x04]); // svc 4                             ; __NR_write
+    a.raw(&[0x0a, 0x04]); // svc 4  ; __NR_write
     a.raw(&[0xe3, 0x30, 0xf0, 0x08, 0x00, 0x04]); // lg %r3, 8(%r15) ; argv[0]
     a.raw(&[0xe3, 0x20, 0x30, 0x00, 0x00, 0x90]); // llgc %r2, 0(%r3)
-    a.raw(&[0x0a, 0x01]); // svc 1                             ; __NR_exit
+    a.raw(&[0x0a, 0x01]); // svc 1  ; __NR_exit
     entry
 }
 
@@ -805,18 +823,18 @@ fn sparc_mov(rd: u32, imm: u32) -> u32 {
     sparc_f3i(2, rd, 0x02, 0, imm)
 }
 
-/// SPARC, 32-bit (V8+) or 64-bit (V9): `ta`, number in g1, arguments o0-o2. At entry sp points
+/// SPARC, 32-bit (V8 instructions, run as V8 or V8+) or 64-bit (V9): `ta`, number in g1, arguments o0-o2. At entry sp points
 /// at a 16-word register save area, then argc; on V9 sp is biased by 2047.
 fn sparc(a: &mut Asm, msg: u32, v9: bool) -> u32 {
     let (g1, o0, o1, o2, sp) = (1, 8, 9, 10, 14);
     // Trap 0x10 is the 32-bit Linux syscall trap, 0x6d the 64-bit one.
     let ta = 0x91d0_2000 | if v9 { 0x6d } else { 0x10 };
     let entry = a.here();
-    a.word(sparc_mov(o0, 1)); // mov 1, %o0                    ; stdout
+    a.word(sparc_mov(o0, 1)); // mov 1, %o0  ; stdout
     a.word(o1 << 25 | 0x4 << 22 | field(msg >> 10, 22)); // sethi %hi(msg), %o1
     a.word(sparc_f3i(2, o1, 0x02, o1, msg & 0x3ff)); // or %o1, %lo(msg), %o1
     a.word(sparc_mov(o2, LEN)); // mov LEN, %o2
-    a.word(sparc_mov(g1, 4)); // mov 4, %g1                    ; __NR_write
+    a.word(sparc_mov(g1, 4)); // mov 4, %g1  ; __NR_write
     a.word(ta); // ta 0x10 / ta 0x6d
     if v9 {
         a.word(sparc_f3i(3, o1, 0x0b, sp, 2047 + 16 * 8 + 8)); // ldx [%sp + 2183], %o1 ; argv[0]
@@ -824,7 +842,7 @@ fn sparc(a: &mut Asm, msg: u32, v9: bool) -> u32 {
         a.word(sparc_f3i(3, o1, 0x00, sp, 16 * 4 + 4)); // ld [%sp + 68], %o1 ; argv[0]
     }
     a.word(sparc_f3i(3, o0, 0x01, o1, 0)); // ldub [%o1], %o0
-    a.word(sparc_mov(g1, 1)); // mov 1, %g1                    ; __NR_exit
+    a.word(sparc_mov(g1, 1)); // mov 1, %g1  ; __NR_exit
     a.word(ta); // ta 0x10 / ta 0x6d
     entry
 }
@@ -851,16 +869,16 @@ fn alpha(a: &mut Asm, msg: u32) -> u32 {
     let lo = msg & 0xffff;
     let hi = (msg >> 16) + (lo >> 15);
     let entry = a.here();
-    a.word(alpha_mem(LDA, a0, zero, 1)); // lda $16, 1($31)    ; stdout
+    a.word(alpha_mem(LDA, a0, zero, 1)); // lda $16, 1($31)  ; stdout
     a.word(alpha_mem(0x09, a1, zero, hi)); // ldah $17, msg@hi($31)
     a.word(alpha_mem(LDA, a1, a1, lo)); // lda $17, msg@lo($17)
     a.word(alpha_mem(LDA, a2, zero, LEN)); // lda $18, LEN($31)
-    a.word(alpha_mem(LDA, v0, zero, 4)); // lda $0, 4($31)     ; __NR_write
+    a.word(alpha_mem(LDA, v0, zero, 4)); // lda $0, 4($31)  ; __NR_write
     a.word(0x0000_0083); // callsys
-    a.word(alpha_mem(0x29, t0, sp, 8)); // ldq $1, 8($30)      ; argv[0]
+    a.word(alpha_mem(0x29, t0, sp, 8)); // ldq $1, 8($30)  ; argv[0]
     a.word(alpha_mem(0x0b, t1, t0, 0)); // ldq_u $2, 0($1)
     a.word(0x12 << 26 | t1 << 21 | t0 << 16 | 0x06 << 5 | a0); // extbl $2, $1, $16
-    a.word(alpha_mem(LDA, v0, zero, 1)); // lda $0, 1($31)     ; __NR_exit
+    a.word(alpha_mem(LDA, v0, zero, 1)); // lda $0, 1($31)  ; __NR_exit
     a.word(0x0000_0083); // callsys
     entry
 }
@@ -889,34 +907,34 @@ fn hppa(a: &mut Asm, msg: u32) -> u32 {
     let (r20, r24, r25, r26) = (20, 24, 25, 26);
     let ble_gateway = 0xe400_8200; // ble 0x100(%sr2, %r0)
     let entry = a.here();
-    a.word(0x0818_0243); // copy %r24, %r3                     ; keep argv
-    a.word(hppa_ldo(0, r26, 1)); // ldi 1, %r26                ; stdout
+    a.word(0x0818_0243); // copy %r24, %r3  ; keep argv
+    a.word(hppa_ldo(0, r26, 1)); // ldi 1, %r26  ; stdout
     a.word(0x08 << 26 | r25 << 21 | hppa_assemble_21(msg >> 11)); // ldil L%msg, %r25
     a.word(hppa_ldo(r25, r25, msg & 0x7ff)); // ldo R%msg(%r25), %r25
     a.word(hppa_ldo(0, r24, LEN)); // ldi LEN, %r24
     a.word(ble_gateway); // ble 0x100(%sr2, %r0)
-    a.word(hppa_ldo(0, r20, 4)); // ldi 4, %r20                ; (delay slot) __NR_write
-    a.word(0x0c60_1083); // ldw 0(%r3), %r3                    ; argv[0]
+    a.word(hppa_ldo(0, r20, 4)); // ldi 4, %r20  ; (delay slot) __NR_write
+    a.word(0x0c60_1083); // ldw 0(%r3), %r3  ; argv[0]
     a.word(0x0c60_101a); // ldb 0(%r3), %r26
     a.word(ble_gateway); // ble 0x100(%sr2, %r0)
-    a.word(hppa_ldo(0, r20, 1)); // ldi 1, %r20                ; (delay slot) __NR_exit
+    a.word(hppa_ldo(0, r20, 1)); // ldi 1, %r20  ; (delay slot) __NR_exit
     entry
 }
 
 /// m68k: `trap #0`, number in d0, arguments d1-d3; sp -> argc at entry.
 fn m68k(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.half(0x7004); // moveq #4, %d0                           ; __NR_write
-    a.half(0x7201); // moveq #1, %d1                           ; stdout
+    a.half(0x7004); // moveq #4, %d0  ; __NR_write
+    a.half(0x7201); // moveq #1, %d1  ; stdout
     a.half(0x243c); // move.l #msg, %d2
     a.word(msg);
     a.half(0x7600 | field16(LEN, 7)); // moveq #LEN, %d3
     a.half(0x4e40); // trap #0
-    a.half(0x206f); // movea.l 4(%sp), %a0                     ; argv[0]
+    a.half(0x206f); // movea.l 4(%sp), %a0  ; argv[0]
     a.half(0x0004);
     a.half(0x7200); // moveq #0, %d1
     a.half(0x1210); // move.b (%a0), %d1
-    a.half(0x7001); // moveq #1, %d0                           ; __NR_exit
+    a.half(0x7001); // moveq #1, %d0  ; __NR_exit
     a.half(0x4e40); // trap #0
     entry
 }
@@ -925,22 +943,23 @@ fn m68k(a: &mut Asm, msg: u32) -> u32 {
 /// entry. The message address is a literal after the code, loaded pc-relative.
 fn sh4(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.half(0xe304); // mov #4, r3                              ; __NR_write
-    a.half(0xe401); // mov #1, r4                              ; stdout
+    a.half(0xe304); // mov #4, r3  ; __NR_write
+    a.half(0xe401); // mov #1, r4  ; stdout
     let load = a.here();
-    a.half(0); // mov.l @(literal, pc), r5                     ; patched below
+    a.half(0); // mov.l @(literal, pc), r5  ; patched below
     a.half(0xe600 | field16(LEN, 7)); // mov #LEN, r6
-    a.half(0xc313); // trapa #0x13                             ; syscall, 3 arguments
-    a.half(0x51f1); // mov.l @(4, r15), r1                     ; argv[0]
+    a.half(0xc313); // trapa #0x13  ; syscall, 3 arguments
+    a.half(0x51f1); // mov.l @(4, r15), r1  ; argv[0]
     a.half(0x6410); // mov.b @r1, r4
     a.half(0x644c); // extu.b r4, r4
-    a.half(0xe301); // mov #1, r3                              ; __NR_exit
-    a.half(0xc311); // trapa #0x11                             ; syscall, 1 argument
+    a.half(0xe301); // mov #1, r3  ; __NR_exit
+    a.half(0xc311); // trapa #0x11  ; syscall, 1 argument
     while a.here() % 4 != 0 {
-        a.half(0x0009); // nop                                 ; align the literal
+        a.half(0x0009); // nop  ; align the literal
     }
     let literal = a.here();
     a.data32(msg); // .long msg
+
     // mov.l @(disp, pc), r5: address = (pc & ~3) + 4 + disp * 4.
     let disp = (literal - ((load & !3) + 4)) / 4;
     a.patch_half(load, 0xd500 | field16(disp, 8));
@@ -956,15 +975,15 @@ fn or1k_d(opcode: u32, rd: u32, ra: u32, imm16: u32) -> u32 {
 fn or1k(a: &mut Asm, msg: u32) -> u32 {
     const ADDI: u32 = 0x27;
     let entry = a.here();
-    a.word(or1k_d(ADDI, 3, 0, 1)); // l.addi r3, r0, 1         ; stdout
+    a.word(or1k_d(ADDI, 3, 0, 1)); // l.addi r3, r0, 1  ; stdout
     a.word(0x06 << 26 | 4 << 21 | field(msg >> 16, 16)); // l.movhi r4, hi(msg)
     a.word(or1k_d(0x2a, 4, 4, msg & 0xffff)); // l.ori r4, r4, lo(msg)
     a.word(or1k_d(ADDI, 5, 0, LEN)); // l.addi r5, r0, LEN
-    a.word(or1k_d(ADDI, 11, 0, 64)); // l.addi r11, r0, 64     ; __NR_write
+    a.word(or1k_d(ADDI, 11, 0, 64)); // l.addi r11, r0, 64  ; __NR_write
     a.word(0x2000_0001); // l.sys 1
-    a.word(or1k_d(0x21, 4, 1, 4)); // l.lwz r4, 4(r1)          ; argv[0]
+    a.word(or1k_d(0x21, 4, 1, 4)); // l.lwz r4, 4(r1)  ; argv[0]
     a.word(or1k_d(0x23, 3, 4, 0)); // l.lbz r3, 0(r4)
-    a.word(or1k_d(ADDI, 11, 0, 93)); // l.addi r11, r0, 93     ; __NR_exit
+    a.word(or1k_d(ADDI, 11, 0, 93)); // l.addi r11, r0, 93  ; __NR_exit
     a.word(0x2000_0001); // l.sys 1
     entry
 }
@@ -979,15 +998,15 @@ fn mb_b(opcode: u32, rd: u32, ra: u32, imm16: u32) -> u32 {
 fn microblaze(a: &mut Asm, msg: u32) -> u32 {
     const ADDIK: u32 = 0x0c;
     let entry = a.here();
-    a.word(mb_b(ADDIK, 5, 0, 1)); // addik r5, r0, 1           ; stdout
+    a.word(mb_b(ADDIK, 5, 0, 1)); // addik r5, r0, 1  ; stdout
     a.word(mb_b(0x2c, 0, 0, msg >> 16)); // imm hi(msg)
     a.word(mb_b(ADDIK, 6, 0, msg & 0xffff)); // addik r6, r0, lo(msg)
     a.word(mb_b(ADDIK, 7, 0, LEN)); // addik r7, r0, LEN
-    a.word(mb_b(ADDIK, 12, 0, 4)); // addik r12, r0, 4         ; __NR_write
+    a.word(mb_b(ADDIK, 12, 0, 4)); // addik r12, r0, 4  ; __NR_write
     a.word(mb_b(0x2e, 14, 0x0c, 8)); // brki r14, 8
-    a.word(mb_b(0x3a, 3, 1, 4)); // lwi r3, r1, 4              ; argv[0]
+    a.word(mb_b(0x3a, 3, 1, 4)); // lwi r3, r1, 4  ; argv[0]
     a.word(mb_b(0x38, 5, 3, 0)); // lbui r5, r3, 0
-    a.word(mb_b(ADDIK, 12, 0, 1)); // addik r12, r0, 1         ; __NR_exit
+    a.word(mb_b(ADDIK, 12, 0, 1)); // addik r12, r0, 1  ; __NR_exit
     a.word(mb_b(0x2e, 14, 0x0c, 8)); // brki r14, 8
     entry
 }
@@ -1036,17 +1055,18 @@ fn xtensa(a: &mut Asm, msg: u32) -> u32 {
     let literal = a.here();
     a.data32(msg); // .literal msg
     let entry = a.here();
-    xt_movi(a, 2, 13); // movi a2, 13                          ; __NR_write
-    xt_movi(a, 6, 1); // movi a6, 1                            ; stdout
+    xt_movi(a, 2, 13); // movi a2, 13  ; __NR_write
+    xt_movi(a, 6, 1); // movi a6, 1  ; stdout
+
     // l32r at, label: address = ((pc + 3) & ~3) + (imm16 | 0xffff0000) * 4.
     let base = (a.here() + 3) & !3;
     let imm16 = (literal.wrapping_sub(base) >> 2) & 0xffff;
     xtensa_insn(a, &[(0x1, 4), (3, 4), (imm16, 16)]); // l32r a3, msg literal
     xt_movi(a, 4, LEN); // movi a4, LEN
     xt_syscall(a); // syscall
-    xt_rri8(a, 0x2, 3, 1, 0x2, 1); // l32i a3, a1, 4           ; argv[0]
+    xt_rri8(a, 0x2, 3, 1, 0x2, 1); // l32i a3, a1, 4  ; argv[0]
     xt_rri8(a, 0x2, 6, 3, 0x0, 0); // l8ui a6, a3, 0
-    xt_movi(a, 2, 118); // movi a2, 118                        ; __NR_exit
+    xt_movi(a, 2, 118); // movi a2, 118  ; __NR_exit
     xt_syscall(a); // syscall
     entry
 }
@@ -1061,15 +1081,15 @@ fn nios2(a: &mut Asm, msg: u32) -> u32 {
     const ADDI: u32 = 0x04;
     const TRAP: u32 = 0x003b_683a;
     let entry = a.here();
-    a.word(nios2_i(ADDI, 0, 4, 1)); // movi r4, 1              ; stdout
+    a.word(nios2_i(ADDI, 0, 4, 1)); // movi r4, 1  ; stdout
     a.word(nios2_i(0x34, 0, 5, msg >> 16)); // orhi r5, zero, %hi(msg)
     a.word(nios2_i(0x14, 5, 5, msg & 0xffff)); // ori r5, r5, %lo(msg)
     a.word(nios2_i(ADDI, 0, 6, LEN)); // movi r6, LEN
-    a.word(nios2_i(ADDI, 0, 2, 64)); // movi r2, 64            ; __NR_write
+    a.word(nios2_i(ADDI, 0, 2, 64)); // movi r2, 64  ; __NR_write
     a.word(TRAP); // trap
-    a.word(nios2_i(0x17, 27, 5, 4)); // ldw r5, 4(sp)          ; argv[0]
+    a.word(nios2_i(0x17, 27, 5, 4)); // ldw r5, 4(sp)  ; argv[0]
     a.word(nios2_i(0x03, 5, 4, 0)); // ldbu r4, 0(r5)
-    a.word(nios2_i(ADDI, 0, 2, 93)); // movi r2, 93            ; __NR_exit
+    a.word(nios2_i(ADDI, 0, 2, 93)); // movi r2, 93  ; __NR_exit
     a.word(TRAP); // trap
     entry
 }
@@ -1078,17 +1098,17 @@ fn nios2(a: &mut Asm, msg: u32) -> u32 {
 /// argc at entry. v32 has no offset addressing, so argv is reached by adding to a copy of sp.
 fn cris(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
-    a.half(0xa241); // moveq 1, $r10                           ; stdout
+    a.half(0xa241); // moveq 1, $r10  ; stdout
     a.half(0xbe6f); // move.d msg, $r11
     a.word(msg);
     a.half(0xc240 | field16(LEN, 5)); // moveq LEN, $r12
-    a.half(0x9244); // moveq 4, $r9                            ; __NR_write
+    a.half(0x9244); // moveq 4, $r9  ; __NR_write
     a.half(0xe93d); // break 13
     a.half(0xd66e); // move.d $sp, $r13
     a.half(0xd204); // addq 4, $r13
-    a.half(0xaa6d); // move.d [$r13], $r10                     ; argv[0]
+    a.half(0xaa6d); // move.d [$r13], $r10  ; argv[0]
     a.half(0xa84a); // movu.b [$r10], $r10
-    a.half(0x9241); // moveq 1, $r9                            ; __NR_exit
+    a.half(0x9241); // moveq 1, $r9  ; __NR_exit
     a.half(0xe93d); // break 13
     entry
 }
@@ -1110,15 +1130,15 @@ fn hexagon(a: &mut Asm, msg: u32) -> u32 {
     const TRAP0_1: u32 = 0x5400_c004;
     let ext = msg >> 6;
     let entry = a.here();
-    a.word(hex_tfr(0, 1)); // { r0 = #1 }                      ; stdout
+    a.word(hex_tfr(0, 1)); // { r0 = #1 }  ; stdout
     a.word((ext >> 14) << 16 | HEX_MORE | (ext & 0x3fff)); // { immext(#msg)
     a.word(hex_tfr(1, msg & 0x3f)); //   r1 = ##msg }
     a.word(hex_tfr(2, LEN)); // { r2 = #LEN }
-    a.word(hex_tfr(6, 64)); // { r6 = #64 }                    ; __NR_write
+    a.word(hex_tfr(6, 64)); // { r6 = #64 }  ; __NR_write
     a.word(TRAP0_1); // { trap0(#1) }
-    a.word(0x919d_c021); // { r1 = memw(r29+#4) }              ; argv[0]
+    a.word(0x919d_c021); // { r1 = memw(r29+#4) }  ; argv[0]
     a.word(0x9121_c000); // { r0 = memub(r1+#0) }
-    a.word(hex_tfr(6, 93)); // { r6 = #93 }                    ; __NR_exit
+    a.word(hex_tfr(6, 93)); // { r6 = #93 }  ; __NR_exit
     a.word(TRAP0_1); // { trap0(#1) }
     entry
 }
@@ -1232,6 +1252,7 @@ mod tests {
     fn aliases_share_their_bytes() {
         let bytes = |s| for_system(s).unwrap().bytes;
         assert_eq!(bytes("armv6l-linux"), bytes("armv7l-linux"));
+        assert_eq!(bytes("armeb-linux"), bytes("armv7b-linux"));
         for s in ["i386-linux", "i486-linux", "i586-linux"] {
             assert_eq!(bytes(s), bytes("i686-linux"));
         }
@@ -1244,7 +1265,12 @@ mod tests {
             let p = parse(&bytes);
             let elf = t.arch.elf;
             let len = u64::try_from(bytes.len()).unwrap();
-            assert_eq!(p.class, if elf.class == Elf64 { 2 } else { 1 }, "{}", t.system);
+            assert_eq!(
+                p.class,
+                if elf.class == Elf64 { 2 } else { 1 },
+                "{}",
+                t.system
+            );
             assert_eq!(p.data, if elf.data == Big { 2 } else { 1 }, "{}", t.system);
             assert_eq!(bytes[6], 1, "EI_VERSION {}", t.system);
             assert_eq!(bytes[7], 0, "EI_OSABI {}", t.system);
@@ -1278,7 +1304,9 @@ mod tests {
     fn the_code_loads_the_message_address() {
         // Every probe carries the absolute message address somewhere in its code (as an
         // immediate or a literal), except where it is split across instruction fields.
-        for t in [&X86_64, &I386, &M68K, &S390X, &CRIS, &ARM, &ARM_BE8, &SH4, &XTENSAEB] {
+        for t in [
+            &X86_64, &I386, &M68K, &S390X, &CRIS, &ARM, &ARM_BE8, &SH4, &XTENSAEB,
+        ] {
             let bytes = build(t);
             let msg = LOAD_ADDRESS + len32(&bytes) - LEN;
             let le = msg.to_le_bytes();
@@ -1307,7 +1335,10 @@ mod tests {
     fn split_immediates_match_the_assemblers() {
         assert_eq!(rv_hi_lo(0x10123), (0x10, 0x123));
         assert_eq!(rv_hi_lo(0x10923), (0x11, 0x923)); // addi -1757
-        assert_eq!(0x08 << 26 | 25 << 21 | hppa_assemble_21(0x10123 >> 11), 0x2328_0000);
+        assert_eq!(
+            0x08 << 26 | 25 << 21 | hppa_assemble_21(0x10123 >> 11),
+            0x2328_0000
+        );
         assert_eq!(hppa_ldo(25, 25, 0x123), 0x3739_0246);
         assert_eq!(hppa_ldo(0, 24, 16), 0x3418_0020);
         assert_eq!(hex_tfr(1, 0x10123 & 0x3f), 0x7800_c461);
@@ -1340,7 +1371,7 @@ mod tests {
             machine: 0x1234,
             flags: 0xdead_beef,
         };
-        let bytes = write_elf(&elf, LOAD_ADDRESS + 88, 88, b"body");
+        let bytes = write_elf(elf, LOAD_ADDRESS + 88, 88, b"body");
         assert_eq!(bytes.len(), 92);
         assert_eq!(&bytes[84..88], &[0; 4]);
         assert_eq!(&bytes[88..], b"body");

@@ -51,6 +51,7 @@ struct ProfileFile {
     system: String,
     description: String,
     cpu: Option<String>,
+    debian: Option<String>,
     #[serde(default)]
     aliases: Vec<String>,
     interpreters: Vec<String>,
@@ -70,6 +71,8 @@ pub struct Profile {
     pub description: String,
     /// qemu's target name (`qemu-<cpu>`), when qemu emulates it.
     pub cpu: Option<String>,
+    /// Debian's architecture name, for package hints (`libc6-<debian>-cross`).
+    pub debian: Option<String>,
     pub aliases: Vec<String>,
     /// Interpreter program names to search for, preferred first.
     pub interpreters: Vec<String>,
@@ -126,6 +129,7 @@ impl Profile {
             system: f.system,
             description: f.description,
             cpu: f.cpu,
+            debian: f.debian,
             aliases: f
                 .aliases
                 .into_iter()

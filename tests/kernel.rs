@@ -323,3 +323,33 @@ fn enable_without_privilege_says_to_use_sudo() {
     );
     assert_eq!(stdout(&out), "");
 }
+
+#[test]
+fn concurrent_enables_lose_nothing() {
+    let systems = [
+        "riscv64", "arm64", "armhf", "ppc64el", "s390x", "mips64el", "loong64", "m68k",
+    ];
+    let t = scratch();
+    let script = format!(
+        "for s in {}; do bfc enable \"$s\" >/dev/null 2>&1 & done; wait\nls /proc/sys/fs/binfmt_misc | grep -vc -e register -e status",
+        systems.join(" ")
+    );
+    let text = ok(&private(As::Me, t.path(), &script));
+    assert_eq!(text.trim(), "8", "{text}");
+    let config = binfmtctl::config::Config::load(&t.path().join("config.toml")).unwrap();
+    let mut names: Vec<String> = config.systems.iter().map(|s| s.system.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "aarch64-linux",
+            "armv7l-linux",
+            "loongarch64-linux",
+            "m68k-linux",
+            "mips64el-linux",
+            "powerpc64le-linux",
+            "riscv64-linux",
+            "s390x-linux"
+        ]
+    );
+}

@@ -1,7 +1,10 @@
 //! One module per subcommand, each thin; shared context here.
 
+mod check;
 mod disable;
 mod enable;
+mod identify;
+mod run;
 mod status;
 mod systems;
 
@@ -24,6 +27,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Disable(args) => disable::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, args.json),
         Command::Systems(args) => systems::run(&ctx, args.json),
+        Command::Identify(args) => identify::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Check(args) => check::run(&ctx, &args),
+        Command::ExecInChroot {
+            dir,
+            program,
+            argv0,
+        } => check::exec_in_chroot(&dir, &program, &argv0),
     }
 }
 
