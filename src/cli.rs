@@ -36,6 +36,8 @@ pub enum Command {
     Enable(EnableArgs),
     /// Remove binfmtctl's registrations for systems and forget them.
     Disable(DisableArgs),
+    /// Make the kernel table match the configuration (what the boot unit runs).
+    Apply(ApplyArgs),
     /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
     Status(JsonArg),
     /// List every known system: aliases, native or not, interpreter found, enabled.
@@ -53,6 +55,16 @@ pub enum Command {
         program: PathBuf,
         argv0: String,
     },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ApplyArgs {
+    /// Print what would be written, and where, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was done as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

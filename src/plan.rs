@@ -119,20 +119,42 @@ pub fn plan_register(
 }
 
 /// Plan making the table hold exactly `wanted` among binfmtctl's entries: register what is
-/// missing, replace what differs, remove `stale` owned entries no longer wanted. Entries that
-/// are not ours are left alone (conflicts reported as with `plan_register`).
+/// missing, replace what differs, re-register what `stale` says is out of date (an `F` entry
+/// whose interpreter file was replaced since), remove owned entries no longer wanted. Entries
+/// that are not ours are never touched: a wanted name held by one is returned in the second
+/// list, and the rest is still planned.
 pub fn plan_apply(
     wanted: &[Registration],
     current: &[Entry],
     is_ours: &dyn Fn(&Entry) -> bool,
-) -> Result<Vec<Action>, Vec<Foreign>> {
-    let mut actions = plan_register(wanted, current, is_ours, false)?;
+    stale: &dyn Fn(&Entry) -> bool,
+) -> (Vec<Action>, Vec<Foreign>) {
+    let mut actions = Vec::new();
+    let mut foreign = Vec::new();
+    for w in wanted {
+        match plan_register(std::slice::from_ref(w), current, is_ours, false) {
+            Ok(mut planned) => {
+                if let (Some(Action::Unchanged(r) | Action::Enable(r)), Some(entry)) =
+                    (planned.first(), current.iter().find(|e| e.name == w.name))
+                {
+                    if is_ours(entry) && stale(entry) {
+                        planned = vec![Action::Replace {
+                            old: entry.registration(),
+                            new: r.clone(),
+                        }];
+                    }
+                }
+                actions.extend(planned);
+            }
+            Err(f) => foreign.extend(f),
+        }
+    }
     for e in current {
         if !wanted.iter().any(|w| w.name == e.name) && is_ours(e) {
             actions.push(Action::Remove(e.registration()));
         }
     }
-    Ok(actions)
+    (actions, foreign)
 }
 
 #[cfg(test)]
@@ -223,7 +245,31 @@ mod tests {
         let (a, b, c) = (reg("a", "/q"), reg("b", "/q"), reg("c", "/q"));
         let current = vec![entry(&b, true), entry(&c, true)];
         let ours = |e: &Entry| e.name.as_str() == "b";
-        let got = plan_apply(std::slice::from_ref(&a), &current, &ours).unwrap();
-        assert_eq!(got, vec![Action::Register(a), Action::Remove(b)]);
+        let never = |_: &Entry| false;
+        let got = plan_apply(std::slice::from_ref(&a), &current, &ours, &never);
+        assert_eq!(
+            got,
+            (
+                vec![Action::Register(a.clone()), Action::Remove(b.clone())],
+                vec![]
+            )
+        );
+        // c is wanted but not ours: reported, not touched; b (ours, unchanged) refreshed when stale.
+        let c2 = reg("c", "/other");
+        let always = |_: &Entry| true;
+        let got = plan_apply(&[b.clone(), c2.clone()], &current, &ours, &always);
+        assert_eq!(
+            got,
+            (
+                vec![Action::Replace {
+                    old: b.clone(),
+                    new: b.clone()
+                }],
+                vec![Foreign {
+                    name: c2.name.clone(),
+                    current: c.clone()
+                }]
+            )
+        );
     }
 }

@@ -267,29 +267,7 @@ fn report(
     let mut text = String::new();
     for (row, action) in report.actions.iter().zip(actions) {
         let would = if dry_run { "would " } else { "" };
-        match action {
-            Action::Unchanged(_) => {
-                text += &format!(
-                    "# {} is already registered so; nothing to write\n",
-                    row.name
-                );
-            }
-            Action::Enable(_) => {
-                text += &format!(
-                    "# {would}write 1 to {}\n",
-                    ctx.registry.root().join(&row.name).display()
-                );
-            }
-            Action::Replace { .. } | Action::Register(_) | Action::Remove(_) => {
-                if matches!(action, Action::Replace { .. }) {
-                    text += &format!(
-                        "# {would}write -1 to {} (binfmtctl's older entry)\n",
-                        ctx.registry.root().join(&row.name).display()
-                    );
-                }
-                text += &format!("# {would}write to {}\n{}\n", report.register_path, row.line);
-            }
-        }
+        text += &super::describe(&ctx.registry, action, dry_run);
         if let Some(config) = &report.config {
             text += &format!("# {would}record {} in {config}\n", row.name);
         }

@@ -1,5 +1,6 @@
 //! One module per subcommand, each thin; shared context here.
 
+mod apply;
 mod check;
 mod disable;
 mod enable;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
+        Command::Apply(args) => apply::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args.json),
         Command::Systems(args) => systems::run(&ctx, args.json),
         Command::Identify(args) => identify::run(&ctx, &args),
@@ -104,6 +106,28 @@ pub fn registration(
         matcher: profile.matcher(),
         interpreter,
         flags,
+    }
+}
+
+/// What an action writes, and where, as `#` comment lines plus the register line itself.
+pub fn describe(registry: &Registry, action: &crate::plan::Action, dry_run: bool) -> String {
+    use crate::plan::Action;
+    let would = if dry_run { "would " } else { "" };
+    let r = action.registration();
+    let path = registry.entry_path(&r.name);
+    let register = registry.root().join("register");
+    match action {
+        Action::Unchanged(_) => {
+            format!("# {} is already registered so; nothing to write\n", r.name)
+        }
+        Action::Enable(_) => format!("# {would}write 1 to {}\n", path.display()),
+        Action::Remove(_) => format!("# {would}write -1 to {}\n", path.display()),
+        Action::Register(_) => format!("# {would}write to {}\n{r}\n", register.display()),
+        Action::Replace { .. } => format!(
+            "# {would}write -1 to {} (the older entry)\n# {would}write to {}\n{r}\n",
+            path.display(),
+            register.display()
+        ),
     }
 }
 

@@ -1,0 +1,144 @@
+//! `binfmtctl apply`: make the kernel table match the config (used at boot by the unit).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{require_admin, Ctx};
+use crate::cli::ApplyArgs;
+use crate::plan::{self, Action};
+use crate::registry::{Entry, Registration};
+use crate::state::{file_id, State};
+use crate::{exit_codes, output, store, transaction};
+
+/// `apply --json`, documented in README.md.
+#[derive(Serialize)]
+struct Report {
+    dry_run: bool,
+    /// Every action, "unchanged" included.
+    actions: Vec<ActionRow>,
+    /// Wanted entries whose name is held by an entry binfmtctl did not create: left alone.
+    conflicts: Vec<String>,
+    /// Actions that failed, with why.
+    failed: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ActionRow {
+    name: String,
+    action: &'static str,
+    line: String,
+}
+
+/// An `F` entry of ours whose interpreter file is no longer the one registered (a qemu
+/// upgrade replaced it): the kernel still runs the old, open file until re-registered.
+fn interpreter_replaced(state: &State, e: &Entry) -> bool {
+    e.flags.fix_binary
+        && state
+            .get(&e.name)
+            .and_then(|o| o.interpreter_id)
+            .is_some_and(|registered| {
+                file_id(std::path::Path::new(&e.interpreter)) != Some(registered)
+            })
+}
+
+pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
+    let ApplyArgs { dry_run, json } = args;
+    if !dry_run {
+        require_admin("binfmtctl apply")?;
+    }
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(store::Lock::acquire(&ctx.config_path)?)
+    };
+    let (config, mut state) = (ctx.config()?, ctx.state()?);
+    let wanted: Vec<Registration> = config
+        .systems
+        .iter()
+        .map(|r| ctx.desired(r))
+        .collect::<Result<_>>()?;
+    if !dry_run && ctx.registry.ensure_mounted()? {
+        output::note(&format!(
+            "mounted binfmt_misc at {}",
+            ctx.registry.root().display()
+        ));
+    }
+    let current = if ctx.registry.is_mounted() {
+        ctx.registry.entries()?
+    } else {
+        Vec::new()
+    };
+    let (actions, foreign) = plan::plan_apply(
+        &wanted,
+        &current,
+        &|e| ctx.is_ours(e, &config, &state),
+        &|e| interpreter_replaced(&state, e),
+    );
+    let mut report = Report {
+        dry_run,
+        actions: Vec::new(),
+        conflicts: Vec::new(),
+        failed: Vec::new(),
+    };
+    for f in &foreign {
+        let msg = format!(
+            "entry {f} is not binfmtctl's; left alone (remove it, or give binfmtctl's record another name in {})",
+            ctx.config_path.display()
+        );
+        output::warn(&msg);
+        report.conflicts.push(msg);
+    }
+    let mut text = String::new();
+    for a in &actions {
+        let r = a.registration();
+        if a.changes_anything() {
+            text += &super::describe(&ctx.registry, a, dry_run);
+        }
+        report.actions.push(ActionRow {
+            name: r.name.to_string(),
+            action: a.verb(),
+            line: r.to_string(),
+        });
+        if dry_run || !a.changes_anything() {
+            continue;
+        }
+        // At boot, one bad record must not keep the others from being restored.
+        match transaction::perform(&ctx.registry, a) {
+            Ok(()) if matches!(a, Action::Remove(_)) => state.forget(&r.name),
+            Ok(()) => state.record(r),
+            Err(e) => {
+                let msg = format!("{} {}: {e}", a.verb(), r.name);
+                output::warn(&msg);
+                report.failed.push(msg);
+            }
+        }
+    }
+    if !dry_run {
+        // Unchanged entries of ours that the state lost (e.g. after a reboot) are recorded too.
+        for a in &actions {
+            if let Action::Unchanged(r) = a {
+                if state.get(&r.name).is_none() {
+                    state.record(r);
+                }
+            }
+        }
+        if let Err(e) = state.save(&ctx.state_dir) {
+            output::warn(&format!("{e:#}"));
+        }
+    }
+    if json {
+        output::print_json(&report)?;
+    } else {
+        if !actions.iter().any(Action::changes_anything) {
+            text += "# the table already matches the configuration; nothing to do\n";
+        }
+        output::print(&text)?;
+    }
+    Ok(if report.failed.is_empty() && report.conflicts.is_empty() {
+        exit_codes::success()
+    } else {
+        ExitCode::from(exit_codes::ERROR)
+    })
+}

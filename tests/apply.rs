@@ -1,0 +1,153 @@
+//! `binfmtctl apply` in a private binfmt_misc instance: restoring after a flush, idempotence,
+//! stale entries, others' entries, and re-registering after an interpreter upgrade.
+
+mod common;
+
+use common::{ok, private, scratch, As};
+use serde_json::Value;
+
+#[test]
+fn apply_restores_exactly_the_configured_entries_after_a_flush() {
+    let t = scratch();
+    let hello = common::hello_riscv64(true);
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 3
+cd /proc/sys/fs/binfmt_misc
+snap() {{ for f in $(ls | sort); do echo "== $f"; cat "$f"; done; }}
+snap > "$T/before"
+echo -1 > status    # what systemd-binfmt does when it starts or stops
+ls | sort | tr '\n' ' '; echo
+{hello}; echo "flushed=$?"
+bfc apply --json > "$T/first.json" || exit 4
+snap > "$T/after"
+bfc apply --json > "$T/second.json" || exit 5
+snap > "$T/after2"
+{hello}; echo "restored=$?"
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("register status \n"), "{text}");
+    assert!(
+        text.contains("flushed=126") && text.contains("restored=7"),
+        "{text}"
+    );
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(
+        read("before"),
+        read("after"),
+        "apply restored something else"
+    );
+    assert_eq!(
+        read("after"),
+        read("after2"),
+        "the second apply changed the table"
+    );
+    let first: Value = serde_json::from_str(&read("first.json")).unwrap();
+    let verbs: Vec<&str> = first["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["register", "register"]);
+    let second: Value = serde_json::from_str(&read("second.json")).unwrap();
+    let verbs: Vec<&str> = second["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["unchanged", "unchanged"]);
+}
+
+#[test]
+fn apply_removes_its_stale_entries_and_leaves_others_alone() {
+    let t = scratch();
+    let foreign = r":qemu-m68k:M::\x7fELF\x01\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x04:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff:/usr/bin/qemu-m68k-static:F";
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+printf '%s' '{foreign}' > /proc/sys/fs/binfmt_misc/register || exit 3
+bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 4
+# Forget aarch64 in the config by hand, as an admin editing the file would.
+awk 'BEGIN{{RS="";ORS="\n\n"}} !/aarch64/' "$T/config.toml" > "$T/c2" && mv "$T/c2" "$T/config.toml"
+bfc apply || exit 5
+ls /proc/sys/fs/binfmt_misc | sort | tr '\n' ' '
+"#
+        ),
+    );
+    let text = ok(&out);
+    assert!(
+        text.contains("# write -1 to /proc/sys/fs/binfmt_misc/aarch64-linux\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("qemu-m68k register riscv64-linux status"),
+        "{text}"
+    );
+}
+
+#[test]
+fn apply_reports_a_foreign_entry_holding_a_configured_name() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 3
+echo -1 > /proc/sys/fs/binfmt_misc/status
+printf '%s' ':riscv64-linux:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/run/binfmt/riscv64-linux:P' > /proc/sys/fs/binfmt_misc/register
+bfc apply >/dev/null 2>"$T/err"; echo "rc=$?"
+cat "$T/err"
+grep interpreter /proc/sys/fs/binfmt_misc/riscv64-linux
+test -e /proc/sys/fs/binfmt_misc/aarch64-linux && echo AARCH64-RESTORED
+"#,
+    );
+    let text = ok(&out);
+    assert!(text.contains("rc=2"), "{text}");
+    assert!(text.contains("binfmtctl: warning: entry riscv64-linux (interpreter /run/binfmt/riscv64-linux, flags \"P\") is not binfmtctl's; left alone"), "{text}");
+    assert!(
+        text.contains("interpreter /run/binfmt/riscv64-linux\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("AARCH64-RESTORED"),
+        "the other entries are still restored: {text}"
+    );
+}
+
+#[test]
+fn apply_re_registers_an_f_entry_whose_interpreter_was_replaced() {
+    let t = scratch();
+    let hello = common::hello_riscv64(true);
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+cp /usr/bin/qemu-riscv64-static "$T/qemu" || exit 3
+bfc enable riscv64-linux --interpreter "$T/qemu" >/dev/null 2>&1 || exit 4
+bfc apply --json | grep -c '"unchanged"'
+# A package upgrade replaces the file (new inode); the F entry still holds the old one.
+cp /usr/bin/qemu-riscv64-static "$T/qemu.new" && mv "$T/qemu.new" "$T/qemu"
+bfc apply --json | grep '"action"'
+{hello}; echo "rc=$?"
+bfc apply --json | grep -c '"unchanged"'
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("1\n"), "{text}");
+    assert!(text.contains("\"action\": \"replace\""), "{text}");
+    assert!(text.contains("rc=7\n1\n"), "{text}");
+}
