@@ -48,6 +48,13 @@ pub enum Command {
     Run(RunArgs),
     /// Prove that emulation works by executing tiny probe programs; say what to fix.
     Check(CheckArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `binfmtctl man > /usr/share/man/man1/binfmtctl.1`.
+    Man,
     /// (internal) exec a program inside a fresh user + mount namespace chrooted to DIR.
     #[command(hide = true, name = "__exec-in-chroot")]
     ExecInChroot {

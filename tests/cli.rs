@@ -192,3 +192,42 @@ fn status_when_unmounted_says_so() {
         serde_json::json!({"root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
     );
 }
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let text = ok(&run(&["completions", shell]));
+        assert!(
+            text.contains("enable") && text.contains("--dry-run"),
+            "{shell}: {text}"
+        );
+    }
+    let bash = ok(&run(&["completions", "bash"]));
+    let t = common::scratch();
+    let f = t.path().join("c.bash");
+    std::fs::write(&f, bash).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "bash -n: {}", stderr(&check));
+}
+
+#[test]
+fn man_page_covers_every_subcommand() {
+    let text = ok(&run(&["man"]));
+    assert!(text.contains(".TH binfmtctl 1"), "{text}");
+    for sub in [
+        "ENABLE", "DISABLE", "APPLY", "STATUS", "SYSTEMS", "IDENTIFY", "RUN", "CHECK",
+    ] {
+        assert!(
+            text.contains(&format!(".SH \"BINFMTCTL {sub}\"")),
+            "man page lacks {sub}"
+        );
+    }
+    assert!(
+        !text.contains("__exec-in-chroot"),
+        "hidden commands stay hidden"
+    );
+}

@@ -3,6 +3,7 @@
 mod apply;
 mod check;
 mod disable;
+mod docs;
 mod enable;
 mod identify;
 mod run;
@@ -22,6 +23,11 @@ use crate::state::State;
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Completions { shell } => return docs::completions(shell),
+        Command::Man => return docs::man(),
+        _ => {}
+    }
     let ctx = Ctx::new(&cli.global)?;
     match cli.command {
         Command::Enable(args) => enable::run(&ctx, &args),
@@ -32,6 +38,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Identify(args) => identify::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
+        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
         Command::ExecInChroot {
             dir,
             program,
