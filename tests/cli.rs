@@ -198,7 +198,7 @@ fn completions_are_generated_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
         let text = ok(&run(&["completions", shell]));
         assert!(
-            text.contains("enable") && text.contains("--dry-run"),
+            text.contains("enable") && text.contains("dry-run"),
             "{shell}: {text}"
         );
     }
