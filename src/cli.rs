@@ -25,6 +25,9 @@ pub struct Global {
     /// Where binfmtctl records what it registered (a tmpfs directory).
     #[arg(long, global = true, value_name = "DIR", default_value = crate::state::DEFAULT_DIR)]
     pub state_dir: PathBuf,
+    /// The nix.conf that `--nix` includes binfmtctl's Nix settings from.
+    #[arg(long, global = true, value_name = "FILE", default_value = crate::nixconf::DEFAULT_NIX_CONF)]
+    pub nix_conf: PathBuf,
     /// A directory of extra or overriding profiles (*.toml) [default: /etc/binfmtctl/profiles.d].
     #[arg(long, global = true, value_name = "DIR")]
     pub profiles: Option<PathBuf>,
@@ -38,6 +41,8 @@ pub enum Command {
     Disable(DisableArgs),
     /// Make the kernel table match the configuration (what the boot unit runs).
     Apply(ApplyArgs),
+    /// Print the nix.conf lines binfmtctl's configuration stands for, without writing.
+    NixConfig,
     /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
     Status(JsonArg),
     /// List every known system: aliases, native or not, interpreter found, enabled.
@@ -143,8 +148,12 @@ pub struct EnableArgs {
     #[arg(long)]
     pub open_binary: bool,
     /// Register now but do not record in the configuration (gone at reboot).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nix")]
     pub runtime: bool,
+    /// Also let Nix build for these systems: extra-platforms (and extra-sandbox-paths) in a
+    /// file binfmtctl owns, included from nix.conf.
+    #[arg(long)]
+    pub nix: bool,
     /// Print what would be written, and where, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -156,7 +165,7 @@ pub struct EnableArgs {
 #[derive(Debug, Args)]
 pub struct DisableArgs {
     /// Systems to disable (names or aliases).
-    #[arg(value_name = "SYSTEM", required_unless_present_any = ["all", "name"])]
+    #[arg(value_name = "SYSTEM", required_unless_present_any = ["all", "name", "nix"])]
     pub systems: Vec<String>,
     /// Disable every registration binfmtctl made.
     #[arg(long, conflicts_with = "systems")]
@@ -165,8 +174,11 @@ pub struct DisableArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nix")]
     pub runtime: bool,
+    /// Stop managing Nix's settings: remove binfmtctl's file and its include from nix.conf.
+    #[arg(long)]
+    pub nix: bool,
     /// Print what would be written, and where, and change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -17,6 +17,9 @@ const HEADER: &str = "# binfmtctl's configuration: the registrations restored at
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Keep Nix's `extra-platforms` in step with the systems (`enable --nix`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nix: bool,
     /// One table per registration, `[[system]]`.
     #[serde(default, rename = "system", skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<SystemConfig>,

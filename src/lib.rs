@@ -8,6 +8,7 @@ pub mod elf;
 pub mod exit_codes;
 pub mod interpreter;
 pub mod native;
+pub mod nixconf;
 pub mod output;
 pub mod plan;
 pub mod probe;

@@ -29,10 +29,11 @@ pub const MARKER: &[u8] = b"binfmtctl-probe\n";
 /// The exit status of a probe that does not read `argv[0]` (`reads_argv0 == false`).
 pub const FIXED_STATUS: u8 = 66;
 
-/// A probe program for one Nix system.
+/// A probe program for one system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    /// The Nix system double, e.g. `riscv64-linux`.
+    /// The Nix system double, e.g. `riscv64-linux` (or, for systems Nix has no double for, the
+    /// name of binfmtctl's profile: `armeb-linux`, `sparcv8-linux`).
     pub system: &'static str,
     /// The qemu-user target that runs it: `/usr/bin/qemu-<cpu>-static`.
     pub cpu: &'static str,
@@ -60,7 +61,7 @@ pub fn systems() -> &'static [&'static str] {
 
 /// Where the file is mapped: 64 KiB is the lowest address Linux maps by default
 /// (`vm.mmap_min_addr`) and a multiple of every page size in use (4, 8, 16 and 64 KiB).
-pub const LOAD_ADDRESS: u32 = 0x1_0000;
+const LOAD_ADDRESS: u32 = 0x1_0000;
 
 /// The message length, as the code loads it into a register.
 const LEN: u32 = 16;
@@ -596,7 +597,7 @@ fn aarch64(a: &mut Asm, msg: u32) -> u32 {
     let entry = a.here();
     a.word(a64_movz(0, 1)); // mov x0, #1  ; stdout
     a.word(a64_movz(1, msg & 0xffff)); // movz x1, #:abs_g0_nc:msg
-    a.word(0xf2a0_0000 | (msg >> 16) << 5 | 1); // movk x1, #:abs_g1:msg, lsl #16
+    a.word(0xf2a0_0000 | field(msg >> 16, 16) << 5 | 1); // movk x1, #:abs_g1:msg, lsl #16
     a.word(a64_movz(2, LEN)); // mov x2, #LEN
     a.word(a64_movz(8, 64)); // mov x8, #64  ; __NR_write
     a.word(0xd400_0001); // svc #0

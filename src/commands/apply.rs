@@ -124,6 +124,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
                 }
             }
         }
+        ctx.sync_nix(&config)?;
         if let Err(e) = state.save(&ctx.state_dir) {
             output::warn(&format!("{e:#}"));
         }

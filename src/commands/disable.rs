@@ -131,11 +131,29 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
                 });
             }
         }
+        if args.nix {
+            config.nix = false;
+            config.save(&ctx.config_path)?;
+            if crate::nixconf::uninstall(&ctx.nix_conf)? {
+                text += &format!(
+                    "# removed binfmtctl's Nix settings and their include from {}\n",
+                    ctx.nix_conf.display()
+                );
+            }
+        } else if !report.forgotten.is_empty() {
+            ctx.sync_nix(&config)?;
+        }
         if let Err(e) = state.save(&ctx.state_dir) {
             output::warn(&format!("{e:#}"));
         }
     }
-    if report.removed.is_empty() && report.forgotten.is_empty() && report.left_alone.is_empty() {
+    if args.dry_run && args.nix {
+        text += &format!(
+            "# would remove binfmtctl's Nix settings and their include from {}\n",
+            ctx.nix_conf.display()
+        );
+    }
+    if text.is_empty() && report.left_alone.is_empty() {
         text += "# nothing to disable: no such registration of binfmtctl's\n";
     }
     if args.json {

@@ -117,7 +117,9 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         }
     }
     if !args.runtime {
+        config.nix |= args.nix;
         config.save(&ctx.config_path).map_err(undo)?;
+        ctx.sync_nix(&config)?;
     }
     if let Err(e) = state.save(&ctx.state_dir) {
         output::warn(&format!(

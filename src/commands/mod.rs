@@ -17,6 +17,8 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::{Cli, Command, Global};
 use crate::config::{Config, SystemConfig};
+use crate::nixconf::{self, NixSettings};
+use crate::output;
 use crate::profile::{Profile, Profiles};
 use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
 use crate::state::State;
@@ -33,6 +35,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
         Command::Apply(args) => apply::run(&ctx, args),
+        Command::NixConfig => {
+            output::print(&ctx.nix_settings(&ctx.config()?).lines())?;
+            Ok(crate::exit_codes::success())
+        }
         Command::Status(args) => status::run(&ctx, args.json),
         Command::Systems(args) => systems::run(&ctx, args.json),
         Command::Identify(args) => identify::run(&ctx, &args),
@@ -50,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 /// What every command works with.
 pub struct Ctx {
     pub registry: Registry,
+    pub nix_conf: PathBuf,
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
     pub profiles: Profiles,
@@ -59,6 +66,7 @@ impl Ctx {
     fn new(g: &Global) -> Result<Ctx> {
         Ok(Ctx {
             registry: Registry::new(&g.root),
+            nix_conf: g.nix_conf.clone(),
             config_path: g.config.clone(),
             state_dir: g.state_dir.clone(),
             profiles: Profiles::load(g.profiles.as_deref())?,
@@ -85,6 +93,47 @@ impl Ctx {
             rec.interpreter.clone(),
             rec.flags.0,
         ))
+    }
+
+    /// The Nix settings the config stands for.
+    pub fn nix_settings(&self, config: &Config) -> NixSettings {
+        let regs: Vec<(String, String, bool)> = config
+            .systems
+            .iter()
+            .map(|r| {
+                (
+                    r.system.clone(),
+                    r.interpreter.clone(),
+                    r.flags.0.fix_binary,
+                )
+            })
+            .collect();
+        NixSettings::new(&regs, std::env::consts::ARCH)
+    }
+
+    /// Bring the Nix files in step with the config: installed when `nix = true`.
+    pub fn sync_nix(&self, config: &Config) -> Result<()> {
+        if !config.nix {
+            return Ok(());
+        }
+        let changed =
+            nixconf::install(&self.nix_conf, &self.nix_settings(config)).with_context(|| {
+                format!(
+                    "cannot update Nix's settings ({}); run `binfmtctl apply` to retry",
+                    self.nix_conf.display()
+                )
+            })?;
+        if changed {
+            output::note(&format!(
+                "Nix settings written to {} (included from {})",
+                nixconf::owned_path(&self.nix_conf).display(),
+                self.nix_conf.display()
+            ));
+            if nixconf::daemon_running() {
+                output::note("a nix-daemon is running: restart it to see the new settings (systemctl restart nix-daemon)");
+            }
+        }
+        Ok(())
     }
 
     /// True when binfmtctl created this entry: it is what binfmtctl last registered under

@@ -1,0 +1,236 @@
+//! Nix integration: a file binfmtctl owns (`/etc/nix/binfmtctl.conf`) that sets
+//! `extra-platforms` (and `extra-sandbox-paths` for interpreters registered without `F`), and
+//! one `!include` block appended to the user's nix.conf. Removing the block restores nix.conf
+//! byte for byte; every edit is atomic and keeps a backup.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::store;
+
+pub const DEFAULT_NIX_CONF: &str = "/etc/nix/nix.conf";
+const OWNED_NAME: &str = "binfmtctl.conf";
+const MARK_CREATED: &str = "# binfmtctl: nix.conf did not exist before\n";
+const MARK_NO_NEWLINE: &str = "# binfmtctl: nix.conf did not end with a newline\n";
+
+/// The systems Nix should build for, and the interpreter paths its sandbox needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NixSettings {
+    pub platforms: Vec<String>,
+    pub sandbox_paths: Vec<String>,
+}
+
+impl NixSettings {
+    /// From (system, interpreter, has F) triples. On x86_64 hosts `i686-linux` is added, as
+    /// NixOS does: the CPU runs it natively.
+    pub fn new(registrations: &[(String, String, bool)], host_arch: &str) -> NixSettings {
+        let mut s = NixSettings::default();
+        for (system, interpreter, fix_binary) in registrations {
+            if !s.platforms.contains(system) {
+                s.platforms.push(system.clone());
+            }
+            if !fix_binary && !s.sandbox_paths.contains(interpreter) {
+                s.sandbox_paths.push(interpreter.clone());
+            }
+        }
+        if host_arch == "x86_64" && !s.platforms.iter().any(|p| p == "i686-linux") {
+            s.platforms.push("i686-linux".to_owned());
+        }
+        s
+    }
+
+    /// The settings as nix.conf lines.
+    pub fn lines(&self) -> String {
+        let mut out = String::new();
+        if !self.platforms.is_empty() {
+            out += &format!("extra-platforms = {}\n", self.platforms.join(" "));
+        }
+        if !self.sandbox_paths.is_empty() {
+            out += &format!("extra-sandbox-paths = {}\n", self.sandbox_paths.join(" "));
+        }
+        out
+    }
+}
+
+/// The owned file beside nix.conf.
+pub fn owned_path(nix_conf: &Path) -> PathBuf {
+    nix_conf.with_file_name(OWNED_NAME)
+}
+
+fn block(owned: &Path) -> String {
+    format!(
+        "# binfmtctl: emulated systems for Nix (`binfmtctl disable --nix` removes these two lines)\n!include {}\n",
+        owned.display()
+    )
+}
+
+/// nix.conf with the include block appended, and the marks that let `remove_block` undo it
+/// exactly. `None` when the block is already there.
+pub fn add_block(original: Option<&str>, owned: &Path) -> Option<(String, String)> {
+    let block = block(owned);
+    match original {
+        Some(text) if text.contains(&block) => None,
+        None => Some((block, MARK_CREATED.to_owned())),
+        Some(text) if text.is_empty() || text.ends_with('\n') => {
+            Some((format!("{text}{block}"), String::new()))
+        }
+        Some(text) => Some((format!("{text}\n{block}"), MARK_NO_NEWLINE.to_owned())),
+    }
+}
+
+/// nix.conf without the block: `Some(None)` means delete the file (binfmtctl created it),
+/// `None` means there is no block to remove.
+pub fn remove_block(current: &str, owned: &Path, marks: &str) -> Option<Option<String>> {
+    let block = block(owned);
+    let at = current.find(&block)?;
+    let mut text = format!("{}{}", &current[..at], &current[at + block.len()..]);
+    if marks.contains(MARK_NO_NEWLINE) && at > 0 && text.as_bytes().get(at - 1) == Some(&b'\n') {
+        text.remove(at - 1);
+    }
+    if marks.contains(MARK_CREATED) && text.is_empty() {
+        return Some(None);
+    }
+    Some(Some(text))
+}
+
+fn marks_of(owned_text: &str) -> String {
+    owned_text
+        .split_inclusive('\n')
+        .filter(|l| l.starts_with("# binfmtctl: nix.conf"))
+        .collect()
+}
+
+/// Make Nix see `settings`: write the owned file and make sure nix.conf includes it.
+/// Returns true when anything changed.
+pub fn install(nix_conf: &Path, settings: &NixSettings) -> Result<bool> {
+    let owned = owned_path(nix_conf);
+    let original = store::read_optional(nix_conf)?;
+    let old_owned = store::read_optional(&owned)?.unwrap_or_default();
+    let mut marks = marks_of(&old_owned);
+    let mut changed = false;
+    if let Some((new_conf, new_marks)) = add_block(original.as_deref(), &owned) {
+        if let Some(orig) = &original {
+            store::write_atomic(&backup_path(nix_conf), orig.as_bytes(), 0o644)
+                .context("cannot back up nix.conf")?;
+        }
+        marks += &new_marks;
+        // The owned file first, so nix.conf never includes a missing file.
+        write_owned(&owned, &marks, settings)?;
+        store::write_atomic(nix_conf, new_conf.as_bytes(), mode_of(nix_conf))?;
+        return Ok(true);
+    }
+    let new_owned = render_owned(&marks, settings);
+    if new_owned != old_owned {
+        write_owned(&owned, &marks, settings)?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Undo `install`: remove the include block from nix.conf (restoring it byte for byte) and
+/// delete the owned file. Returns true when anything changed.
+pub fn uninstall(nix_conf: &Path) -> Result<bool> {
+    let owned = owned_path(nix_conf);
+    let marks = marks_of(&store::read_optional(&owned)?.unwrap_or_default());
+    let mut changed = false;
+    if let Some(current) = store::read_optional(nix_conf)? {
+        match remove_block(&current, &owned, &marks) {
+            Some(Some(text)) => {
+                store::write_atomic(&backup_path(nix_conf), current.as_bytes(), 0o644)?;
+                store::write_atomic(nix_conf, text.as_bytes(), mode_of(nix_conf))?;
+                changed = true;
+            }
+            Some(None) => {
+                std::fs::remove_file(nix_conf)
+                    .with_context(|| format!("cannot remove {}", nix_conf.display()))?;
+                changed = true;
+            }
+            None => {}
+        }
+    }
+    match std::fs::remove_file(&owned) {
+        Ok(()) => changed = true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", owned.display())),
+    }
+    Ok(changed)
+}
+
+fn backup_path(nix_conf: &Path) -> PathBuf {
+    let mut s = nix_conf.as_os_str().to_owned();
+    s.push(".binfmtctl-backup");
+    PathBuf::from(s)
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777)
+}
+
+fn render_owned(marks: &str, settings: &NixSettings) -> String {
+    format!(
+        "# Written by binfmtctl from /etc/binfmtctl/config.toml; do not edit. `binfmtctl nix-config` shows it.\n{marks}{}",
+        settings.lines()
+    )
+}
+
+fn write_owned(owned: &Path, marks: &str, settings: &NixSettings) -> Result<()> {
+    store::write_atomic(owned, render_owned(marks, settings).as_bytes(), 0o644)
+}
+
+/// True when a nix-daemon process runs (it must be restarted to see new settings).
+pub fn daemon_running() -> bool {
+    procfs::process::all_processes().is_ok_and(|mut ps| {
+        ps.any(|p| p.is_ok_and(|p| p.stat().is_ok_and(|s| s.comm == "nix-daemon")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_add_i686_on_x86_64_and_sandbox_paths_without_f() {
+        let regs = vec![
+            (
+                "riscv64-linux".to_owned(),
+                "/usr/bin/qemu-riscv64-static".to_owned(),
+                true,
+            ),
+            (
+                "aarch64-linux".to_owned(),
+                "/usr/bin/qemu-aarch64".to_owned(),
+                false,
+            ),
+        ];
+        let s = NixSettings::new(&regs, "x86_64");
+        assert_eq!(
+            s.lines(),
+            "extra-platforms = riscv64-linux aarch64-linux i686-linux\nextra-sandbox-paths = /usr/bin/qemu-aarch64\n"
+        );
+        assert_eq!(
+            NixSettings::new(&regs[..1], "aarch64").lines(),
+            "extra-platforms = riscv64-linux\n"
+        );
+    }
+
+    #[test]
+    fn add_then_remove_restores_every_byte() {
+        let owned = Path::new("/etc/nix/binfmtctl.conf");
+        for original in [
+            None,
+            Some(""),
+            Some("sandbox = true\n"),
+            Some("sandbox = true"),
+            Some("a = 1\n\n# c\n"),
+        ] {
+            let (added, marks) = add_block(original, owned).unwrap();
+            assert!(added.contains("!include /etc/nix/binfmtctl.conf\n"));
+            assert_eq!(add_block(Some(&added), owned), None, "adding twice");
+            let restored = remove_block(&added, owned, &marks).unwrap();
+            assert_eq!(restored.as_deref(), original, "{original:?}");
+        }
+        assert_eq!(remove_block("x = 1\n", owned, ""), None);
+    }
+}

@@ -1,0 +1,290 @@
+//! Where a foreign, dynamically linked program's loader and libraries live: the sysroot that
+//! qemu-user's `-L DIR` names (qemu then opens `DIR/lib/ld-...` for the program's `PT_INTERP`
+//! `/lib/ld-...`, and falls back to the host path for files the sysroot lacks).
+//!
+//! The search runs over a root directory (`/` except in tests), so a fake tree in a temporary
+//! directory exercises it without installing anything.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// The directories searched for cross sysroots, as shown to people.
+pub const SEARCHED: &str = "/usr/*/";
+
+/// Where the loader was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sysroot {
+    /// At its own path on this machine: Debian's multiarch `libc6:arm64` installs
+    /// `/lib/ld-linux-aarch64.so.1` and its libraries under `/lib/aarch64-linux-gnu`, where
+    /// that loader looks. qemu needs no `-L`, and a registered qemu finds it too.
+    Host,
+    /// Under a directory `path`: `path` + the loader path exists. qemu needs `-L path`.
+    Dir { path: PathBuf, origin: Origin },
+}
+
+/// Who named a sysroot directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--sysroot DIR`.
+    Option,
+    /// `$QEMU_LD_PREFIX`, the variable qemu-user itself reads for `-L`.
+    Env,
+    /// Found by the search of `/usr/*/` (Debian's cross sysroots, e.g. `/usr/riscv64-linux-gnu`
+    /// from `libc6-riscv64-cross`).
+    Search,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SysrootError {
+    /// The `--sysroot` directory does not hold the loader.
+    #[error("the loader {} is not in the sysroot {}: {} does not exist", .loader.display(), .dir.display(), .missing.display())]
+    NotInGiven {
+        loader: PathBuf,
+        dir: PathBuf,
+        missing: PathBuf,
+    },
+    /// Neither the host nor any sysroot holds the loader.
+    #[error("the loader {} was found neither on this machine nor in a sysroot (looked in: {})", .loader.display(), .looked_in.join(", "))]
+    NotFound {
+        loader: PathBuf,
+        /// The places looked at, as paths a person can check (`/usr/*/lib/ld-...`).
+        looked_in: Vec<String>,
+    },
+}
+
+/// The loader path relative to a sysroot: `/lib/ld.so` -> `lib/ld.so`.
+fn relative(loader: &Path) -> &Path {
+    loader.strip_prefix("/").unwrap_or(loader)
+}
+
+/// Find where `loader` (a program's `PT_INTERP`) lives, in this order: `given` (`--sysroot`,
+/// which must hold it), `env` (`$QEMU_LD_PREFIX`, used when it holds it), the host itself
+/// (`root` + loader), then every directory `root/usr/*/` (sorted by name; the first holding
+/// the loader wins).
+///
+/// `root` is `/` except in tests; `given` and `env` are taken as they are, not under `root`.
+pub fn find(
+    root: &Path,
+    loader: &Path,
+    given: Option<&Path>,
+    env: Option<&OsStr>,
+) -> Result<Sysroot, SysrootError> {
+    let rel = relative(loader);
+    if let Some(dir) = given {
+        let missing = dir.join(rel);
+        if missing.exists() {
+            return Ok(Sysroot::Dir {
+                path: dir.to_owned(),
+                origin: Origin::Option,
+            });
+        }
+        return Err(SysrootError::NotInGiven {
+            loader: loader.to_owned(),
+            dir: dir.to_owned(),
+            missing,
+        });
+    }
+    let mut looked_in = Vec::new();
+    // An empty $QEMU_LD_PREFIX is as good as none.
+    if let Some(dir) = env.filter(|e| !e.is_empty()).map(Path::new) {
+        let candidate = dir.join(rel);
+        if candidate.exists() {
+            return Ok(Sysroot::Dir {
+                path: dir.to_owned(),
+                origin: Origin::Env,
+            });
+        }
+        // Set for another architecture, maybe: not an error, the search goes on.
+        looked_in.push(format!("{} ($QEMU_LD_PREFIX)", candidate.display()));
+    }
+    if root.join(rel).exists() {
+        return Ok(Sysroot::Host);
+    }
+    looked_in.push(Path::new("/").join(rel).display().to_string());
+    if let Some(path) = search(&root.join("usr"), rel) {
+        return Ok(Sysroot::Dir {
+            path,
+            origin: Origin::Search,
+        });
+    }
+    looked_in.push(Path::new(SEARCHED).join(rel).display().to_string());
+    Err(SysrootError::NotFound {
+        loader: loader.to_owned(),
+        looked_in,
+    })
+}
+
+/// The first directory `D` in `parent` (by name) where `D/rel` exists.
+fn search(parent: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find(|d| d.join(rel).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOADER: &str = "/lib/ld-linux-riscv64-lp64d.so.1";
+
+    /// A fake root holding the given files (empty).
+    fn tree(files: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = root.path().join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"").unwrap();
+        }
+        root
+    }
+
+    fn found(root: &Path, path: &str, origin: Origin) -> Sysroot {
+        Sysroot::Dir {
+            path: root.join(path.trim_start_matches('/')),
+            origin,
+        }
+    }
+
+    #[test]
+    fn search_order() {
+        let loader = Path::new(LOADER);
+        // (files in the fake root, --sysroot, $QEMU_LD_PREFIX, expected: Ok(dir or "host") or Err(text))
+        let cases: &[(&str, &[&str], Option<&str>, Option<&str>, Result<(&str, Origin), &str>)] = &[
+            (
+                "Debian cross sysroot",
+                &["/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", "/usr/bin/x"],
+                None,
+                None,
+                Ok(("/usr/riscv64-linux-gnu", Origin::Search)),
+            ),
+            (
+                "the first of several, by name",
+                &[
+                    "/usr/zz-linux/lib/ld-linux-riscv64-lp64d.so.1",
+                    "/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1",
+                ],
+                None,
+                None,
+                Ok(("/usr/riscv64-linux-gnu", Origin::Search)),
+            ),
+            (
+                "multiarch: the loader at its own path",
+                &[LOADER, "/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1"],
+                None,
+                None,
+                Ok(("host", Origin::Search)),
+            ),
+            (
+                "$QEMU_LD_PREFIX first",
+                &[LOADER, "/opt/rv/lib/ld-linux-riscv64-lp64d.so.1"],
+                None,
+                Some("/opt/rv"),
+                Ok(("/opt/rv", Origin::Env)),
+            ),
+            (
+                "$QEMU_LD_PREFIX without the loader: the search goes on",
+                &["/opt/arm/lib/ld-linux-armhf.so.3", "/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1"],
+                None,
+                Some("/opt/arm"),
+                Ok(("/usr/riscv64-linux-gnu", Origin::Search)),
+            ),
+            (
+                "--sysroot before everything",
+                &[LOADER, "/opt/rv/lib/ld-linux-riscv64-lp64d.so.1", "/opt/other/lib/ld-linux-riscv64-lp64d.so.1"],
+                Some("/opt/rv"),
+                Some("/opt/other"),
+                Ok(("/opt/rv", Origin::Option)),
+            ),
+            (
+                "--sysroot must hold the loader",
+                &[LOADER],
+                Some("/opt/empty"),
+                None,
+                Err("the loader /lib/ld-linux-riscv64-lp64d.so.1 is not in the sysroot ROOT/opt/empty: ROOT/opt/empty/lib/ld-linux-riscv64-lp64d.so.1 does not exist"),
+            ),
+            (
+                "nowhere",
+                &["/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1", "/usr/lib/riscv64-linux-gnu/libc.so.6"],
+                None,
+                None,
+                Err("the loader /lib/ld-linux-riscv64-lp64d.so.1 was found neither on this machine nor in a sysroot (looked in: /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1)"),
+            ),
+            (
+                "nowhere, $QEMU_LD_PREFIX named",
+                &[],
+                None,
+                Some("/opt/arm"),
+                Err("the loader /lib/ld-linux-riscv64-lp64d.so.1 was found neither on this machine nor in a sysroot (looked in: ROOT/opt/arm/lib/ld-linux-riscv64-lp64d.so.1 ($QEMU_LD_PREFIX), /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1)"),
+            ),
+            (
+                "no /usr at all",
+                &["/etc/x"],
+                None,
+                Some(""),
+                Err("the loader /lib/ld-linux-riscv64-lp64d.so.1 was found neither on this machine nor in a sysroot (looked in: /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1)"),
+            ),
+        ];
+        for (name, files, given, env, expected) in cases {
+            let t = tree(files);
+            let root = t.path();
+            // --sysroot and $QEMU_LD_PREFIX are real paths: point them into the fake root.
+            let given = given.map(|g| root.join(g.trim_start_matches('/')));
+            let env = env.map(|e| {
+                if e.is_empty() {
+                    std::ffi::OsString::new()
+                } else {
+                    root.join(e.trim_start_matches('/')).into_os_string()
+                }
+            });
+            let got = find(root, loader, given.as_deref(), env.as_deref());
+            match expected {
+                Ok(("host", _)) => assert_eq!(got, Ok(Sysroot::Host), "{name}"),
+                Ok((dir, origin)) => assert_eq!(got, Ok(found(root, dir, *origin)), "{name}"),
+                Err(text) => {
+                    let err = got.expect_err(name).to_string();
+                    assert_eq!(
+                        err,
+                        text.replace("ROOT", &root.display().to_string()),
+                        "{name}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_symlinked_loader_counts_and_a_dangling_one_does_not() {
+        let t = tree(&["/usr/riscv64-linux-gnu/lib/ld-real.so.1"]);
+        let lib = t.path().join("usr/riscv64-linux-gnu/lib");
+        std::os::unix::fs::symlink("ld-real.so.1", lib.join("ld-linux-riscv64-lp64d.so.1"))
+            .unwrap();
+        std::fs::create_dir_all(t.path().join("lib")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", t.path().join(LOADER.trim_start_matches('/')))
+            .unwrap();
+        assert_eq!(
+            find(t.path(), Path::new(LOADER), None, None),
+            Ok(found(t.path(), "/usr/riscv64-linux-gnu", Origin::Search))
+        );
+    }
+
+    #[test]
+    fn this_machine_has_the_riscv64_cross_sysroot() {
+        // libc6-riscv64-cross (installed by scripts/test-deps.sh) provides it.
+        // A machine with Debian's riscv64 multiarch libc has the loader at its own path.
+        let got = find(Path::new("/"), Path::new(LOADER), None, None);
+        assert!(
+            got == Ok(Sysroot::Host)
+                || got
+                    == Ok(Sysroot::Dir {
+                        path: PathBuf::from("/usr/riscv64-linux-gnu"),
+                        origin: Origin::Search
+                    }),
+            "{got:?}: install libc6-riscv64-cross (bash scripts/test-deps.sh)"
+        );
+    }
+}
