@@ -41,6 +41,10 @@ pub enum Command {
     Disable(DisableArgs),
     /// Make the kernel table match the configuration (what the boot unit runs).
     Apply(ApplyArgs),
+    /// Print the configured registrations in another tool's format.
+    Export(ExportArgs),
+    /// Add the registrations of binfmt.d files (e.g. Debian's /usr/lib/binfmt.d/qemu-*.conf) to the config.
+    Import(ImportArgs),
     /// Print the nix.conf lines binfmtctl's configuration stands for, without writing.
     NixConfig,
     /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
@@ -75,6 +79,39 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Print what was done as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// systemd-binfmt's binfmt.d lines (/etc/binfmt.d/*.conf).
+    #[value(name = "binfmt.d")]
+    BinfmtD,
+    /// A NixOS `boot.binfmt.registrations` attribute set.
+    Nixos,
+    /// Debian binfmt-support's update-binfmts format (/usr/share/binfmts/<name>).
+    Debian,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum, default_value = "binfmt.d")]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// binfmt.d files, or directories of *.conf files.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Keep the entry names of the files (default: name entries after their system).
+    #[arg(long)]
+    pub keep_names: bool,
+    /// Print what would be recorded, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print what was recognised as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -295,6 +295,41 @@ impl Profiles {
         self.list.iter().filter(|p| p.accepted_by(m)).collect()
     }
 
+    /// The system a registration made by another tool is for. By the kernel's rule first (its
+    /// entry runs the system's programs); among identical profiles (armv6l/armv7l,
+    /// i386..i686) the one its entry or interpreter name points at (`qemu-arm` -> `arm` ->
+    /// armv7l-linux). When no profile's programs match (Debian's microblaze line uses the
+    /// pre-standard e_machine 0xbaab), the interpreter's qemu cpu name decides; the bool is
+    /// true then, so callers can say how it was recognised.
+    pub fn recognise(&self, reg: &crate::registry::Registration) -> Option<(&Profile, bool)> {
+        let base = std::path::Path::new(&reg.interpreter)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let token = |s: &str| -> String {
+            let s = s.strip_prefix("qemu-").unwrap_or(s);
+            let s = s
+                .strip_suffix("-binfmt-P")
+                .or_else(|| s.strip_suffix("-static"))
+                .unwrap_or(s);
+            s.to_ascii_lowercase()
+        };
+        let tokens = [token(reg.name.as_str()), token(base)];
+        let points_at = |p: &Profile| {
+            tokens
+                .iter()
+                .any(|t| p.names().any(|n| n == t) || p.cpu.as_deref() == Some(t.as_str()))
+        };
+        let accepted = self.accepted_by(&reg.matcher);
+        if let Some(first) = accepted.first() {
+            let named = accepted
+                .iter()
+                .find(|p| tokens.iter().any(|t| p.names().any(|n| n == t)));
+            return Some((named.copied().unwrap_or(*first), false));
+        }
+        self.list.iter().find(|p| points_at(p)).map(|p| (p, true))
+    }
+
     /// The systems whose magic accepts this file header.
     pub fn for_header(&self, header: &[u8]) -> Vec<&Profile> {
         self.list

@@ -5,7 +5,9 @@ mod check;
 mod disable;
 mod docs;
 mod enable;
+mod export;
 mod identify;
+mod import;
 mod run;
 mod status;
 mod systems;
@@ -35,6 +37,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
         Command::Apply(args) => apply::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, &args),
+        Command::Import(args) => import::run(&ctx, &args),
         Command::NixConfig => {
             output::print(&ctx.nix_settings(&ctx.config()?).lines())?;
             Ok(crate::exit_codes::success())

@@ -1,0 +1,155 @@
+//! `binfmtctl import`: record the registrations of binfmt.d files in binfmtctl's config,
+//! recognising the system each line is for.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+
+use super::{require_admin, Ctx};
+use crate::cli::ImportArgs;
+use crate::config::{FlagsText, SystemConfig};
+use crate::registry::EntryName;
+use crate::{binfmtd, exit_codes, output, store};
+
+/// `import --json`, documented in README.md.
+#[derive(Serialize)]
+struct Imported {
+    file: PathBuf,
+    line: usize,
+    name: String,
+    /// The recognised system, or null when no profile accepts the line's programs.
+    system: Option<String>,
+    /// The entry name recorded in the config (null when not recognised).
+    recorded_as: Option<String>,
+    interpreter: String,
+    flags: String,
+}
+
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut confs: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read {}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "conf"))
+                .collect();
+            confs.sort();
+            out.extend(confs);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<Vec<(usize, crate::registry::Registration)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    binfmtd::parse(&text).map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", path.display()))
+}
+
+pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
+    let mut rows = Vec::new();
+    let mut records = Vec::new();
+    for file in files(&args.paths)? {
+        for (line, reg) in read(&file)? {
+            let recognised = ctx.profiles.recognise(&reg);
+            if let Some((p, true)) = recognised {
+                output::note(&format!(
+                    "{}:{line}: entry {} matches none of {}'s programs by magic; recognised by its interpreter {} (recorded with binfmtctl's magic)",
+                    file.display(),
+                    reg.name,
+                    p.system,
+                    reg.interpreter
+                ));
+            }
+            let profile = recognised.map(|(p, _)| p);
+            let name = match profile {
+                Some(p) if !args.keep_names => Some(p.system.parse::<EntryName>()?),
+                Some(_) => Some(reg.name.clone()),
+                None => None,
+            };
+            if let (Some(p), Some(name)) = (profile, &name) {
+                records.push(SystemConfig {
+                    system: p.system.clone(),
+                    name: name.clone(),
+                    interpreter: reg.interpreter.clone(),
+                    flags: FlagsText(reg.flags),
+                });
+            } else {
+                output::warn(&format!(
+                    "{}:{line}: no known system accepts the programs of entry {}; not imported",
+                    file.display(),
+                    reg.name
+                ));
+            }
+            rows.push(Imported {
+                file: file.clone(),
+                line,
+                name: reg.name.to_string(),
+                system: profile.map(|p| p.system.clone()),
+                recorded_as: name.map(|n| n.to_string()),
+                interpreter: reg.interpreter.clone(),
+                flags: reg.flags.to_string(),
+            });
+        }
+    }
+    if rows.is_empty() {
+        bail!(
+            "no registrations found in {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !args.dry_run {
+        require_admin("binfmtctl import")?;
+        let _lock = store::Lock::acquire(&ctx.config_path)?;
+        let mut config = ctx.config()?;
+        for r in records {
+            config.upsert(r);
+        }
+        config.save(&ctx.config_path)?;
+        output::note(&format!(
+            "recorded in {}; run `binfmtctl apply` to register",
+            ctx.config_path.display()
+        ));
+    }
+    if args.json {
+        output::print_json(&rows)?;
+    } else {
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{}:{}", r.file.display(), r.line),
+                    r.name.clone(),
+                    r.system.clone().unwrap_or_else(|| "-".into()),
+                    r.recorded_as
+                        .clone()
+                        .unwrap_or_else(|| "(not imported)".into()),
+                    r.interpreter.clone(),
+                    r.flags.clone(),
+                ]
+            })
+            .collect();
+        output::print(&output::table(
+            &[
+                "FILE",
+                "ENTRY",
+                "SYSTEM",
+                "RECORDED AS",
+                "INTERPRETER",
+                "FLAGS",
+            ],
+            &table,
+        ))?;
+    }
+    Ok(exit_codes::success())
+}
