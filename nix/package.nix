@@ -1,0 +1,43 @@
+# binfmtctl as a Nix package: the binary, its systemd unit (ExecStart pointing into the store),
+# shell completions and the man page, all generated from the same clap definitions.
+{ lib, rustPlatform, installShellFiles }:
+
+let
+  manifest = (builtins.fromTOML (builtins.readFile ../Cargo.toml)).package;
+in
+rustPlatform.buildRustPackage {
+  pname = manifest.name;
+  version = manifest.version;
+  src = lib.cleanSource ./..;
+  cargoLock.lockFile = ../Cargo.lock;
+
+  nativeBuildInputs = [ installShellFiles ];
+
+  # In the Nix sandbox there is no binfmt_misc to mount, no qemu-user-static, no cross
+  # compiler and no user namespaces: the kernel-level and end-to-end tests cannot run there.
+  # The unit tests (parsers, formatters, validation, planning, ELF, probes' ELF writer) do.
+  cargoTestFlags = [ "--lib" ];
+  preCheck = ''
+    echo "binfmtctl: running unit tests only; kernel-level tests need binfmt_misc, user namespaces and qemu-user,"
+    echo "binfmtctl: which the Nix build sandbox lacks. Run them with: bash scripts/test.sh"
+  '';
+
+  postInstall = ''
+    install -Dm644 systemd/binfmtctl.service $out/lib/systemd/system/binfmtctl.service
+    substituteInPlace $out/lib/systemd/system/binfmtctl.service \
+      --replace-fail /usr/bin/binfmtctl $out/bin/binfmtctl
+    installShellCompletion --cmd binfmtctl \
+      --bash <($out/bin/binfmtctl completions bash) \
+      --zsh <($out/bin/binfmtctl completions zsh) \
+      --fish <($out/bin/binfmtctl completions fish)
+    $out/bin/binfmtctl man > binfmtctl.1
+    installManPage binfmtctl.1
+  '';
+
+  meta = {
+    description = manifest.description;
+    license = with lib.licenses; [ mit asl20 ];
+    platforms = lib.platforms.linux;
+    mainProgram = "binfmtctl";
+  };
+}
