@@ -64,6 +64,9 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `binfmtctl man > /usr/share/man/man1/binfmtctl.1`.
     Man,
+    /// (internal) print the systems whose probes in DIR run in a private, empty binfmt_misc.
+    #[command(hide = true, name = "__native-probe")]
+    NativeProbe { dir: PathBuf },
     /// (internal) exec a program inside a fresh user + mount namespace chrooted to DIR.
     #[command(hide = true, name = "__exec-in-chroot")]
     ExecInChroot {

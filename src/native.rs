@@ -1,10 +1,22 @@
 //! Which systems this host runs without emulation.
 //!
 //! Registering such a system makes every native exec recurse into qemu (ELOOP, nixpkgs
-//! #218465), so `enable` refuses it. This table is the fallback; `binfmtctl check` measures.
+//! #218465), so `enable` refuses it. The answer is measured: every probe is executed in a
+//! private, empty binfmt_misc instance (Linux >= 6.7), where only what the CPU and kernel run
+//! by themselves can run. Older kernels, or where user namespaces are forbidden, fall back to
+//! a table. So "i686 on x86_64" or "armv7l on an aarch64 CPU without AArch32" are measured,
+//! not assumed.
 
-/// The systems the host CPU runs natively, by the architecture this binary was built for.
-pub fn native_systems() -> &'static [&'static str] {
+use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
+
+use anyhow::Result;
+
+use crate::probe;
+use crate::trial::{self, ProbeDir};
+
+/// The table used when measuring is impossible: by the architecture binfmtctl was built for.
+pub fn table() -> &'static [&'static str] {
     match std::env::consts::ARCH {
         "x86_64" => &[
             "x86_64-linux",
@@ -26,6 +38,86 @@ pub fn native_systems() -> &'static [&'static str] {
     }
 }
 
+/// The answer, and how it was obtained.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Native {
+    pub systems: Vec<String>,
+    /// True when measured with probes; false when taken from the table.
+    pub measured: bool,
+}
+
+/// Measured once per process (a few milliseconds), else the table.
+pub fn native() -> &'static Native {
+    static NATIVE: OnceLock<Native> = OnceLock::new();
+    NATIVE.get_or_init(|| {
+        measure().unwrap_or_else(|_| Native {
+            systems: table().iter().map(|s| (*s).to_owned()).collect(),
+            measured: false,
+        })
+    })
+}
+
 pub fn is_native(system: &str) -> bool {
-    native_systems().contains(&system)
+    native().systems.iter().any(|s| s == system)
+}
+
+/// Write every probe and run the hidden `__native-probe` helper over them.
+fn measure() -> Result<Native> {
+    let dir = ProbeDir::new()?;
+    for system in probe::systems() {
+        if let Some(p) = probe::for_system(system) {
+            dir.write(&p)?;
+        }
+    }
+    let out = Command::new(std::env::current_exe()?)
+        .arg("__native-probe")
+        .arg(dir.path())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let systems = String::from_utf8(out.stdout)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Ok(Native {
+        systems,
+        measured: true,
+    })
+}
+
+/// The body of `__native-probe DIR`: in a private, empty binfmt_misc instance, print the
+/// system of every probe in DIR that runs.
+pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<ExitCode> {
+    crate::namespace::enter_as_root()?;
+    crate::namespace::mount_private_binfmt_misc()?;
+    let probes: Vec<_> = probe::systems()
+        .iter()
+        .filter_map(|s| probe::for_system(s))
+        .collect();
+    let ran: Vec<&str> = std::thread::scope(|scope| {
+        let handles: Vec<_> = probes
+            .iter()
+            .map(|p| {
+                scope.spawn(move || {
+                    trial::exec(p, &dir.join(p.system))
+                        .ran()
+                        .then_some(p.system)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut text = String::new();
+    for s in ran {
+        text += s;
+        text.push('\n');
+    }
+    crate::output::print(&text)?;
+    Ok(crate::exit_codes::success())
 }

@@ -30,6 +30,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Completions { shell } => return docs::completions(shell),
         Command::Man => return docs::man(),
+        // Hidden helpers run in namespaces of their own: no config, no profiles.
+        Command::ExecInChroot {
+            dir,
+            program,
+            argv0,
+        } => return crate::trial::chroot_and_exec(&dir, &program, &argv0),
+        Command::NativeProbe { dir } => return crate::native::probe_in_private_instance(&dir),
         _ => {}
     }
     let ctx = Ctx::new(&cli.global)?;
@@ -48,12 +55,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Identify(args) => identify::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
-        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
-        Command::ExecInChroot {
-            dir,
-            program,
-            argv0,
-        } => check::exec_in_chroot(&dir, &program, &argv0),
+        Command::Completions { .. }
+        | Command::Man
+        | Command::ExecInChroot { .. }
+        | Command::NativeProbe { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

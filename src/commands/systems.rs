@@ -12,6 +12,9 @@ use crate::{exit_codes, native, output};
 /// `systems --json`, documented in README.md.
 #[derive(Serialize)]
 struct Systems {
+    /// True when `native` was measured by executing probes in a private, empty binfmt_misc
+    /// instance; false when it comes from a table (Linux < 6.7, no user namespaces).
+    native_measured: bool,
     systems: Vec<SystemRow>,
 }
 
@@ -60,7 +63,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         })
         .collect();
     if json {
-        output::print_json(&Systems { systems: rows })?;
+        output::print_json(&Systems {
+            native_measured: native::native().measured,
+            systems: rows,
+        })?;
         return Ok(exit_codes::success());
     }
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();

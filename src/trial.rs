@@ -1,0 +1,183 @@
+//! Executing probes: write them out, exec them (plainly, or chrooted into an empty directory
+//! inside fresh namespaces, which is what containers and the Nix sandbox see), and say what
+//! the result means.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::Serialize;
+
+use crate::probe::{Probe, FIXED_STATUS, MARKER};
+
+/// The argv[0] probes are run with: its first byte comes back as the exit status when argv[0]
+/// reaches the program (flag P honoured).
+pub const ARGV0: &str = "Zbinfmtctl-probe";
+/// How the hidden `__exec-in-chroot` helper reports an exec failure on stderr.
+pub const EXEC_ERROR_PREFIX: &str = "binfmtctl-exec-error: ";
+
+/// A private directory holding probes; removed when dropped.
+pub struct ProbeDir {
+    path: PathBuf,
+}
+
+impl ProbeDir {
+    /// A new empty directory (mode 0755) under the temp dir.
+    pub fn new() -> io::Result<ProbeDir> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "binfmtctl-probe-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::DirBuilder::new().mode(0o755).create(&path)?;
+        Ok(ProbeDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write a probe as an executable file named after its system.
+    pub fn write(&self, probe: &Probe) -> io::Result<PathBuf> {
+        let file = self.path.join(probe.system);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o755)
+            .open(&file)?;
+        io::Write::write_all(&mut f, &probe.bytes)?;
+        Ok(file)
+    }
+}
+
+impl Drop for ProbeDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What executing a probe showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// It ran and printed the marker. `argv0_preserved` is whether argv[0] arrived unchanged.
+    Ran { argv0_preserved: bool },
+    /// ENOEXEC: no binfmt_misc entry accepts the program ("Exec format error").
+    NoEntry,
+    /// ENOENT: an entry accepts it, but its interpreter cannot be found from there.
+    NoInterpreter,
+    /// Anything else: exec failed otherwise, or the program misbehaved (a qemu bug?).
+    Failed { message: String },
+}
+
+impl Outcome {
+    pub fn ran(&self) -> bool {
+        matches!(self, Outcome::Ran { .. })
+    }
+}
+
+/// Read the result of running a probe from its output.
+fn judge(probe: &Probe, out: &std::process::Output) -> Outcome {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(rest) = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(EXEC_ERROR_PREFIX))
+    {
+        return match rest.split_whitespace().next() {
+            Some("ENOEXEC") => Outcome::NoEntry,
+            Some("ENOENT") => Outcome::NoInterpreter,
+            _ => Outcome::Failed {
+                message: format!("exec failed: {rest}"),
+            },
+        };
+    }
+    if out.stdout != MARKER {
+        let how = match (out.status.code(), out.status.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "an unknown status".to_owned(),
+        };
+        return Outcome::Failed {
+            message: format!(
+                "the probe printed {:?} and ended with {how}, not the marker{}",
+                String::from_utf8_lossy(&out.stdout),
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("; stderr: {}", stderr.trim())
+                }
+            ),
+        };
+    }
+    let status = out.status.code().unwrap_or(-1);
+    let preserved = if probe.reads_argv0 {
+        status == i32::from(ARGV0.as_bytes()[0])
+    } else {
+        status == i32::from(FIXED_STATUS)
+    };
+    Outcome::Ran {
+        argv0_preserved: preserved && probe.reads_argv0,
+    }
+}
+
+/// Exec a probe file with argv[0] = [`ARGV0`], letting the kernel dispatch.
+pub fn exec(probe: &Probe, file: &Path) -> Outcome {
+    match Command::new(file).arg0(ARGV0).output() {
+        Ok(out) => judge(probe, &out),
+        Err(e) => match e.raw_os_error().map(nix::errno::Errno::from_raw) {
+            Some(nix::errno::Errno::ENOEXEC) => Outcome::NoEntry,
+            Some(nix::errno::Errno::ENOENT) if file.exists() => Outcome::NoInterpreter,
+            _ => Outcome::Failed {
+                message: format!("cannot exec {}: {e}", file.display()),
+            },
+        },
+    }
+}
+
+/// Exec a probe chrooted into its (otherwise empty) directory, in fresh user and mount
+/// namespaces, through the hidden `__exec-in-chroot` subcommand of this very binary.
+pub fn exec_in_chroot(probe: &Probe, dir: &Path) -> Outcome {
+    let me = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            return Outcome::Failed {
+                message: format!("cannot find binfmtctl itself: {e}"),
+            }
+        }
+    };
+    let inside = Path::new("/").join(probe.system);
+    match Command::new(me)
+        .arg("__exec-in-chroot")
+        .arg(dir)
+        .arg(&inside)
+        .arg(ARGV0)
+        .output()
+    {
+        Ok(out) => judge(probe, &out),
+        Err(e) => Outcome::Failed {
+            message: format!("cannot start the chroot helper: {e}"),
+        },
+    }
+}
+
+/// The body of `__exec-in-chroot`: enter namespaces, chroot, exec. Returns only on failure,
+/// having printed the reason on stderr in the form `judge` reads.
+pub fn chroot_and_exec(
+    dir: &Path,
+    program: &Path,
+    argv0: &str,
+) -> anyhow::Result<std::process::ExitCode> {
+    crate::namespace::chroot(dir)?;
+    let err = Command::new(program).arg0(argv0).exec();
+    let name = err.raw_os_error().map_or_else(
+        || "EIO".to_owned(),
+        |n| format!("{:?}", nix::errno::Errno::from_raw(n)),
+    );
+    eprintln!("{EXEC_ERROR_PREFIX}{name} {err}");
+    Ok(std::process::ExitCode::from(127))
+}
