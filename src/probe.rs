@@ -221,13 +221,12 @@ const fn target(system: &'static str, cpu: &'static str, arch: Arch) -> Target {
 /// `sparc-linux` runs on `sparc32plus`: NixOS's magic for it matches e_machine 18
 /// (EM_SPARC32PLUS), which qemu-sparc (EM_SPARC only) refuses and qemu-sparc32plus accepts.
 /// `sparcv8-linux` is the plain EM_SPARC program for qemu-sparc (`qemu-profiles/`); the code is
-/// the same, V8 instructions only. `armeb-linux` is the profile name of `armv7b-linux`.
-const TARGETS: [Target; 40] = [
+/// the same, V8 instructions only. `armeb-linux` is binfmtctl's name for big-endian ARM (BE8).
+const TARGETS: [Target; 39] = [
     target("aarch64-linux", "aarch64", AARCH64),
     target("aarch64_be-linux", "aarch64_be", AARCH64_BE),
     target("armv6l-linux", "arm", ARM),
     target("armv7l-linux", "arm", ARM),
-    target("armv7b-linux", "armeb", ARM_BE8),
     target("armeb-linux", "armeb", ARM_BE8),
     target("i386-linux", "i386", I386),
     target("i486-linux", "i386", I386),
@@ -1253,7 +1252,6 @@ mod tests {
     fn aliases_share_their_bytes() {
         let bytes = |s| for_system(s).unwrap().bytes;
         assert_eq!(bytes("armv6l-linux"), bytes("armv7l-linux"));
-        assert_eq!(bytes("armeb-linux"), bytes("armv7b-linux"));
         for s in ["i386-linux", "i486-linux", "i586-linux"] {
             assert_eq!(bytes(s), bytes("i686-linux"));
         }

@@ -114,3 +114,21 @@ fn unknown_systems_have_no_probe() {
     assert!(probe::for_system("x86_64-darwin").is_none());
     assert!(probe::for_system("riscv64").is_none());
 }
+
+#[test]
+fn every_qemu_profile_has_a_probe_for_the_same_cpu() {
+    let profiles = binfmtctl::profile::Profiles::builtin().unwrap();
+    for p in profiles.all() {
+        let Some(cpu) = p.cpu.as_deref() else {
+            continue;
+        };
+        let probe = binfmtctl::probe::for_system(&p.system)
+            .unwrap_or_else(|| panic!("no probe for {}", p.system));
+        assert_eq!(probe.cpu, cpu, "{}", p.system);
+        assert!(
+            p.matcher().matches_header(&probe.bytes),
+            "{}'s profile does not accept its own probe",
+            p.system
+        );
+    }
+}
