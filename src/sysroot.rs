@@ -150,11 +150,21 @@ mod tests {
         }
     }
 
+    /// Ok((dir or "host", origin)) or Err(message, with ROOT for the fake root).
+    type Expected = Result<(&'static str, Origin), &'static str>;
+    /// (name, files in the fake root, --sysroot, $QEMU_LD_PREFIX, expected)
+    type Case = (
+        &'static str,
+        &'static [&'static str],
+        Option<&'static str>,
+        Option<&'static str>,
+        Expected,
+    );
+
     #[test]
     fn search_order() {
         let loader = Path::new(LOADER);
-        // (files in the fake root, --sysroot, $QEMU_LD_PREFIX, expected: Ok(dir or "host") or Err(text))
-        let cases: &[(&str, &[&str], Option<&str>, Option<&str>, Result<(&str, Origin), &str>)] = &[
+        let cases: &[Case] = &[
             (
                 "Debian cross sysroot",
                 &["/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", "/usr/bin/x"],
@@ -264,8 +274,11 @@ mod tests {
         std::os::unix::fs::symlink("ld-real.so.1", lib.join("ld-linux-riscv64-lp64d.so.1"))
             .unwrap();
         std::fs::create_dir_all(t.path().join("lib")).unwrap();
-        std::os::unix::fs::symlink("/nonexistent", t.path().join(LOADER.trim_start_matches('/')))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            "/nonexistent",
+            t.path().join(LOADER.trim_start_matches('/')),
+        )
+        .unwrap();
         assert_eq!(
             find(t.path(), Path::new(LOADER), None, None),
             Ok(found(t.path(), "/usr/riscv64-linux-gnu", Origin::Search))

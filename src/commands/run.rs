@@ -1,12 +1,736 @@
-//! `binfmtctl run`: run one foreign program (being written).
+//! `binfmtctl run`: run one program of any known system as if it were native, as any user,
+//! with or without a binfmt_misc registration.
+//!
+//! Three ways to start it, chosen by [`route`]: natively; through the kernel, when a working
+//! registration will run it; or by exec-ing qemu-user directly, as NixOS's binfmt-p-wrapper
+//! does (`qemu -0 ARGV0 [-L SYSROOT] [-E LD_X=..]... -- PROGRAM ARGS...`). Every way ends in
+//! `exec`, so the program's exit status or signal is binfmtctl's, and nothing is gained: no
+//! setuid, no namespace, no capability.
 
-use std::process::ExitCode;
+use std::ffi::{OsStr, OsString};
+use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
-use anyhow::Result;
+use anyhow::{anyhow, bail, Result};
 
 use super::Ctx;
 use crate::cli::RunArgs;
+use crate::elf::{self, ElfError, ElfInfo};
+use crate::interpreter::{self, Interpreter};
+use crate::native;
+use crate::profile::Profile;
+use crate::registry::{Entry, Matcher, Registry};
+use crate::sysroot::{self, Sysroot, SysrootError};
 
-pub fn run(_ctx: &Ctx, _args: &RunArgs) -> Result<ExitCode> {
-    anyhow::bail!("binfmtctl run is not implemented yet")
+/// Where execvp(3) looks when `$PATH` is unset (glibc's default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+/// `e_type` of programs: `ET_EXEC` and `ET_DYN` (PIE).
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+
+pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
+    let Some((typed, rest)) = args.command.split_first() else {
+        bail!("no program given; usage: binfmtctl run [OPTIONS] PROGRAM [ARGS]...");
+    };
+    let path = resolve(typed, std::env::var_os("PATH").as_deref())?;
+    let info = match elf::read_file(&path) {
+        Ok(info) => info,
+        // The kernel runs `#!` scripts itself (binfmt_script), foreign interpreter or not.
+        Err(_) if is_script(&path) => return Err(exec(&direct(&path, typed, rest))),
+        Err(ElfError::InFile { err, .. }) if matches!(*err, ElfError::NotElf) => {
+            bail!(
+                "{}: not an ELF file (nor a #! script); binfmtctl run runs ELF programs",
+                path.display()
+            )
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if !matches!(info.e_type, ET_EXEC | ET_DYN) {
+        bail!(
+            "{}: {} is not a program; binfmtctl run runs executables and PIE programs",
+            path.display(),
+            info.describe()
+        );
+    }
+    let profile = match &args.system {
+        Some(name) => ctx.profiles.lookup(name)?,
+        // The first match: systems with identical magics (armv6l/armv7l) share a qemu.
+        None => match ctx.profiles.for_header(&info.header).first() {
+            Some(profile) => profile,
+            None => return Err(no_system(&path, &info)),
+        },
+    };
+    // The table, not the measurement: measuring execs every probe (~20 ms), too slow for an
+    // exec wrapper, and the table only claims what the CPU surely runs (no AArch32 on aarch64).
+    let native = native::table().contains(&profile.system.as_str());
+    let sysroot = match &info.interp {
+        Some(loader) if !native => Some(
+            sysroot::find(
+                Path::new("/"),
+                loader,
+                args.sysroot.as_deref(),
+                std::env::var_os("QEMU_LD_PREFIX").as_deref(),
+            )
+            .map_err(|err| sysroot_error(typed, profile, err))?,
+        ),
+        _ => None,
+    };
+    let sysroot_dir = match &sysroot {
+        Some(Sysroot::Dir { path, .. }) => Some(path.as_path()),
+        Some(Sysroot::Host) | None => None,
+    };
+    let kernel = !native && kernel_runs(&ctx.registry, &path, &info.header);
+    let invocation = match route(native, kernel, sysroot_dir.is_some()) {
+        Route::Native | Route::Kernel => direct(&path, typed, rest),
+        Route::Qemu => {
+            let qemu = match &args.interpreter {
+                Some(given) => Interpreter::at(given).map_err(|e| anyhow!(e))?,
+                None => interpreter::find(profile).ok_or_else(|| {
+                    anyhow!(
+                        "{} is a {} program and no emulator for it was found; {}",
+                        path.display(),
+                        profile.system,
+                        interpreter::install_hint(profile)
+                    )
+                })?,
+            };
+            qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, std::env::vars_os())?
+        }
+    };
+    Err(exec(&invocation))
+}
+
+/// How the program is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// exec it: the host runs it.
+    Native,
+    /// exec it: a working binfmt_misc entry runs it.
+    Kernel,
+    /// exec qemu-user with it.
+    Qemu,
+}
+
+/// The route for a program. `kernel_runs_it`: the winning enabled entry of a mounted, enabled
+/// binfmt_misc has a usable interpreter. `needs_sysroot`: qemu needs `-L` to find the loader,
+/// which a registered interpreter would not be given.
+fn route(native: bool, kernel_runs_it: bool, needs_sysroot: bool) -> Route {
+    if native {
+        Route::Native
+    } else if kernel_runs_it && !needs_sysroot {
+        Route::Kernel
+    } else {
+        Route::Qemu
+    }
+}
+
+/// What to `execve`: the file, `argv[0]`, `argv[1..]`, and the variables to take out of the
+/// environment (everything else passes unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Invocation {
+    program: PathBuf,
+    argv0: OsString,
+    args: Vec<OsString>,
+    env_remove: Vec<OsString>,
+}
+
+/// Exec the program itself, `argv[0]` as the user typed it.
+fn direct(path: &Path, typed: &OsStr, rest: &[OsString]) -> Invocation {
+    Invocation {
+        program: path.to_owned(),
+        argv0: typed.to_owned(),
+        args: rest.to_vec(),
+        env_remove: Vec::new(),
+    }
+}
+
+/// Exec qemu-user with the program: `qemu -0 ARGV0 [-L SYSROOT] [-E LD_X=..]... -- PATH ARGS`.
+///
+/// A dynamically linked qemu would itself obey `LD_PRELOAD`, `LD_LIBRARY_PATH`, ... meant for
+/// the emulated program, so they move out of the environment into `-E` options, which qemu
+/// sets for the program only (as NixOS's binfmt-p-wrapper.c does). A static qemu ignores them
+/// and passes the environment on as it is. `--` ends qemu's options, so a program path
+/// starting with `-` is not taken for one.
+fn qemu_invocation(
+    qemu: &Interpreter,
+    typed: &OsStr,
+    path: &Path,
+    sysroot: Option<&Path>,
+    rest: &[OsString],
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<Invocation> {
+    let mut args: Vec<OsString> = vec!["-0".into(), typed.to_owned()];
+    if let Some(dir) = sysroot {
+        args.extend(["-L".into(), dir.into()]);
+    }
+    let mut env_remove = Vec::new();
+    if !qemu.is_static {
+        for (name, value) in env {
+            if !name.as_bytes().starts_with(b"LD_") {
+                continue;
+            }
+            let mut setting = name.clone();
+            setting.push("=");
+            setting.push(&value);
+            // qemu splits an -E argument at commas (linux-user/main.c, handle_arg_set_env).
+            if setting.as_bytes().contains(&b',') {
+                bail!(
+                    "the environment variable {} contains a comma, which {} cannot pass on to the program (qemu splits -E at commas); \
+                     unset it, or use a statically linked qemu, which LD_* variables do not affect (apt install qemu-user-static)",
+                    name.to_string_lossy(),
+                    qemu.path.display()
+                );
+            }
+            args.extend(["-E".into(), setting]);
+            env_remove.push(name);
+        }
+    }
+    args.extend(["--".into(), path.into()]);
+    args.extend(rest.iter().cloned());
+    Ok(Invocation {
+        program: qemu.path.clone(),
+        argv0: qemu.path.clone().into(),
+        args,
+        env_remove,
+    })
+}
+
+/// Replace this process; returns only on failure, with the error to report.
+fn exec(inv: &Invocation) -> anyhow::Error {
+    let mut cmd = Command::new(&inv.program);
+    cmd.arg0(&inv.argv0).args(&inv.args);
+    for name in &inv.env_remove {
+        cmd.env_remove(name);
+    }
+    // std resets SIGPIPE (which Rust ignores) and the signal mask before exec, so the program
+    // starts with the dispositions binfmtctl was started with.
+    let err = cmd.exec();
+    anyhow!("cannot execute {}: {err}", inv.program.display())
+}
+
+/// Find the program as execvp(3) does: a name with a `/` is a path; otherwise the first
+/// executable file of that name in `$PATH` (an empty entry is the current directory).
+fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf> {
+    if typed.is_empty() {
+        bail!("the program name is empty; give a program to run");
+    }
+    if typed.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(typed));
+    }
+    let search = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
+    let mut not_executable = None;
+    for dir in std::env::split_paths(search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(typed);
+        if !candidate.is_file() {
+            continue;
+        }
+        if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return Ok(candidate);
+        }
+        not_executable.get_or_insert(candidate);
+    }
+    match not_executable {
+        Some(file) => bail!(
+            "{}: permission denied: the file is not executable; chmod +x it, or give another path",
+            file.display()
+        ),
+        None => bail!(
+            "{}: not found in $PATH; give its path, e.g. ./{}",
+            typed.to_string_lossy(),
+            typed.to_string_lossy()
+        ),
+    }
+}
+
+/// The file starts with `#!`.
+fn is_script(path: &Path) -> bool {
+    let mut start = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| &start == b"#!")
+}
+
+fn no_system(path: &Path, info: &ElfInfo) -> anyhow::Error {
+    let machine = elf::machine_name(info.machine)
+        .map_or_else(|| format!("machine {:#x}", info.machine), str::to_owned);
+    anyhow!(
+        "{}: no known system runs {machine} programs ({}); `binfmtctl systems` lists the supported ones, or name one with --system",
+        path.display(),
+        info.describe()
+    )
+}
+
+fn sysroot_error(typed: &OsStr, profile: &Profile, err: SysrootError) -> anyhow::Error {
+    let program = Path::new(typed).display();
+    match err {
+        SysrootError::NotFound { loader, looked_in } => {
+            let hint = match &profile.debian {
+                Some(arch) => {
+                    format!("install it: apt install libc6-{arch}-cross, or give --sysroot DIR")
+                }
+                None => "give --sysroot DIR".to_owned(),
+            };
+            anyhow!(
+                "{program} needs the loader {}, found neither on this machine nor in a sysroot (looked in: {}); {hint}",
+                loader.display(),
+                looked_in.join(", ")
+            )
+        }
+        SysrootError::NotInGiven {
+            loader,
+            dir,
+            missing,
+        } => anyhow!(
+            "{program} needs the loader {}, which the sysroot {} does not have ({} does not exist); give a --sysroot DIR that holds it",
+            loader.display(),
+            dir.display(),
+            missing.display()
+        ),
+    }
+}
+
+/// True when exec-ing the program will go through a binfmt_misc entry that works. Any failure
+/// to read the table counts as "no": qemu is then run directly, which needs no table.
+fn kernel_runs(registry: &Registry, path: &Path, header: &[u8]) -> bool {
+    if !registry.is_mounted() || !registry.facility_enabled().unwrap_or(false) {
+        return false;
+    }
+    let Ok(entries) = registry.entries() else {
+        return false;
+    };
+    winner(&entries, path, header).is_some_and(|e| usable(e, Path::new(&e.interpreter).exists()))
+}
+
+/// The entry the kernel would use: the newest enabled one that matches (`entries` lists them
+/// newest first, the order the kernel tries them in; disabled entries are skipped).
+fn winner<'a>(entries: &'a [Entry], path: &Path, header: &[u8]) -> Option<&'a Entry> {
+    entries
+        .iter()
+        .find(|e| e.enabled && matches(&e.matcher, path, header))
+}
+
+/// The kernel's rule: a magic entry matches the file's first bytes; an extension entry
+/// matches what follows the last `.` of the path given to execve.
+fn matches(matcher: &Matcher, path: &Path, header: &[u8]) -> bool {
+    match matcher {
+        Matcher::Extension(ext) => {
+            let bytes = path.as_os_str().as_bytes();
+            bytes
+                .iter()
+                .rposition(|&b| b == b'.')
+                .is_some_and(|dot| &bytes[dot + 1..] == ext.as_bytes())
+        }
+        Matcher::Magic { .. } => matcher.matches_header(header),
+    }
+}
+
+/// An entry works when its interpreter exists, or when the kernel holds it open (flag `F`).
+fn usable(entry: &Entry, interpreter_exists: bool) -> bool {
+    entry.flags.fix_binary || interpreter_exists
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profiles;
+    use crate::registry::EntryName;
+    use std::os::unix::ffi::OsStringExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn os(s: &str) -> OsString {
+        OsString::from(s)
+    }
+
+    fn oss(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(|s| os(s)).collect()
+    }
+
+    #[test]
+    fn route_table() {
+        // (native, a working registration, qemu needs -L) -> route
+        let cases = [
+            ((true, true, true), Route::Native),
+            ((true, true, false), Route::Native),
+            ((true, false, true), Route::Native),
+            ((true, false, false), Route::Native),
+            ((false, true, false), Route::Kernel),
+            // The registered qemu would not get -L: it could not find the loader.
+            ((false, true, true), Route::Qemu),
+            ((false, false, false), Route::Qemu),
+            ((false, false, true), Route::Qemu),
+        ];
+        for ((native, kernel, sysroot), expected) in cases {
+            assert_eq!(
+                route(native, kernel, sysroot),
+                expected,
+                "{native} {kernel} {sysroot}"
+            );
+        }
+    }
+
+    #[test]
+    fn direct_keeps_argv0() {
+        assert_eq!(
+            direct(
+                Path::new("/usr/bin/hello"),
+                OsStr::new("hello"),
+                &oss(&["a", "b"])
+            ),
+            Invocation {
+                program: PathBuf::from("/usr/bin/hello"),
+                argv0: os("hello"),
+                args: oss(&["a", "b"]),
+                env_remove: vec![],
+            }
+        );
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        vars.iter().map(|(n, v)| (os(n), os(v))).collect()
+    }
+
+    /// (name, qemu, sysroot, argv[1..], variables taken out of the environment)
+    type Case<'a> = (
+        &'a str,
+        &'a Interpreter,
+        Option<&'a str>,
+        Vec<&'a str>,
+        Vec<&'a str>,
+    );
+
+    #[test]
+    fn qemu_argv_and_environment() {
+        let vars = env(&[
+            ("HOME", "/root"),
+            ("LD_LIBRARY_PATH", "/opt/lib:/x"),
+            ("OLD_LD", "1"),
+            ("LDFLAGS", "-s"),
+            ("LD_PRELOAD", "/p.so"),
+        ]);
+        let dynamic = Interpreter {
+            path: PathBuf::from("/usr/bin/qemu-riscv64"),
+            is_static: false,
+        };
+        let fixed = Interpreter {
+            path: PathBuf::from("/usr/bin/qemu-riscv64-static"),
+            is_static: true,
+        };
+        let rest = oss(&["a", "-b"]);
+        let cases: Vec<Case> = vec![
+            (
+                "static qemu, no sysroot: the environment passes as it is",
+                &fixed,
+                None,
+                vec!["-0", "./hello", "--", "./hello", "a", "-b"],
+                vec![],
+            ),
+            (
+                "static qemu with a sysroot",
+                &fixed,
+                Some("/usr/riscv64-linux-gnu"),
+                vec![
+                    "-0",
+                    "./hello",
+                    "-L",
+                    "/usr/riscv64-linux-gnu",
+                    "--",
+                    "./hello",
+                    "a",
+                    "-b",
+                ],
+                vec![],
+            ),
+            (
+                "dynamic qemu: LD_* move into -E, in environment order",
+                &dynamic,
+                Some("/usr/riscv64-linux-gnu"),
+                vec![
+                    "-0",
+                    "./hello",
+                    "-L",
+                    "/usr/riscv64-linux-gnu",
+                    "-E",
+                    "LD_LIBRARY_PATH=/opt/lib:/x",
+                    "-E",
+                    "LD_PRELOAD=/p.so",
+                    "--",
+                    "./hello",
+                    "a",
+                    "-b",
+                ],
+                vec!["LD_LIBRARY_PATH", "LD_PRELOAD"],
+            ),
+        ];
+        for (name, qemu, sysroot, args, removed) in cases {
+            let inv = qemu_invocation(
+                qemu,
+                OsStr::new("./hello"),
+                Path::new("./hello"),
+                sysroot.map(Path::new),
+                &rest,
+                vars.clone(),
+            )
+            .unwrap();
+            assert_eq!(
+                inv,
+                Invocation {
+                    program: qemu.path.clone(),
+                    argv0: qemu.path.clone().into(),
+                    args: oss(&args),
+                    env_remove: oss(&removed),
+                },
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn qemu_argv_keeps_bytes_that_are_not_utf8() {
+        let qemu = Interpreter {
+            path: PathBuf::from("/usr/bin/qemu-riscv64"),
+            is_static: false,
+        };
+        let odd = OsString::from_vec(vec![b'/', 0xff, b'x']);
+        let inv = qemu_invocation(
+            &qemu,
+            &odd,
+            Path::new(&odd),
+            None,
+            std::slice::from_ref(&odd),
+            vec![(os("LD_PRELOAD"), odd.clone())],
+        )
+        .unwrap();
+        let mut setting = os("LD_PRELOAD=");
+        setting.push(&odd);
+        assert_eq!(
+            inv.args,
+            vec![
+                os("-0"),
+                odd.clone(),
+                os("-E"),
+                setting,
+                os("--"),
+                odd.clone(),
+                odd
+            ]
+        );
+    }
+
+    #[test]
+    fn a_comma_cannot_go_through_minus_e() {
+        let qemu = Interpreter {
+            path: PathBuf::from("/usr/bin/qemu-riscv64"),
+            is_static: false,
+        };
+        let err = qemu_invocation(
+            &qemu,
+            OsStr::new("hello"),
+            Path::new("/bin/hello"),
+            None,
+            &[],
+            env(&[("LD_PRELOAD", "a.so,b.so")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the environment variable LD_PRELOAD contains a comma, which /usr/bin/qemu-riscv64 cannot pass on to the program (qemu splits -E at commas); \
+             unset it, or use a statically linked qemu, which LD_* variables do not affect (apt install qemu-user-static)"
+        );
+        // A static qemu passes the environment unchanged: no problem there.
+        let fixed = Interpreter {
+            is_static: true,
+            ..qemu
+        };
+        assert!(qemu_invocation(
+            &fixed,
+            OsStr::new("hello"),
+            Path::new("/bin/hello"),
+            None,
+            &[],
+            env(&[("LD_PRELOAD", "a.so,b.so")]),
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn resolve_like_execvp() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let file = |path: &Path, mode: u32| {
+            std::fs::write(path, b"").unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        file(&a.join("plain"), 0o644);
+        file(&b.join("plain"), 0o755);
+        file(&b.join("prog"), 0o755);
+        file(&a.join("only-plain"), 0o644);
+        std::fs::create_dir(a.join("dir")).unwrap();
+        let search = std::env::join_paths([&a, &b]).unwrap();
+        let ok = |name: &str| resolve(OsStr::new(name), Some(&search)).map_err(|e| e.to_string());
+        assert_eq!(ok("prog"), Ok(b.join("prog")));
+        // Not executable in the first directory: the next one's.
+        assert_eq!(ok("plain"), Ok(b.join("plain")));
+        assert_eq!(
+            ok("only-plain"),
+            Err(format!(
+                "{}: permission denied: the file is not executable; chmod +x it, or give another path",
+                a.join("only-plain").display()
+            ))
+        );
+        assert_eq!(
+            ok("dir"),
+            Err("dir: not found in $PATH; give its path, e.g. ./dir".to_owned())
+        );
+        // A name with a slash is a path, taken as it is.
+        assert_eq!(ok("./x/y"), Ok(PathBuf::from("./x/y")));
+        assert_eq!(ok("rel/prog"), Ok(PathBuf::from("rel/prog")));
+        assert_eq!(
+            ok(""),
+            Err("the program name is empty; give a program to run".to_owned())
+        );
+        // $PATH unset: glibc's default.
+        assert_eq!(
+            resolve(OsStr::new("sh"), None).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+    }
+
+    fn entry(name: &str, text: &str) -> Entry {
+        Entry::parse(name.parse::<EntryName>().unwrap(), text).unwrap()
+    }
+
+    const RISCV64_MAGIC: &str = "magic 7f454c460201010000000000000000000200f300\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
+
+    #[test]
+    fn the_newest_enabled_matching_entry_wins() {
+        let profiles = Profiles::builtin().unwrap();
+        let header = &profiles.lookup("riscv64-linux").unwrap().sample_headers()[1];
+        let path = Path::new("./hello");
+        let disabled = entry(
+            "newest-disabled",
+            &format!("disabled\ninterpreter /a\nflags: P\noffset 0\n{RISCV64_MAGIC}"),
+        );
+        let other = entry(
+            "aarch64",
+            "enabled\ninterpreter /b\nflags: PF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n",
+        );
+        let newer = entry(
+            "riscv64-newer",
+            &format!("enabled\ninterpreter /c\nflags: P\noffset 0\n{RISCV64_MAGIC}"),
+        );
+        let older = entry(
+            "riscv64-linux",
+            &format!("enabled\ninterpreter /d\nflags: PF\noffset 0\n{RISCV64_MAGIC}"),
+        );
+        let entries = vec![
+            disabled.clone(),
+            other.clone(),
+            newer.clone(),
+            older.clone(),
+        ];
+        assert_eq!(winner(&entries, path, header), Some(&newer));
+        assert_eq!(winner(&entries[3..], path, header), Some(&older));
+        assert_eq!(winner(&[disabled, other], path, header), None);
+
+        // An extension entry matches what follows the path's last dot.
+        let ext = entry("ext", "enabled\ninterpreter /e\nflags: \nextension .rv\n");
+        let both = [ext.clone(), older];
+        assert_eq!(winner(&both, Path::new("./hello.rv"), header), Some(&ext));
+        assert_eq!(
+            winner(&both, Path::new("./hello.rv/x"), b"").map(|e| &e.name),
+            None
+        );
+        assert_eq!(winner(&both, Path::new("./hello"), header), Some(&both[1]));
+    }
+
+    #[test]
+    fn an_entry_works_when_its_interpreter_exists_or_is_held_open() {
+        let p = entry(
+            "p",
+            &format!("enabled\ninterpreter /x\nflags: P\noffset 0\n{RISCV64_MAGIC}"),
+        );
+        let f = entry(
+            "f",
+            &format!("enabled\ninterpreter /x\nflags: PF\noffset 0\n{RISCV64_MAGIC}"),
+        );
+        assert!(usable(&p, true));
+        assert!(!usable(&p, false));
+        assert!(usable(&f, true));
+        assert!(usable(&f, false));
+    }
+
+    #[test]
+    fn kernel_runs_nothing_without_a_mounted_table() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(!kernel_runs(
+            &Registry::new(t.path()),
+            Path::new("./hello"),
+            b"\x7fELF"
+        ));
+    }
+
+    #[test]
+    fn sysroot_messages() {
+        let profiles = Profiles::builtin().unwrap();
+        let riscv64 = profiles.lookup("riscv64-linux").unwrap();
+        let no_debian = Profile {
+            debian: None,
+            ..riscv64.clone()
+        };
+        let not_found = || SysrootError::NotFound {
+            loader: PathBuf::from("/lib/ld-linux-riscv64-lp64d.so.1"),
+            looked_in: vec![
+                "/lib/ld-linux-riscv64-lp64d.so.1".into(),
+                "/usr/*/lib/ld-linux-riscv64-lp64d.so.1".into(),
+            ],
+        };
+        assert_eq!(
+            sysroot_error(OsStr::new("./hello"), riscv64, not_found()).to_string(),
+            "./hello needs the loader /lib/ld-linux-riscv64-lp64d.so.1, found neither on this machine nor in a sysroot \
+             (looked in: /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1); \
+             install it: apt install libc6-riscv64-cross, or give --sysroot DIR"
+        );
+        assert_eq!(
+            sysroot_error(OsStr::new("./hello"), &no_debian, not_found()).to_string(),
+            "./hello needs the loader /lib/ld-linux-riscv64-lp64d.so.1, found neither on this machine nor in a sysroot \
+             (looked in: /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1); give --sysroot DIR"
+        );
+        let given = SysrootError::NotInGiven {
+            loader: PathBuf::from("/lib/ld-linux-riscv64-lp64d.so.1"),
+            dir: PathBuf::from("/opt/rv"),
+            missing: PathBuf::from("/opt/rv/lib/ld-linux-riscv64-lp64d.so.1"),
+        };
+        assert_eq!(
+            sysroot_error(OsStr::new("hello"), riscv64, given).to_string(),
+            "hello needs the loader /lib/ld-linux-riscv64-lp64d.so.1, which the sysroot /opt/rv does not have \
+             (/opt/rv/lib/ld-linux-riscv64-lp64d.so.1 does not exist); give a --sysroot DIR that holds it"
+        );
+    }
+
+    #[test]
+    fn no_system_names_the_machine() {
+        let mut bytes = std::fs::read("/bin/true").unwrap();
+        bytes[18..20].copy_from_slice(&0x32u16.to_le_bytes());
+        let info = elf::parse(&bytes).unwrap();
+        assert_eq!(
+            no_system(Path::new("./ia64"), &info).to_string(),
+            "./ia64: no known system runs IA-64 programs (ELF 64-bit LSB, IA-64 (0x32), dynamic, interpreter /lib64/ld-linux-x86-64.so.2); \
+             `binfmtctl systems` lists the supported ones, or name one with --system"
+        );
+        bytes[18..20].copy_from_slice(&0x4242u16.to_le_bytes());
+        let info = elf::parse(&bytes).unwrap();
+        assert!(no_system(Path::new("x"), &info)
+            .to_string()
+            .starts_with("x: no known system runs machine 0x4242 programs (ELF 64-bit LSB, unknown machine (0x4242)"));
+    }
 }

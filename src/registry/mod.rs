@@ -115,7 +115,9 @@ impl Registry {
         Ok(true)
     }
 
-    /// Every entry, in directory order.
+    /// Every entry, in directory order: newest first on the kernels seen here (6.x), which is
+    /// also the order the kernel tries them in (the newest matching entry wins). `check`
+    /// verifies the winner by executing probes rather than trusting this order.
     pub fn entries(&self) -> Result<Vec<Entry>, RegistryError> {
         if !self.is_mounted() {
             return Err(RegistryError::NotMounted(self.root.clone()));

@@ -1,0 +1,446 @@
+//! `binfmtctl run`: real foreign programs (riscv64 cross-compiled here, Debian's arm64 busybox)
+//! run as an unprivileged user with no registration (qemu exec-ed directly), and through the
+//! kernel in a private binfmt_misc instance; status, signal, argv[0] and environment pass through.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{fixture_dir, ok, private, scratch, stderr, stdout, As, BIN};
+
+const LOADER: &str = "/lib/ld-linux-riscv64-lp64d.so.1";
+
+/// binfmtctl as `nobody` (setpriv, no capabilities, no groups), in `dir`, with `$QEMU_LD_PREFIX`
+/// cleared so that the sysroot search is what is tested.
+fn nobody(dir: &Path) -> Command {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "tests as nobody need the test suite to run as root"
+    );
+    let mut c = Command::new(common::require("setpriv", "util-linux"));
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        BIN,
+    ])
+    .current_dir(dir)
+    .env_remove("QEMU_LD_PREFIX");
+    c
+}
+
+/// An empty directory for `--root`: a binfmt_misc that is not mounted, so whatever the host's
+/// table holds, `run` executes qemu itself.
+fn no_table() -> tempfile::TempDir {
+    scratch()
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("run binfmtctl")
+}
+
+/// Assert an exact exit code, stdout and stderr.
+#[track_caller]
+fn assert_exact(o: &Output, code: i32, out: &str, err: &str) {
+    assert_eq!(
+        (o.status.code(), stdout(o).as_str(), stderr(o).as_str()),
+        (Some(code), out, err),
+        "{:?}",
+        o.status
+    );
+}
+
+/// Copy a fixture into `dir` (executable), changing it with `patch`.
+fn patched(src: &Path, dir: &Path, name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = fs::read(src).unwrap();
+    patch(&mut bytes);
+    let dst = dir.join(name);
+    fs::write(&dst, bytes).unwrap();
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).unwrap();
+    dst
+}
+
+#[test]
+fn static_program_as_nobody_without_registration() {
+    common::hello_riscv64(true);
+    let root = no_table();
+    for (exit, code) in [(None, 7), (Some("0"), 0), (Some("3"), 3)] {
+        let mut cmd = nobody(fixture_dir());
+        cmd.arg("--root")
+            .arg(root.path())
+            .args(["run", "./hello-riscv64", "a", "b c"]);
+        if let Some(e) = exit {
+            cmd.env("HELLO_EXIT", e);
+        }
+        assert_exact(
+            &output(&mut cmd),
+            code,
+            "hello argv0=./hello-riscv64 [a] [b c]\n",
+            "",
+        );
+    }
+    // Options after the program are the program's.
+    let o = output(nobody(fixture_dir()).arg("--root").arg(root.path()).args([
+        "run",
+        "./hello-riscv64",
+        "--system",
+        "-x",
+    ]));
+    assert_exact(&o, 7, "hello argv0=./hello-riscv64 [--system] [-x]\n", "");
+}
+
+#[test]
+fn static_program_as_nobody_with_the_hosts_table() {
+    // Whatever this machine's table holds (the tests never register there), run works.
+    common::hello_riscv64(true);
+    let o = output(nobody(fixture_dir()).args(["run", "./hello-riscv64", "x"]));
+    assert_exact(&o, 7, "hello argv0=./hello-riscv64 [x]\n", "");
+}
+
+#[test]
+fn a_program_in_path_keeps_the_name_typed() {
+    common::hello_riscv64(true);
+    let root = no_table();
+    let o = output(
+        nobody(Path::new("/"))
+            .env("PATH", format!("/nonexistent:{}", fixture_dir().display()))
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "hello-riscv64"]),
+    );
+    assert_exact(&o, 7, "hello argv0=hello-riscv64\n", "");
+    let o = output(
+        nobody(Path::new("/"))
+            .env("PATH", "/nonexistent")
+            .args(["run", "hello-riscv64"]),
+    );
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: hello-riscv64: not found in $PATH; give its path, e.g. ./hello-riscv64\n",
+    );
+}
+
+#[test]
+fn dynamic_program_finds_the_debian_cross_sysroot() {
+    let hello = common::hello_riscv64(false);
+    assert!(
+        Path::new("/usr/riscv64-linux-gnu")
+            .join(&LOADER[1..])
+            .exists(),
+        "install libc6-riscv64-cross (bash scripts/test-deps.sh installs it)"
+    );
+    let root = no_table();
+    let o = output(nobody(fixture_dir()).arg("--root").arg(root.path()).args([
+        "run",
+        "./hello-riscv64-dynamic",
+        "x",
+    ]));
+    assert_exact(&o, 7, "hello argv0=./hello-riscv64-dynamic [x]\n", "");
+
+    // Named explicitly: --sysroot, or qemu's own $QEMU_LD_PREFIX.
+    let o = output(
+        nobody(fixture_dir())
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "--sysroot", "/usr/riscv64-linux-gnu"])
+            .arg(&hello),
+    );
+    assert_exact(&o, 7, &format!("hello argv0={}\n", hello.display()), "");
+    let o = output(
+        nobody(fixture_dir())
+            .env("QEMU_LD_PREFIX", "/usr/riscv64-linux-gnu")
+            .env("HELLO_EXIT", "0")
+            .arg("--root")
+            .arg(root.path())
+            .args(["run", "./hello-riscv64-dynamic"]),
+    );
+    assert_exact(&o, 0, "hello argv0=./hello-riscv64-dynamic\n", "");
+
+    // A --sysroot without the loader is refused, not silently replaced.
+    let o = output(nobody(fixture_dir()).arg("--root").arg(root.path()).args([
+        "run",
+        "--sysroot",
+        "/nonexistent",
+        "./hello-riscv64-dynamic",
+    ]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        &format!(
+            "binfmtctl: error: ./hello-riscv64-dynamic needs the loader {LOADER}, which the sysroot /nonexistent does not have \
+             (/nonexistent{LOADER} does not exist); give a --sysroot DIR that holds it\n"
+        ),
+    );
+}
+
+#[test]
+fn a_missing_loader_is_reported_with_what_to_install() {
+    let hello = common::hello_riscv64(false);
+    let t = scratch();
+    // The same program, its PT_INTERP naming a loader no machine has (same length, so the
+    // program headers stay valid).
+    let fake = format!(
+        "/nonexistent/{}",
+        "l".repeat(LOADER.len() - "/nonexistent/".len())
+    );
+    patched(&hello, t.path(), "no-loader", |bytes| {
+        let needle = format!("{LOADER}\0");
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .expect("PT_INTERP string in the dynamic hello");
+        bytes[at..at + LOADER.len()].copy_from_slice(fake.as_bytes());
+    });
+    let o = output(nobody(t.path()).args(["run", "./no-loader"]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        &format!(
+            "binfmtctl: error: ./no-loader needs the loader {fake}, found neither on this machine nor in a sysroot \
+             (looked in: {fake}, /usr/*{fake}); install it: apt install libc6-riscv64-cross, or give --sysroot DIR\n"
+        ),
+    );
+}
+
+#[test]
+fn not_elf_and_not_a_program() {
+    let o = output(
+        Command::new(BIN)
+            .current_dir(common::MANIFEST_DIR)
+            .args(["run", "./README.md"]),
+    );
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./README.md: not an ELF file (nor a #! script); binfmtctl run runs ELF programs\n",
+    );
+
+    // An ELF program of a machine no profile covers (IA-64).
+    let t = scratch();
+    patched(&common::hello_riscv64(true), t.path(), "ia64", |b| {
+        b[18..20].copy_from_slice(&0x32u16.to_le_bytes());
+    });
+    let o = output(nobody(t.path()).args(["run", "./ia64"]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./ia64: no known system runs IA-64 programs (ELF 64-bit LSB, IA-64 (0x32), static); \
+         `binfmtctl systems` lists the supported ones, or name one with --system\n",
+    );
+
+    // An object file is not a program.
+    patched(&common::hello_riscv64(true), t.path(), "obj", |b| b[16] = 1);
+    let o = output(nobody(t.path()).args(["run", "./obj"]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./obj: ELF 64-bit LSB relocatable, RISC-V (0xf3) is not a program; binfmtctl run runs executables and PIE programs\n",
+    );
+
+    let o = output(nobody(t.path()).args(["run", "--system", "riscv65", "./ia64"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("binfmtctl: error: unknown system \"riscv65\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn scripts_run_directly() {
+    let t = scratch();
+    let script = t.path().join("s.sh");
+    fs::write(&script, "#!/bin/sh\necho \"script $0 $*\"\nexit 4\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let o = output(nobody(t.path()).args(["run", "./s.sh", "x", "y"]));
+    assert_exact(&o, 4, "script ./s.sh x y\n", "");
+}
+
+#[test]
+fn native_programs_run_natively() {
+    let o = output(nobody(Path::new("/")).args(["run", "/bin/true"]));
+    assert_exact(&o, 0, "", "");
+    let o = output(nobody(Path::new("/")).args(["run", "/bin/sh", "-c", "exit 5"]));
+    assert_exact(&o, 5, "", "");
+    // Found in $PATH; argv[0] as typed.
+    let o = output(nobody(Path::new("/")).args(["run", "sh", "-c", "echo $0"]));
+    assert_exact(&o, 0, "sh\n", "");
+    // exec, not spawn-and-wait: a signal is the program's own.
+    let o = output(nobody(Path::new("/")).args(["run", "/bin/sh", "-c", "kill -TERM $$"]));
+    assert_eq!(o.status.signal(), Some(15), "{:?}", o.status);
+    // exec failures are reported with the path.
+    let t = scratch();
+    fs::copy("/bin/true", t.path().join("true")).unwrap();
+    fs::set_permissions(t.path().join("true"), fs::Permissions::from_mode(0o644)).unwrap();
+    let o = output(nobody(t.path()).args(["run", "./true"]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: cannot execute ./true: Permission denied (os error 13)\n",
+    );
+}
+
+#[test]
+fn signal_dispositions_are_not_inherited_from_binfmtctl() {
+    // Rust ignores SIGPIPE; the program must start as it would without binfmtctl.
+    let line = |o: &Output| {
+        stdout(o)
+            .lines()
+            .find(|l| l.starts_with("SigIgn:"))
+            .map(str::to_owned)
+    };
+    let plain = Command::new("grep")
+        .args(["SigIgn", "/proc/self/status"])
+        .output()
+        .unwrap();
+    let o = output(nobody(Path::new("/")).args(["run", "grep", "SigIgn", "/proc/self/status"]));
+    assert!(line(&plain).is_some());
+    assert_eq!(line(&o), line(&plain));
+}
+
+#[test]
+fn a_foreign_program_killed_by_a_signal() {
+    let busybox = common::busybox_arm64();
+    let root = no_table();
+    let o = output(
+        nobody(Path::new("/"))
+            .arg("--root")
+            .arg(root.path())
+            .arg("run")
+            .arg(&busybox)
+            .args(["sh", "-c", "echo $0; kill -TERM $$"]),
+    );
+    assert_eq!(o.status.signal(), Some(15), "{:?} {}", o.status, stderr(&o));
+    assert_eq!(stdout(&o), "sh\n");
+}
+
+#[test]
+fn ld_variables_reach_the_program_not_a_dynamic_qemu() {
+    common::require("qemu-riscv64", "qemu-user");
+    common::hello_riscv64(true);
+    let root = no_table();
+    let preload_errors = |o: &Output| {
+        stderr(o)
+            .matches("from LD_PRELOAD cannot be preloaded")
+            .count()
+    };
+    // binfmtctl itself is dynamically linked: its ld.so complains once. A second complaint
+    // would be qemu's, had LD_PRELOAD stayed in its environment.
+    let o = output(
+        Command::new(BIN)
+            .current_dir(fixture_dir())
+            .env("LD_PRELOAD", "/nonexistent.so")
+            .arg("--root")
+            .arg(root.path())
+            .args([
+                "run",
+                "--interpreter",
+                "/usr/bin/qemu-riscv64",
+                "./hello-riscv64",
+                "a",
+            ]),
+    );
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hello argv0=./hello-riscv64 [a]\n");
+    assert_eq!(preload_errors(&o), 1, "{}", stderr(&o));
+
+    // The emulated program does get it (-E), and the rest of the environment unchanged.
+    let busybox = common::busybox_arm64();
+    for qemu in ["/usr/bin/qemu-aarch64", "/usr/bin/qemu-aarch64-static"] {
+        let o = output(
+            Command::new(BIN)
+                .env("LD_PRELOAD", "/nonexistent.so")
+                .env("LD_LIBRARY_PATH", "/nonexistent/lib")
+                .env("BINFMTCTL_TEST", "kept")
+                .arg("--root")
+                .arg(root.path())
+                .args(["run", "--interpreter", qemu])
+                .arg(&busybox)
+                .arg("env"),
+        );
+        let text = ok(&o);
+        for line in [
+            "LD_PRELOAD=/nonexistent.so",
+            "LD_LIBRARY_PATH=/nonexistent/lib",
+            "BINFMTCTL_TEST=kept",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{qemu}: {line}\n{text}");
+        }
+        assert_eq!(preload_errors(&o), 1, "{qemu}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn no_emulator() {
+    common::hello_riscv64(true);
+    let root = no_table();
+    let o = output(nobody(fixture_dir()).arg("--root").arg(root.path()).args([
+        "run",
+        "--interpreter",
+        "/nonexistent/qemu",
+        "./hello-riscv64",
+    ]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: interpreter /nonexistent/qemu does not exist; give the path of an installed emulator\n",
+    );
+}
+
+/// In a private binfmt_misc instance with riscv64 registered, `run` leaves static programs to
+/// the kernel: a bogus --interpreter (used only when binfmtctl execs qemu itself) is never
+/// touched. A dynamic program whose loader only a sysroot holds still goes through qemu with
+/// -L, which a registered qemu would not get.
+#[test]
+fn through_the_kernel_in_a_private_instance() {
+    let hello = common::hello_riscv64(true);
+    common::hello_riscv64(false);
+    let t = scratch();
+    let out = private(
+        As::Nobody,
+        t.path(),
+        &format!(
+            r#"
+cd {fixtures}
+bfc enable riscv64-linux >"$T/enable.out" 2>&1 || {{ cat "$T/enable.out"; exit 3; }}
+"$B" run --interpreter /nonexistent/qemu ./hello-riscv64 a; echo "kernel=$?"
+"$B" run ./hello-riscv64-dynamic b; echo "dynamic=$?"
+"$B" run --interpreter /nonexistent/qemu ./hello-riscv64-dynamic 2>&1; echo "dynamic-bogus=$?"
+echo 0 >/proc/sys/fs/binfmt_misc/riscv64-linux
+"$B" run --interpreter /nonexistent/qemu {hello} 2>&1; echo "disabled=$?"
+"$B" run {hello}; echo "disabled-found=$?"
+"#,
+            fixtures = fixture_dir().display(),
+            hello = hello.display(),
+        ),
+    );
+    let text = ok(&out);
+    let bogus = "binfmtctl: error: interpreter /nonexistent/qemu does not exist; give the path of an installed emulator";
+    assert_eq!(
+        text,
+        format!(
+            "hello argv0=./hello-riscv64 [a]\nkernel=7\n\
+             hello argv0=./hello-riscv64-dynamic [b]\ndynamic=7\n\
+             {bogus}\ndynamic-bogus=2\n\
+             {bogus}\ndisabled=2\n\
+             hello argv0={hello}\ndisabled-found=7\n",
+            hello = hello.display()
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
