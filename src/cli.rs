@@ -57,6 +57,9 @@ pub enum Command {
     Run(RunArgs),
     /// Prove that emulation works by executing tiny probe programs; say what to fix.
     Check(CheckArgs),
+    /// Run a command (a cross build) so that every foreign program it executes runs under qemu,
+    /// in a private binfmt_misc instance: nothing changes for the rest of the machine.
+    Build(BuildArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -67,6 +70,13 @@ pub enum Command {
     /// (internal) print the systems whose probes in DIR run in a private, empty binfmt_misc.
     #[command(hide = true, name = "__native-probe")]
     NativeProbe { dir: PathBuf },
+    /// (internal) write the uid/gid maps of PID once told to on stdin.
+    #[command(hide = true, name = "__write-id-maps")]
+    WriteIdMaps {
+        pid: u32,
+        uid_map: String,
+        gid_map: String,
+    },
     /// (internal) exec a program inside a fresh user + mount namespace chrooted to DIR.
     #[command(hide = true, name = "__exec-in-chroot")]
     ExecInChroot {
@@ -147,6 +157,25 @@ pub struct RunArgs {
         allow_hyphen_values = true,
         value_name = "PROGRAM [ARGS]..."
     )]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// A system to emulate (repeatable; default: every system with an installed interpreter
+    /// that the host does not run natively).
+    #[arg(long = "system", value_name = "SYSTEM")]
+    pub systems: Vec<String>,
+    /// Write a report of every foreign program the command executed (path, system, count,
+    /// time) to FILE, or `-` for stderr.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Register in the host's table for the duration instead of a private instance (what is
+    /// done anyway on Linux < 6.7); needs root. The table is restored afterwards.
+    #[arg(long)]
+    pub host_table: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 }
 

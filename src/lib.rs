@@ -15,6 +15,7 @@ pub mod plan;
 pub mod probe;
 pub mod profile;
 pub mod registry;
+pub mod shim;
 pub mod state;
 pub mod store;
 pub mod sysroot;

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // `binfmtctl build --report` registers this binary as a shim interpreter; it must start fast.
+    if let Some(code) = binfmtctl::shim::run_if_shim() {
+        return code;
+    }
     let cli = binfmtctl::cli::Cli::parse();
     match binfmtctl::commands::run(cli) {
         Ok(code) => code,

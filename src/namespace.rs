@@ -3,7 +3,9 @@
 //! in a child (a hidden subcommand of binfmtctl itself) so the parent stays as it was.
 
 use std::fs;
+use std::io::Write as _;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result};
 use nix::sched::{unshare, CloneFlags};
@@ -15,26 +17,87 @@ use crate::registry::{Registry, DEFAULT_ROOT};
 /// caller's own). Works unprivileged where user namespaces are allowed.
 pub fn enter_as_root() -> Result<()> {
     let (uid, gid) = (Uid::current(), Gid::current());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
-        .context("cannot create a user namespace (unshare CLONE_NEWUSER): user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone / user.max_user_namespaces)")?;
-    write_maps(&format!("0 {uid} 1"), &format!("0 {gid} 1"))
+    unshare_mapped(
+        CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+        &format!("0 {uid} 1"),
+        &format!("0 {gid} 1"),
+    )
+    .context("cannot create a user namespace: user namespaces may be disabled (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)")
 }
 
 /// Enter a nested user namespace that maps `uid`/`gid` (the caller's ids outside) back, so the
 /// command runs as the caller while it still sees the parent's private binfmt_misc instance.
 pub fn enter_as(uid: Uid, gid: Gid) -> Result<()> {
-    unshare(CloneFlags::CLONE_NEWUSER).context("cannot create a nested user namespace")?;
-    write_maps(&format!("{uid} 0 1"), &format!("{gid} 0 1"))
+    unshare_mapped(
+        CloneFlags::CLONE_NEWUSER,
+        &format!("{uid} 0 1"),
+        &format!("{gid} 0 1"),
+    )
+    .context("cannot create a nested user namespace")
 }
 
-fn write_maps(uid_map: &str, gid_map: &str) -> Result<()> {
-    // gid_map needs setgroups denied first when unprivileged (user_namespaces(7)).
-    fs::write("/proc/self/setgroups", "deny").context("cannot write /proc/self/setgroups")?;
+/// unshare, then write the id maps. A process may map its own ids only after denying
+/// setgroups (user_namespaces(7)), and the denial is inherited: tools that call setgroups as
+/// root (Nix does) then fail inside. So where setgroups is still allowed and we are root, a
+/// helper left in the parent namespace (binfmtctl's hidden `__write-id-maps`) writes the maps,
+/// and setgroups stays allowed.
+fn unshare_mapped(flags: CloneFlags, uid_map: &str, gid_map: &str) -> Result<()> {
+    let allowed = fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
+    let root = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETGID)
+        .unwrap_or(false)
+        && Uid::effective().is_root();
+    if !(allowed && root) {
+        unshare(flags).context("unshare")?;
+        fs::write("/proc/self/setgroups", "deny").context("cannot write /proc/self/setgroups")?;
+        return write_own_maps(uid_map, gid_map);
+    }
+    let me = std::env::current_exe().context("cannot find binfmtctl itself")?;
+    let mut helper = Command::new(me)
+        .args([
+            "__write-id-maps",
+            &std::process::id().to_string(),
+            uid_map,
+            gid_map,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start the id-map helper")?;
+    let unshared = unshare(flags).context("unshare");
+    // Closing the helper's stdin tells it to go (or, after a failed unshare, to give up).
+    let mut stdin = helper.stdin.take();
+    if unshared.is_ok() {
+        if let Some(s) = stdin.as_mut() {
+            let _ = s.write_all(b"go\n");
+        }
+    }
+    drop(stdin);
+    let status = helper.wait().context("cannot wait for the id-map helper")?;
+    unshared?;
+    anyhow::ensure!(status.success(), "the id-map helper failed ({status})");
+    Ok(())
+}
+
+fn write_own_maps(uid_map: &str, gid_map: &str) -> Result<()> {
     fs::write("/proc/self/uid_map", uid_map)
         .with_context(|| format!("cannot write /proc/self/uid_map ({uid_map})"))?;
     fs::write("/proc/self/gid_map", gid_map)
         .with_context(|| format!("cannot write /proc/self/gid_map ({gid_map})"))?;
     Ok(())
+}
+
+/// The body of `__write-id-maps PID UID_MAP GID_MAP`: wait for "go" on stdin, then write the
+/// maps of PID (which has just entered a new user namespace).
+pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<std::process::ExitCode> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    anyhow::ensure!(line.trim() == "go", "not told to go");
+    let proc = Path::new("/proc").join(pid.to_string());
+    fs::write(proc.join("uid_map"), uid_map)
+        .with_context(|| format!("cannot write {}/uid_map", proc.display()))?;
+    fs::write(proc.join("gid_map"), gid_map)
+        .with_context(|| format!("cannot write {}/gid_map", proc.display()))?;
+    Ok(crate::exit_codes::success())
 }
 
 /// Mount a fresh binfmt_misc at the usual place. Inside a new user namespace on Linux >= 6.7

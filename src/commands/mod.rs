@@ -1,6 +1,7 @@
 //! One module per subcommand, each thin; shared context here.
 
 mod apply;
+mod build;
 mod check;
 mod disable;
 mod docs;
@@ -37,6 +38,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             argv0,
         } => return crate::trial::chroot_and_exec(&dir, &program, &argv0),
         Command::NativeProbe { dir } => return crate::native::probe_in_private_instance(&dir),
+        Command::WriteIdMaps {
+            pid,
+            uid_map,
+            gid_map,
+        } => return crate::namespace::write_id_maps_for(pid, &uid_map, &gid_map),
         _ => {}
     }
     let ctx = Ctx::new(&cli.global)?;
@@ -45,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Disable(args) => disable::run(&ctx, &args),
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, &args),
+        Command::Build(args) => build::run(&ctx, &args),
         Command::Import(args) => import::run(&ctx, &args),
         Command::NixConfig => {
             output::print(&ctx.nix_settings(&ctx.config()?).lines())?;
@@ -58,7 +65,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions { .. }
         | Command::Man
         | Command::ExecInChroot { .. }
-        | Command::NativeProbe { .. } => {
+        | Command::NativeProbe { .. }
+        | Command::WriteIdMaps { .. } => {
             unreachable!("handled above")
         }
     }

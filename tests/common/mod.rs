@@ -87,6 +87,11 @@ pub fn nixos_magic(system: &str) -> (String, String) {
         )
 }
 
+/// chmod.
+pub fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
 /// A scratch directory every user may use (for tests run as nobody).
 pub fn scratch() -> tempfile::TempDir {
     let d = tempfile::Builder::new()

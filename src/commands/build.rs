@@ -1,0 +1,482 @@
+//! `binfmtctl build -- COMMAND`: run a cross build so that every foreign program it (or any
+//! descendant) executes runs under qemu, without changing the machine for anyone else.
+//!
+//! On Linux >= 6.7 the registrations live in a private binfmt_misc instance: binfmtctl enters
+//! a new user + mount namespace as root of it, mounts binfmt_misc (a private, empty instance),
+//! carries the host's entries over, registers the wanted systems, then enters a nested user
+//! namespace that maps the caller's own uid and gid back, and execs the command there (the
+//! kernel looks handlers up in the nearest ancestor namespace that has an instance). On older
+//! kernels, or with --host-table, root registers in the host table for the duration and
+//! removes exactly what it added afterwards, also on Ctrl-C.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus};
+
+use anyhow::{bail, Context as _, Result};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+
+use super::{registration, require_admin, Ctx};
+use crate::cli::BuildArgs;
+use crate::interpreter::{self, Interpreter};
+use crate::profile::Profile;
+use crate::registry::{Entry, EntryName, Flags, Registration};
+use crate::shim::{self, Exec};
+use crate::{namespace, native, output};
+
+/// A system to emulate during the build.
+struct Wanted<'a> {
+    profile: &'a Profile,
+    interpreter: Interpreter,
+}
+
+pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
+    let wanted = select(ctx, args)?;
+    let program = &args.command[0];
+    let nix = is_nix_command(program);
+    if nix {
+        refuse_nix_daemon(&args.command, &wanted)?;
+    }
+    let host_entries: Vec<Entry> = if ctx.registry.is_mounted() {
+        ctx.registry
+            .entries()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.enabled)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The report needs binfmtctl itself as the interpreter; Nix builders run in Nix's sandbox,
+    // where that dynamically linked shim is not reachable: there, say so instead.
+    let report_dir = match (&args.report, nix) {
+        (Some(_), false) => Some(BuildDir::create(&wanted)?),
+        _ => None,
+    };
+    if let (Some(dest), None) = (&args.report, &report_dir) {
+        // Said before the command runs: without a report to collect, binfmtctl execs it.
+        write_report(
+            dest,
+            "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
+             channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
+        )?;
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(&args.command[1..]);
+    if nix {
+        cmd.env("NIX_CONFIG", nix_config(&wanted));
+    }
+    let private = !args.host_table && private_instances_supported();
+    let result = if private {
+        let regs = registrations(&wanted, &host_entries, report_dir.as_ref(), "binfmtctl-");
+        enter_private_instance(&host_entries, &regs)?;
+        if report_dir.is_none() {
+            let err = cmd.exec();
+            bail!("cannot execute {}: {err}", Path::new(program).display());
+        }
+        wait_blocking_signals(&mut cmd)
+    } else {
+        with_host_table(ctx, &wanted, report_dir.as_ref(), &mut cmd)
+    };
+    let status = result?;
+    if let (Some(dest), Some(dir)) = (&args.report, &report_dir) {
+        write_report(dest, &render_report(&shim::read_report(&dir.path)))?;
+    }
+    Ok(shim::pass_on(status))
+}
+
+/// The systems named with --system, else every system with an installed interpreter that
+/// the host does not run natively (the fast table: this runs before every build).
+fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
+    let mut out: Vec<Wanted<'a>> = Vec::new();
+    if args.systems.is_empty() {
+        for p in ctx.profiles.all() {
+            if p.cpu.is_none() || native::table().contains(&p.system.as_str()) {
+                continue;
+            }
+            // Identical profiles (armv6l/armv7l, i386..i686) need one entry.
+            if out.iter().any(|w| w.profile.matcher() == p.matcher()) {
+                continue;
+            }
+            if let Some(interpreter) = interpreter::find(p) {
+                out.push(Wanted {
+                    profile: p,
+                    interpreter,
+                });
+            }
+        }
+        if out.is_empty() {
+            bail!("no emulator is installed for any system; install qemu-user-static (apt install qemu-user-static) or name one with --system");
+        }
+    } else {
+        for name in &args.systems {
+            let p = ctx.profiles.lookup(name)?;
+            let interpreter = interpreter::find(p).with_context(|| {
+                format!(
+                    "no interpreter for {} found; {}",
+                    p.system,
+                    interpreter::install_hint(p)
+                )
+            })?;
+            out.push(Wanted {
+                profile: p,
+                interpreter,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What to register: for each wanted system not already handled by an enabled host entry
+/// (those are carried over), its qemu with flags PF (P for a dynamic one); with a report,
+/// always, through the shim, so that it wins.
+fn registrations(
+    wanted: &[Wanted],
+    carried: &[Entry],
+    report: Option<&BuildDir>,
+    prefix: &str,
+) -> Vec<Registration> {
+    wanted
+        .iter()
+        .filter(|w| report.is_some() || !carried.iter().any(|e| w.profile.accepted_by(&e.matcher)))
+        .filter_map(|w| {
+            let name: EntryName = format!("{prefix}{}", w.profile.system).parse().ok()?;
+            let (interpreter, fix_binary) = match report {
+                Some(dir) => (dir.shim(&w.profile.system), true),
+                None => (w.interpreter.path.clone(), w.interpreter.is_static),
+            };
+            let flags = Flags {
+                preserve_argv0: true,
+                fix_binary,
+                ..Flags::default()
+            };
+            Some(registration(
+                w.profile,
+                name,
+                interpreter.to_str()?.to_owned(),
+                flags,
+            ))
+        })
+        .collect()
+}
+
+/// Linux >= 6.7 has one binfmt_misc instance per user namespace.
+fn private_instances_supported() -> bool {
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 7)
+}
+
+fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()> {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    namespace::enter_as_root().context("binfmtctl build needs user namespaces for its private binfmt_misc instance (or run it as root with --host-table)")?;
+    // Nothing mounted here may reach the parent namespace.
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("cannot make the mount namespace private")?;
+    let registry = namespace::mount_private_binfmt_misc()?;
+    for e in carried {
+        if let Err(err) = registry.register(&e.registration()) {
+            output::warn(&format!(
+                "the host's entry {} cannot be carried into the build: {err}",
+                e.name
+            ));
+        }
+    }
+    for r in regs {
+        registry
+            .register(r)
+            .with_context(|| format!("cannot register {} in the private instance", r.name))?;
+    }
+    namespace::enter_as(uid, gid)
+}
+
+/// The signals a terminal or a CI runner sends to stop a build: binfmtctl waits them out (the
+/// command gets them too) so it can clean up and report, then dies the command's death.
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Run the command to its end with the stop signals blocked in binfmtctl (std resets the
+/// child's signal mask before exec, so the command gets them as usual).
+fn wait_blocking_signals(cmd: &mut Command) -> Result<ExitStatus> {
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
+        .context("cannot block signals")?;
+    let program = cmd.get_program().to_owned();
+    cmd.status()
+        .with_context(|| format!("cannot execute {}", Path::new(&program).display()))
+}
+
+/// The fallback: register in the host table for the duration, then remove exactly what was
+/// added (the command's own changes to the table are left as they are).
+fn with_host_table(
+    ctx: &Ctx,
+    wanted: &[Wanted],
+    report: Option<&BuildDir>,
+    cmd: &mut Command,
+) -> Result<ExitStatus> {
+    require_admin(
+        "binfmtctl build without a private binfmt_misc instance (Linux < 6.7, or --host-table)",
+    )?;
+    let registry = &ctx.registry;
+    let mounted_here = registry.ensure_mounted()?;
+    let current: Vec<Entry> = registry
+        .entries()?
+        .into_iter()
+        .filter(|e| e.enabled)
+        .collect();
+    let prefix = format!("binfmtctl-build-{}-", std::process::id());
+    let regs = registrations(wanted, &current, report, &prefix);
+    // Block the stop signals first: from the first registration on, cleanup must happen.
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
+        .context("cannot block signals")?;
+    let mut added: Vec<&Registration> = Vec::new();
+    let mut outcome = Ok(());
+    for r in &regs {
+        match registry.register(r) {
+            Ok(()) => added.push(r),
+            Err(e) => {
+                outcome = Err(anyhow::Error::new(e).context(format!(
+                    "cannot register {} in {}",
+                    r.name,
+                    registry.root().display()
+                )));
+                break;
+            }
+        }
+    }
+    let status = outcome.and_then(|()| wait_blocking_signals(cmd));
+    let mut cleanup_errors = Vec::new();
+    for r in added.iter().rev() {
+        if let Err(e) = registry.remove(&r.name) {
+            cleanup_errors.push(format!("{}: {e}", r.name));
+        }
+    }
+    if mounted_here {
+        let _ = nix::mount::umount(registry.root());
+    }
+    if !cleanup_errors.is_empty() {
+        output::warn(&format!(
+            "could not remove the build's entries again: {}",
+            cleanup_errors.join("; ")
+        ));
+    }
+    status
+}
+
+/// A private directory for the report shim: `shim/<system>` (binfmtctl itself, registered as
+/// the interpreter), `qemu/<system>` (the real qemu), `report.jsonl`. Removed when dropped.
+struct BuildDir {
+    path: PathBuf,
+}
+
+impl BuildDir {
+    fn create(wanted: &[Wanted]) -> Result<BuildDir> {
+        let me =
+            std::env::current_exe().context("cannot find binfmtctl itself for the report shim")?;
+        let path =
+            std::env::temp_dir().join(format!("{}{}", shim::BUILD_DIR_PREFIX, std::process::id()));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let dir = BuildDir { path };
+        for sub in ["shim", "qemu"] {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir.path.join(sub))?;
+        }
+        for w in wanted {
+            symlink(&me, dir.shim(&w.profile.system))?;
+            symlink(
+                &w.interpreter.path,
+                dir.path.join("qemu").join(&w.profile.system),
+            )?;
+        }
+        fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(dir.path.join(shim::REPORT_FILE))?;
+        Ok(dir)
+    }
+
+    fn shim(&self, system: &str) -> PathBuf {
+        self.path.join("shim").join(system)
+    }
+}
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Per program: how many times it ran and for how long, most time first.
+pub fn render_report(execs: &[Exec]) -> String {
+    let mut per: Vec<(PathBuf, String, usize, u64)> = Vec::new();
+    for e in execs {
+        match per
+            .iter_mut()
+            .find(|(p, s, ..)| p == &e.path && s == &e.system)
+        {
+            Some(row) => {
+                row.2 += 1;
+                row.3 += e.nanos;
+            }
+            None => per.push((e.path.clone(), e.system.clone(), 1, e.nanos)),
+        }
+    }
+    per.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)));
+    let secs = |n: u64| format!("{:.3} s", std::time::Duration::from_nanos(n).as_secs_f64());
+    let total: u64 = per.iter().map(|r| r.3).sum();
+    let mut text = format!(
+        "binfmtctl build report: {} foreign program(s) executed under emulation, {} exec(s), {} in all\n",
+        per.len(),
+        execs.len(),
+        secs(total)
+    );
+    if !per.is_empty() {
+        let rows: Vec<Vec<String>> = per
+            .iter()
+            .map(|(p, s, n, t)| vec![n.to_string(), secs(*t), s.clone(), p.display().to_string()])
+            .collect();
+        text += &output::table(&["COUNT", "TIME", "SYSTEM", "PATH"], &rows);
+    }
+    text
+}
+
+fn write_report(dest: &Path, text: &str) -> Result<()> {
+    if dest == Path::new("-") {
+        eprint!("{text}");
+        return Ok(());
+    }
+    let mut f = fs::File::create(dest)
+        .with_context(|| format!("cannot write the report to {}", dest.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write the report to {}", dest.display()))
+}
+
+/// `nix`, `nix-build`, `nix-store`, `nix-shell`, `nix-instantiate`... by program name.
+fn is_nix_command(program: &OsString) -> bool {
+    Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == "nix" || n.starts_with("nix-"))
+}
+
+/// NIX_CONFIG for the command: the caller's, plus the emulated systems as extra platforms
+/// (and the interpreters as sandbox paths when they are not registered with F).
+fn nix_config(wanted: &[Wanted]) -> OsString {
+    let regs: Vec<(String, String, bool)> = wanted
+        .iter()
+        .map(|w| {
+            (
+                w.profile.system.clone(),
+                w.interpreter.path.display().to_string(),
+                w.interpreter.is_static,
+            )
+        })
+        .collect();
+    let lines = crate::nixconf::NixSettings::new(&regs, "").lines();
+    let mut config = std::env::var_os("NIX_CONFIG").unwrap_or_default();
+    if !config.is_empty() {
+        config.push("\n");
+    }
+    config.push(lines);
+    config
+}
+
+/// A Nix build served by a nix-daemon runs in the daemon's namespaces, outside the private
+/// instance: it would fail with "a 'riscv64-linux' ... is required". Say so first.
+fn refuse_nix_daemon(command: &[OsString], wanted: &[Wanted]) -> Result<()> {
+    let store_arg = command
+        .windows(2)
+        .find(|w| w[0] == "--store")
+        .map(|w| w[1].to_string_lossy().into_owned());
+    let remote = store_arg
+        .or_else(|| std::env::var("NIX_REMOTE").ok())
+        .unwrap_or_default();
+    let daemon = if remote.is_empty() || remote == "auto" {
+        Path::new("/nix/var/nix/daemon-socket/socket").exists()
+            && nix::unistd::access("/nix/store", nix::unistd::AccessFlags::W_OK).is_err()
+    } else {
+        remote.starts_with("daemon") || remote.starts_with("unix://")
+    };
+    if !daemon {
+        return Ok(());
+    }
+    let systems: Vec<&str> = wanted.iter().map(|w| w.profile.system.as_str()).collect();
+    bail!(
+        "this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and \
+         would refuse {} derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: \
+         sudo binfmtctl enable --nix {} && sudo systemctl restart nix-daemon; then run the build directly;\n  \
+         2. build with a single-user store the build itself owns, e.g. binfmtctl build -- {} --store $HOME/nix-root ...",
+        systems.join(", "),
+        systems.join(" "),
+        Path::new(&command[0]).display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_groups_by_program() {
+        let e = |p: &str, n| Exec {
+            system: "riscv64-linux".into(),
+            path: PathBuf::from(p),
+            nanos: n,
+        };
+        let text = render_report(&[
+            e("/b/gen", 1_000_000_000),
+            e("/b/t", 5_000_000),
+            e("/b/gen", 500_000_000),
+        ]);
+        assert_eq!(
+            text,
+            "binfmtctl build report: 2 foreign program(s) executed under emulation, 3 exec(s), 1.505 s in all\n\
+             COUNT  TIME     SYSTEM         PATH\n\
+             2      1.500 s  riscv64-linux  /b/gen\n\
+             1      0.005 s  riscv64-linux  /b/t\n"
+        );
+        assert_eq!(render_report(&[]), "binfmtctl build report: 0 foreign program(s) executed under emulation, 0 exec(s), 0.000 s in all\n");
+    }
+
+    #[test]
+    fn nix_commands_are_recognised() {
+        for (p, want) in [
+            ("nix-build", true),
+            ("/usr/bin/nix", true),
+            ("nix-store", true),
+            ("make", false),
+            ("nixie", false),
+        ] {
+            assert_eq!(is_nix_command(&OsString::from(p)), want, "{p}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The report shim of `binfmtctl build --report`: registered (flags `PF`) as the interpreter
+//! of each emulated system under `<build dir>/shim/<system>`, it runs the real qemu for one
+//! emulated program, times it, and appends a line to `<build dir>/report.jsonl`.
+//!
+//! The kernel starts it as `[<build dir>/shim/<system>, <full path>, <original argv0>, args...]`
+//! (flag P). It recognises itself from that argv[0], before any other start-up work, so the
+//! cost per emulated exec stays small.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use serde::{Deserialize, Serialize};
+
+/// The directory name prefix of a build directory.
+pub const BUILD_DIR_PREFIX: &str = "binfmtctl-build-";
+/// The report file in a build directory.
+pub const REPORT_FILE: &str = "report.jsonl";
+
+/// One emulated exec, as the shim records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exec {
+    pub system: String,
+    pub path: PathBuf,
+    pub nanos: u64,
+}
+
+/// When this process was started as a shim, the build directory and the system.
+pub fn detect(argv0: &Path) -> Option<(PathBuf, String)> {
+    let shim_dir = argv0.parent()?;
+    let build_dir = shim_dir.parent()?;
+    if shim_dir.file_name()? != "shim"
+        || !build_dir
+            .file_name()?
+            .as_bytes()
+            .starts_with(BUILD_DIR_PREFIX.as_bytes())
+    {
+        return None;
+    }
+    Some((
+        build_dir.to_owned(),
+        argv0.file_name()?.to_str()?.to_owned(),
+    ))
+}
+
+/// The signals forwarded from the shim to qemu, so that whoever signals the program (it sees
+/// the shim's pid) reaches it.
+fn forwarded() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+/// Run as the shim when argv[0] says so; `None` otherwise.
+pub fn run_if_shim() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let argv0 = PathBuf::from(args.next()?);
+    let (build_dir, system) = detect(&argv0)?;
+    Some(run(&build_dir, &system, &args.collect::<Vec<_>>()))
+}
+
+fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("binfmtctl build (report shim for {system}): {msg}");
+        ExitCode::from(crate::exit_codes::ERROR)
+    };
+    let [path, argv0, rest @ ..] = args else {
+        return fail(
+            "expected the kernel's [path, argv0, args...]: is the entry registered with flag P?"
+                .into(),
+        );
+    };
+    let qemu = match std::fs::read_link(build_dir.join("qemu").join(system)) {
+        Ok(q) => q,
+        Err(e) => return fail(format!("cannot find the qemu for {system}: {e}")),
+    };
+    // Block the forwarded signals; a thread takes them from a signalfd and passes them on.
+    // The child's mask is reset by std before it execs.
+    let set = forwarded();
+    if let Err(e) = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
+        return fail(format!("cannot block signals: {e}"));
+    }
+    let start = Instant::now();
+    let child = Command::new(&qemu)
+        .arg("-0")
+        .arg(argv0)
+        .arg("--")
+        .arg(path)
+        .args(rest)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
+    };
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    if let Ok(sfd) = nix::sys::signalfd::SignalFd::new(&set) {
+        std::thread::spawn(move || {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                if let Ok(sig) = Signal::try_from(i32::try_from(info.ssi_signo).unwrap_or(0)) {
+                    let _ = nix::sys::signal::kill(pid, sig);
+                }
+            }
+        });
+    }
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot wait for {}: {e}", qemu.display())),
+    };
+    let record = Exec {
+        system: system.to_owned(),
+        path: std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)),
+        nanos: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+    };
+    if let Ok(line) = serde_json::to_string(&record) {
+        // One O_APPEND write per line: lines from concurrent shims never interleave.
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .open(build_dir.join(REPORT_FILE))
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+    }
+    pass_on(status)
+}
+
+/// Exit the way the child did: its status, or its signal (re-raised on ourselves).
+pub fn pass_on(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(sig) = status.signal().and_then(|s| Signal::try_from(s).ok()) {
+        let mut one = SigSet::empty();
+        one.add(sig);
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&one), None);
+        // SIGPIPE is ignored by Rust programs: the shell convention is the best we can do.
+        if sig != Signal::SIGPIPE {
+            let _ = nix::sys::signal::raise(sig);
+        }
+        return ExitCode::from(128u8.wrapping_add(u8::try_from(sig as i32).unwrap_or(0)));
+    }
+    ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
+}
+
+/// Read a build directory's report.
+pub fn read_report(build_dir: &Path) -> Vec<Exec> {
+    std::fs::read_to_string(build_dir.join(REPORT_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_only_shim_paths() {
+        assert_eq!(
+            detect(Path::new("/tmp/binfmtctl-build-12-ab/shim/riscv64-linux")),
+            Some((
+                PathBuf::from("/tmp/binfmtctl-build-12-ab"),
+                "riscv64-linux".to_owned()
+            ))
+        );
+        for p in [
+            "binfmtctl",
+            "/usr/bin/binfmtctl",
+            "/tmp/x/shim/riscv64-linux",
+            "/tmp/binfmtctl-build-1/bin/x",
+            "shim/x",
+        ] {
+            assert_eq!(detect(Path::new(p)), None, "{p}");
+        }
+    }
+}

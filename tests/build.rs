@@ -1,0 +1,347 @@
+//! `binfmtctl build` end to end with real tools: a cross-compiled make project whose build runs
+//! a generator built for the target, a real Nix building a `system = "riscv64-linux"`
+//! derivation, and the host's global table left byte-identical.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{ok, private, scratch, stderr, stdout, As, BIN, MANIFEST_DIR};
+
+fn copy_project(to: &Path) -> PathBuf {
+    let dir = to.join("crossgen");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["Makefile", "gen.c", "main.c"] {
+        std::fs::copy(
+            Path::new(MANIFEST_DIR)
+                .join("tests/fixtures/crossgen")
+                .join(f),
+            dir.join(f),
+        )
+        .unwrap();
+    }
+    common::set_mode(&dir, 0o777);
+    dir
+}
+
+/// Run a shell command in an EMPTY private binfmt_misc instance: what a machine without any
+/// registration sees, whatever this machine's table holds.
+fn without_emulation(dir: &Path, script: &str) -> Output {
+    private(As::Me, dir, script)
+}
+
+#[test]
+fn make_fails_plainly_and_succeeds_under_build_with_a_report_naming_the_generator() {
+    common::require("make", "make");
+    common::require(
+        "riscv64-linux-gnu-gcc",
+        "gcc-riscv64-linux-gnu libc6-dev-riscv64-cross",
+    );
+    let t = scratch();
+    let project = copy_project(t.path());
+    let plain = without_emulation(&project, "make 2>&1; echo \"make=$?\"");
+    let text = stdout(&plain);
+    assert!(
+        text.contains("./gen > table.h") && text.contains("Exec format error"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("make=2"), "{text}");
+
+    ok(&Command::new("make")
+        .arg("clean")
+        .current_dir(&project)
+        .output()
+        .unwrap());
+    let report = t.path().join("report.txt");
+    let out = Command::new(BIN)
+        .args(["build", "--report"])
+        .arg(&report)
+        .args(["--", "make"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    ok(&out);
+    let report = std::fs::read_to_string(&report).unwrap();
+    let gen = project.join("gen").canonicalize().unwrap();
+    assert!(
+        report.starts_with(
+            "binfmtctl build report: 1 foreign program(s) executed under emulation, 1 exec(s), "
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("  riscv64-linux  {}\n", gen.display())),
+        "{report}"
+    );
+    let app = Command::new("qemu-riscv64-static")
+        .arg(project.join("app"))
+        .output()
+        .unwrap();
+    assert_eq!(ok(&app), "long is 64 bits; 7 squared is 49\n");
+}
+
+fn nix_env(cmd: &mut Command, store: &Path) {
+    // A single-user store of the test's own, sandbox on, nothing substituted.
+    cmd.env("NIX_STORE_DIR", store.join("store"))
+        .env("NIX_STATE_DIR", store.join("var"))
+        .env("NIX_LOG_DIR", store.join("log"))
+        .env(
+            "NIX_CONFIG",
+            "build-users-group =\nsandbox = true\nsubstituters =\n",
+        )
+        .env_remove("NIX_REMOTE");
+}
+
+#[test]
+fn nix_builds_a_riscv64_derivation_only_under_build() {
+    common::require("nix-build", "nix-bin");
+    let gcc = common::require(
+        "riscv64-linux-gnu-gcc",
+        "gcc-riscv64-linux-gnu libc6-dev-riscv64-cross",
+    );
+    let t = scratch();
+    let builder = t.path().join("builder");
+    ok(&Command::new(gcc)
+        .args(["-static", "-O2", "-o"])
+        .arg(&builder)
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/nix-builder.c"))
+        .output()
+        .unwrap());
+    let drv = t.path().join("riscv.nix");
+    std::fs::write(
+        &drv,
+        "derivation { name = \"riscv-hello\"; system = \"riscv64-linux\"; builder = ./builder; }\n",
+    )
+    .unwrap();
+    let store = t.path().join("nix");
+
+    let mut plain = Command::new("nix-build");
+    plain.arg(&drv).arg("--no-out-link");
+    nix_env(&mut plain, &store);
+    let out = plain.output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("a 'riscv64-linux' with features {} is required to build"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut built = Command::new(BIN);
+    built
+        .args([
+            "build",
+            "--system",
+            "riscv64-linux",
+            "--report",
+            "-",
+            "--",
+            "nix-build",
+        ])
+        .arg(&drv)
+        .arg("--no-out-link");
+    nix_env(&mut built, &store);
+    let out = built.output().unwrap();
+    let result = ok(&out);
+    let result = Path::new(result.trim());
+    assert!(result.starts_with(store.join("store")), "{result:?}");
+    assert_eq!(
+        std::fs::read_to_string(result).unwrap(),
+        "built by a riscv64 builder, 64-bit long\n"
+    );
+    assert!(
+        stderr(&out).contains(
+            "binfmtctl build report: not collected. Nix runs builders inside its sandbox"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_nix_daemon_store_is_explained_not_attempted() {
+    let out = Command::new(BIN)
+        .args([
+            "build",
+            "--system",
+            "riscv64-linux",
+            "--",
+            "nix-build",
+            "x.nix",
+        ])
+        .env("NIX_REMOTE", "daemon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("binfmtctl: error: this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and would refuse riscv64-linux derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: sudo binfmtctl enable --nix riscv64-linux && sudo systemctl restart nix-daemon"), "{err}");
+}
+
+/// Every entry of the host's global table, name and contents, read through a mount of the
+/// global instance on a scratch directory (the host's own namespaces: only root can).
+fn global_table() -> String {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "reading the global table needs root"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    nix::mount::mount(
+        Some("binfmt_misc"),
+        dir.path(),
+        Some("binfmt_misc"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mount the global binfmt_misc");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    let mut text = String::new();
+    for n in names {
+        if n == "register" {
+            continue;
+        }
+        text += &format!(
+            "== {}\n{}",
+            n.to_string_lossy(),
+            std::fs::read_to_string(dir.path().join(&n)).unwrap_or_default()
+        );
+    }
+    nix::mount::umount(dir.path()).unwrap();
+    text
+}
+
+#[test]
+fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let before = global_table();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+            "build",
+            "--system",
+            "riscv64-linux",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "{} one && touch {}/made-by-build && id -u",
+            hello.display(),
+            t.path().display()
+        ))
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "hello exits 7: {}",
+        stderr(&out)
+    );
+    let after = global_table();
+    assert_eq!(before, after, "the global table changed");
+    assert!(
+        stdout(&out).starts_with(&format!("hello argv0={} [one]\n", hello.display())),
+        "{}",
+        stdout(&out)
+    );
+    let meta = std::fs::metadata(t.path().join("made-by-build"));
+    assert!(
+        meta.is_err(),
+        "sh -c stops at hello's exit 7; nothing after it runs"
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            BIN,
+            "build",
+            "--system",
+            "riscv64-linux",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "HELLO_EXIT=0 {} && touch {}/made-by-build && id -u",
+            hello.display(),
+            t.path().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(ok(&out).trim_end().ends_with("\n65534"), "{}", stdout(&out));
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(
+        std::fs::metadata(t.path().join("made-by-build"))
+            .unwrap()
+            .uid(),
+        65534,
+        "files the build writes belong to the caller"
+    );
+}
+
+#[test]
+fn status_and_signals_pass_through() {
+    let status = Command::new(BIN)
+        .args(["build", "--system", "riscv64", "--", "sh", "-c", "exit 3"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    // SIGKILL: the one signal no environment can have ignored (a test runner may ignore
+    // SIGTERM, and ignored signals are inherited).
+    use std::os::unix::process::ExitStatusExt as _;
+    for report in [&["--report", "/dev/null"][..], &[]] {
+        let status = Command::new(BIN)
+            .args(["build", "--system", "riscv64"])
+            .args(report)
+            .args(["--", "sh", "-c", "kill -KILL $$"])
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(9), "{report:?}: {status:?}");
+    }
+}
+
+#[test]
+fn host_table_mode_registers_for_the_duration_and_restores_exactly_also_on_ctrl_c() {
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    // In a private instance, which plays the host table here.
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"
+snap() {{ for f in $(ls /proc/sys/fs/binfmt_misc | sort); do echo "== $f"; cat /proc/sys/fs/binfmt_misc/$f 2>/dev/null; done; }}
+bfc enable arm64 >/dev/null 2>&1 || exit 3
+snap > "$T/before"
+bfc build --host-table --system riscv64 -- sh -c 'ls /proc/sys/fs/binfmt_misc | grep -c binfmtctl-build-; {hello}'; echo "build=$?"
+snap > "$T/after"
+setsid $B build --host-table --system riscv64 -- sh -c 'kill -INT 0; sleep 1'; echo "interrupted=$?"
+snap > "$T/after-int"
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(
+        text.contains("1\nhello argv0=") && text.contains("build=7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("interrupted=130"),
+        "SIGINT passes through as 128+2: {text}"
+    );
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(read("before"), read("after"));
+    assert_eq!(read("before"), read("after-int"));
+}
