@@ -5,6 +5,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, Output};
 
 use common::{ok, private, scratch, stderr, stdout, As, BIN, MANIFEST_DIR};
@@ -280,7 +282,6 @@ fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
         .output()
         .unwrap();
     assert!(ok(&out).trim_end().ends_with("\n65534"), "{}", stdout(&out));
-    use std::os::unix::fs::MetadataExt as _;
     assert_eq!(
         std::fs::metadata(t.path().join("made-by-build"))
             .unwrap()
@@ -299,7 +300,6 @@ fn status_and_signals_pass_through() {
     assert_eq!(status.code(), Some(3));
     // SIGKILL: the one signal no environment can have ignored (a test runner may ignore
     // SIGTERM, and ignored signals are inherited).
-    use std::os::unix::process::ExitStatusExt as _;
     for report in [&["--report", "/dev/null"][..], &[]] {
         let status = Command::new(BIN)
             .args(["build", "--system", "riscv64"])
