@@ -82,7 +82,9 @@ pub fn search_dirs() -> Vec<PathBuf> {
 /// Find the interpreter for a profile: the first static one in name-then-directory order,
 /// else the first dynamic one.
 pub fn find(profile: &Profile) -> Option<Interpreter> {
-    find_in(profile, &search_dirs())
+    // Computed once per process: `build` and `systems` look for every system's interpreter.
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    find_in(profile, DIRS.get_or_init(search_dirs))
 }
 
 pub fn find_in(profile: &Profile, dirs: &[PathBuf]) -> Option<Interpreter> {

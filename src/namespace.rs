@@ -25,6 +25,19 @@ pub fn enter_as_root() -> Result<()> {
     .context("cannot create a user namespace: user namespaces may be disabled (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)")
 }
 
+/// For root: enter a new user + mount namespace that maps every id to itself, so the command
+/// keeps running as root and other users (Nix's build users) keep their identities. One
+/// level is enough: root's files stay root's.
+pub fn enter_identity() -> Result<()> {
+    let all = "0 0 4294967295";
+    unshare_mapped(
+        CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
+        all,
+        all,
+    )
+    .context("cannot create a user namespace")
+}
+
 /// Enter a nested user namespace that maps `uid`/`gid` (the caller's ids outside) back, so the
 /// command runs as the caller while it still sees the parent's private binfmt_misc instance.
 pub fn enter_as(uid: Uid, gid: Gid) -> Result<()> {

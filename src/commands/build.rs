@@ -178,7 +178,9 @@ fn private_instances_supported() -> bool {
 
 fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()> {
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    namespace::enter_as_root().context("binfmtctl build needs user namespaces for its private binfmt_misc instance (or run it as root with --host-table)")?;
+    let root = uid.is_root() && gid.as_raw() == 0;
+    if root { namespace::enter_identity() } else { namespace::enter_as_root() }
+        .context("binfmtctl build needs user namespaces for its private binfmt_misc instance (or run it as root with --host-table)")?;
     // Nothing mounted here may reach the parent namespace.
     nix::mount::mount(
         None::<&str>,
@@ -202,7 +204,11 @@ fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()
             .register(r)
             .with_context(|| format!("cannot register {} in the private instance", r.name))?;
     }
-    namespace::enter_as(uid, gid)
+    if root {
+        Ok(())
+    } else {
+        namespace::enter_as(uid, gid)
+    }
 }
 
 /// The signals a terminal or a CI runner sends to stop a build: binfmtctl waits them out (the
