@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{ok, private, scratch, stderr, stdout, As, BIN, MANIFEST_DIR};
