@@ -60,6 +60,9 @@ pub enum Command {
     /// Run a command (a cross build) so that every foreign program it executes runs under qemu,
     /// in a private binfmt_misc instance: nothing changes for the rest of the machine.
     Build(BuildArgs),
+    /// Install the systemd unit that restores the registrations at boot (and after every
+    /// restart of systemd-binfmt), pointing at this binfmtctl, and enable it.
+    InstallUnit(InstallUnitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -177,6 +180,19 @@ pub struct BuildArgs {
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallUnitArgs {
+    /// Where to write binfmtctl.service.
+    #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+    /// Write the unit but do not run `systemctl daemon-reload` and `systemctl enable`.
+    #[arg(long)]
+    pub no_enable: bool,
+    /// Print the unit and where it would go, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -231,3 +231,35 @@ fn man_page_covers_every_subcommand() {
         "hidden commands stay hidden"
     );
 }
+
+#[test]
+fn install_unit_writes_a_unit_systemd_accepts() {
+    let analyze = common::require("systemd-analyze", "systemd");
+    let t = common::scratch();
+    let out = run(&[
+        "install-unit",
+        "--no-enable",
+        "--unit-dir",
+        t.path().to_str().unwrap(),
+    ]);
+    ok(&out);
+    let unit = t.path().join("binfmtctl.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exe = std::path::Path::new(common::BIN).canonicalize().unwrap();
+    assert!(
+        text.contains(&format!("ExecStart={} apply\n", exe.display())),
+        "{text}"
+    );
+    assert!(!text.contains("/usr/bin/binfmtctl"), "{text}");
+    let verify = std::process::Command::new(analyze)
+        .args(["verify", "--man=no"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "systemd-analyze verify: {}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+}

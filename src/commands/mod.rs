@@ -9,6 +9,7 @@ mod enable;
 mod export;
 mod identify;
 mod import;
+mod install_unit;
 mod run;
 mod status;
 mod systems;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, &args),
         Command::Build(args) => build::run(&ctx, &args),
+        Command::InstallUnit(args) => install_unit::run(&args),
         Command::Import(args) => import::run(&ctx, &args),
         Command::NixConfig => {
             output::print(&ctx.nix_settings(&ctx.config()?).lines())?;
