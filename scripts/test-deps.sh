@@ -16,7 +16,7 @@ packages=(
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross libc6-riscv64-cross   # riscv64 test programs
   util-linux                            # unshare, setpriv
   nix-bin                               # real Nix for the emulated-build tests
-  systemd systemd-container debootstrap # systemd-binfmt, systemd-analyze, the nspawn boot test
+  systemd systemd-container debootstrap debian-archive-keyring # systemd-binfmt, systemd-analyze, the nspawn boot test
   dpkg-dev                              # dpkg-deb for unpacking foreign packages
 )
 # Note: not binfmt-support. Installing it registers every qemu-* entry in the host's global
