@@ -82,14 +82,20 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
     let mut problems = table_problems(&entries);
-    let nix_platforms = nix_platforms();
+    // Asking Nix takes as long as a few probes: do it while they run.
+    let nix_platforms = std::thread::spawn(nix_platforms);
 
+    // Every probe file is written before any probe runs: a file still open for writing in a
+    // child that another thread is just forking makes exec fail with ETXTBSY.
+    for system in &systems {
+        write_probe(system, &dir)?;
+    }
     let checks: Vec<SystemCheck> = std::thread::scope(|scope| {
         let handles: Vec<_> = systems
             .iter()
             .map(|system| {
-                let (entries, state, dir, nix) = (&entries, &state, &dir, &nix_platforms);
-                scope.spawn(move || check_system(ctx, system, entries, state, dir, nix.as_deref()))
+                let (entries, state, dir) = (&entries, &state, &dir);
+                scope.spawn(move || check_system(ctx, system, entries, state, dir))
             })
             .collect();
         handles
@@ -162,7 +168,6 @@ fn check_system(
     entries: &[Entry],
     state: &crate::state::State,
     dir: &ProbeDir,
-    nix_platforms: Option<&[String]>,
 ) -> Result<SystemCheck> {
     let profile = ctx.profiles.lookup(system)?;
     let accepting: Vec<&Entry> = entries
@@ -230,14 +235,6 @@ fn check_system(
             format!("remove the one you do not want: binfmtctl disable --name {}", shadowed.name),
         ));
     }
-    if let Some(platforms) = nix_platforms {
-        if !platforms.iter().any(|p| p == system) {
-            problems.push(warning(
-                format!("Nix is installed but {system} is not in its extra-platforms: Nix will refuse to build {system} derivations"),
-                format!("binfmtctl enable --nix {system} (then restart nix-daemon if one runs)"),
-            ));
-        }
-    }
     let ok = problems.iter().all(|p| p.severity != "error");
     Ok(SystemCheck {
         system: system.to_owned(),
@@ -253,7 +250,23 @@ fn check_system(
     })
 }
 
-/// Execute the system's probe plainly and in an empty chroot.
+/// Write the system's probe into a directory of its own (the chroot: nothing but the probe).
+fn write_probe(system: &str, dir: &ProbeDir) -> Result<()> {
+    let Some(p) = probe::for_system(system) else {
+        return Ok(());
+    };
+    let sub = dir.path().join(format!("{system}.d"));
+    std::fs::DirBuilder::new().mode(0o755).create(&sub)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(sub.join(p.system))?;
+    f.write_all(&p.bytes)?;
+    Ok(())
+}
+
+/// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot.
 fn run_probe(system: &str, dir: &ProbeDir) -> Result<(Outcome, Outcome)> {
     let Some(p) = probe::for_system(system) else {
         let none = Outcome::Failed {
@@ -261,17 +274,11 @@ fn run_probe(system: &str, dir: &ProbeDir) -> Result<(Outcome, Outcome)> {
         };
         return Ok((none.clone(), none));
     };
-    // One directory per system for the chroot, holding nothing but the probe.
     let sub = dir.path().join(format!("{system}.d"));
-    std::fs::DirBuilder::new().mode(0o755).create(&sub)?;
-    let file = sub.join(p.system);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o755)
-        .open(&file)?
-        .write_all(&p.bytes)?;
-    Ok((trial::exec(&p, &file), trial::exec_in_chroot(&p, &sub)))
+    Ok((
+        trial::exec(&p, &sub.join(p.system)),
+        trial::exec_in_chroot(&p, &sub),
+    ))
 }
 
 /// Warnings about the winning entry and its interpreter.
