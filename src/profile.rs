@@ -9,6 +9,20 @@ use serde::Deserialize;
 use crate::registry::{Bytes, EntryName, Matcher};
 
 mod builtin {
+    /// A profile as build.rs found it in qemu-profiles/.
+    pub struct Raw {
+        pub file: &'static str,
+        pub system: &'static str,
+        pub description: &'static str,
+        pub cpu: Option<&'static str>,
+        pub debian: Option<&'static str>,
+        pub aliases: &'static [&'static str],
+        pub interpreters: &'static [&'static str],
+        pub offset: usize,
+        pub magic: &'static str,
+        pub mask: &'static str,
+        pub nixos: bool,
+    }
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 }
 
@@ -19,11 +33,9 @@ pub const LOCAL_DIR: &str = "/etc/binfmtctl/profiles.d";
 pub enum ProfileError {
     #[error("{}: {message}; fix the file or remove it", .path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // Not `source`: the message already holds the cause, and `{err:#}` would print it twice.
+    #[error("{}: {err}", .path.display())]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("unknown system {name:?}{}; `binfmtctl systems` lists them all", suggest(.suggestions))]
     Unknown {
         name: String,
@@ -197,15 +209,25 @@ pub struct Profiles {
 }
 
 impl Profiles {
-    /// The built-in profiles only.
+    /// The built-in profiles only (compiled in by build.rs; `tests/profiles.rs` checks they
+    /// equal what `Profile::parse` makes of qemu-profiles/).
     pub fn builtin() -> Result<Profiles, ProfileError> {
-        let list = builtin::BUILTIN
-            .iter()
-            .map(|(name, text)| Profile::parse(text, Path::new(&format!("builtin:{name}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut p = Profiles { list: Vec::new() };
-        for profile in list {
-            p.add(profile)?;
+        let own = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        let mut p = Profiles { list: Vec::with_capacity(builtin::BUILTIN.len()) };
+        for r in builtin::BUILTIN {
+            p.add(Profile {
+                system: r.system.to_owned(),
+                description: r.description.to_owned(),
+                cpu: r.cpu.map(str::to_owned),
+                debian: r.debian.map(str::to_owned),
+                aliases: own(r.aliases),
+                interpreters: own(r.interpreters),
+                offset: r.offset,
+                magic: Bytes::unescape(r.magic),
+                mask: Bytes::unescape(r.mask),
+                nixos: r.nixos,
+                source: format!("builtin:{}", r.file),
+            })?;
         }
         Ok(p)
     }
@@ -217,10 +239,10 @@ impl Profiles {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
-            Err(source) => {
+            Err(err) => {
                 return Err(ProfileError::Io {
                     path: dir.to_owned(),
-                    source,
+                    err,
                 })
             }
         };
@@ -231,9 +253,9 @@ impl Profiles {
             .collect();
         files.sort();
         for path in files {
-            let text = fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+            let text = fs::read_to_string(&path).map_err(|err| ProfileError::Io {
                 path: path.clone(),
-                source,
+                err,
             })?;
             let profile = Profile::parse(&text, &path)?;
             p.list.retain(|old| old.system != profile.system);

@@ -167,3 +167,28 @@ fn check_of_a_system_without_entry_says_to_enable_it() {
     assert!(text.contains("error riscv64-linux: no binfmt_misc entry runs riscv64-linux programs: exec gives \"Exec format error\"\n    fix: binfmtctl enable riscv64-linux\n"), "{text}");
     assert!(text.trim_end().ends_with("check=1"), "{text}");
 }
+
+#[test]
+fn check_warns_when_nix_lacks_the_platform() {
+    common::require("nix", "nix-bin");
+    let setup = |platforms: &str| {
+        format!(
+            "mkdir -p \"$T/nixconf\" && printf 'extra-platforms = {platforms}\\n' > \"$T/nixconf/nix.conf\" && export NIX_CONF_DIR=\"$T/nixconf\"\n\
+             bfc enable riscv64-linux >/dev/null 2>&1 || exit 3"
+        )
+    };
+    let nix_warning = "Nix is installed but riscv64-linux is not in its extra-platforms: Nix will refuse to build riscv64-linux derivations | fix: binfmtctl enable --nix riscv64-linux (then restart nix-daemon if one runs)";
+    let (code, report) = check(As::Me, &setup("aarch64-linux"));
+    assert_eq!(code, 0, "a warning does not fail the check");
+    assert!(
+        messages(system(&report, "riscv64-linux"), "warning").contains(&nix_warning.to_owned()),
+        "{report:#}"
+    );
+    let (_, report) = check(As::Me, &setup("riscv64-linux"));
+    assert!(
+        !messages(system(&report, "riscv64-linux"), "warning")
+            .iter()
+            .any(|w| w.starts_with("Nix is installed")),
+        "{report:#}"
+    );
+}

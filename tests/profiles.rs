@@ -239,3 +239,27 @@ fn a_local_profile_directory_adds_and_overrides() {
         )
     );
 }
+
+#[test]
+fn the_compiled_in_profiles_equal_the_files() {
+    let dir = std::path::Path::new(common::MANIFEST_DIR).join("qemu-profiles");
+    let builtin = Profiles::builtin().unwrap();
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut parsed = Profile::parse(
+            &std::fs::read_to_string(&path).unwrap(),
+            std::path::Path::new(&format!("builtin:{file}")),
+        )
+        .unwrap();
+        let compiled = builtin.lookup(&parsed.system).unwrap().clone();
+        parsed.source.clone_from(&compiled.source);
+        assert_eq!(compiled, parsed, "{file}");
+        n += 1;
+    }
+    assert_eq!(n, builtin.all().len());
+}

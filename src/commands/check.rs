@@ -103,6 +103,16 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
             .filter_map(|h| h.join().ok())
             .collect::<Result<Vec<_>>>()
     })?;
+    let mut checks = checks;
+    if let Some(platforms) = nix_platforms.join().unwrap_or(None) {
+        for c in checks.iter_mut().filter(|c| !platforms.contains(&c.system)) {
+            let system = &c.system;
+            c.problems.push(warning(
+                format!("Nix is installed but {system} is not in its extra-platforms: Nix will refuse to build {system} derivations"),
+                format!("binfmtctl enable --nix {system} (then restart nix-daemon if one runs)"),
+            ));
+        }
+    }
     if !ctx.registry.is_mounted() {
         problems.push(error(
             format!("binfmt_misc is not mounted at {}", ctx.registry.root().display()),
@@ -176,7 +186,7 @@ fn check_system(
         .collect();
     let winner = accepting.first().copied();
     let mut problems = Vec::new();
-    let (exec, chroot) = run_probe(system, dir)?;
+    let (exec, chroot) = run_probe(system, dir);
     let enable = format!("binfmtctl enable {system}");
     match (&exec, winner) {
         (Outcome::Ran { .. }, _) => {}
@@ -267,18 +277,18 @@ fn write_probe(system: &str, dir: &ProbeDir) -> Result<()> {
 }
 
 /// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot.
-fn run_probe(system: &str, dir: &ProbeDir) -> Result<(Outcome, Outcome)> {
+fn run_probe(system: &str, dir: &ProbeDir) -> (Outcome, Outcome) {
     let Some(p) = probe::for_system(system) else {
         let none = Outcome::Failed {
             message: "binfmtctl has no probe for this system".to_owned(),
         };
-        return Ok((none.clone(), none));
+        return (none.clone(), none);
     };
     let sub = dir.path().join(format!("{system}.d"));
-    Ok((
+    (
         trial::exec(&p, &sub.join(p.system)),
         trial::exec_in_chroot(&p, &sub),
-    ))
+    )
 }
 
 /// Warnings about the winning entry and its interpreter.
