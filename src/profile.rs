@@ -213,7 +213,9 @@ impl Profiles {
     /// equal what `Profile::parse` makes of qemu-profiles/).
     pub fn builtin() -> Result<Profiles, ProfileError> {
         let own = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        let mut p = Profiles { list: Vec::with_capacity(builtin::BUILTIN.len()) };
+        let mut p = Profiles {
+            list: Vec::with_capacity(builtin::BUILTIN.len()),
+        };
         for r in builtin::BUILTIN {
             p.add(Profile {
                 system: r.system.to_owned(),
