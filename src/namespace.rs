@@ -29,13 +29,33 @@ pub fn enter_as_root() -> Result<()> {
 /// keeps running as root and other users (Nix's build users) keep their identities. One
 /// level is enough: root's files stay root's.
 pub fn enter_identity() -> Result<()> {
-    let all = "0 0 4294967295";
+    // Every id that exists here maps to itself (inside a container's user namespace that is
+    // only the container's range, not all 2^32).
+    let (uids, gids) = (
+        identity_map("/proc/self/uid_map")?,
+        identity_map("/proc/self/gid_map")?,
+    );
     unshare_mapped(
         CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS,
-        all,
-        all,
+        &uids,
+        &gids,
     )
     .context("cannot create a user namespace")
+}
+
+/// The identity mapping of the ids this namespace has, from its `uid_map`/`gid_map`.
+fn identity_map(path: &str) -> Result<String> {
+    let text = fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    Ok(identity_lines(&text))
+}
+
+fn identity_lines(map: &str) -> String {
+    map.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3).then(|| format!("{0} {0} {1}\n", f[0], f[2]))
+        })
+        .collect()
 }
 
 /// Enter a nested user namespace that maps `uid`/`gid` (the caller's ids outside) back, so the
@@ -134,4 +154,19 @@ pub fn chroot(dir: &Path) -> Result<()> {
     nix::unistd::chroot(dir).with_context(|| format!("cannot chroot into {}", dir.display()))?;
     nix::unistd::chdir("/").context("cannot chdir to / in the chroot")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identity_keeps_the_ids_this_namespace_has() {
+        assert_eq!(
+            super::identity_lines("         0          0 4294967295\n"),
+            "0 0 4294967295\n"
+        );
+        assert_eq!(
+            super::identity_lines("0 1000 1\n1 100000 65536\n"),
+            "0 0 1\n1 1 65536\n"
+        );
+    }
 }

@@ -345,3 +345,16 @@ snap > "$T/after-int"
     assert_eq!(read("before"), read("after"));
     assert_eq!(read("before"), read("after-int"));
 }
+
+#[test]
+fn build_works_as_root_of_a_user_namespace_like_a_rootless_container() {
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!("$B build --system riscv64 -- sh -c 'cat /proc/self/uid_map; {}'; echo \"build=$?\"", hello.display()),
+    );
+    let text = ok(&out);
+    assert!(text.contains("hello argv0=") && text.contains("build=7"), "{text}");
+}
