@@ -501,6 +501,62 @@ class Bench:
         self.section("5. Start-up: status and systems", text)
 
 
+    # -- 6. binfmtctl build (issue 5) ----------------------------------------------------
+
+    def build(self):
+        a = self.a
+        n_execs = 20
+        # The set-up cost: namespaces, the private instance, the registrations.
+        w = self.worker("build-setup")
+        v = [
+            Variant("true", w, dict(path="/bin/true", argv=["true"], env=self.env())),
+            Variant("binfmtctl build --system riscv64-linux -- true", w,
+                    dict(self.bctl("build", "--system", "riscv64-linux", "--", "true"), env=self.env())),
+            Variant(f"binfmtctl build -- true (every system: {a.n_systems} registrations)", w,
+                    dict(self.bctl("build", "--", "true"), env=self.env())),
+        ]
+        run_paired(v, a.rounds_startup, a.warmup, "build -- true")
+        self.keep("build_true", v)
+        t, one, every = (summary(x.samples)["median"] for x in v)
+        text = ("The private instance's set-up, measured from inside a private instance (as for every other "
+                "comparison; the build then nests one more instance, which the kernel allows).\n\n")
+        text += table(v, v[0], cpu=True)
+        text += (f"\nGoal: `build -- true` adds under 5 ms to `true`: {fmt_ms(one - t)} ms for one system "
+                 f"{verdict(one - t < 5e6)}, {fmt_ms(every - t)} ms for every system {verdict(every - t < 5e6)}\n")
+        self.section("6. binfmtctl build: set-up", text)
+
+        # A build that executes N emulated programs: under build vs with the same entry in the
+        # (here: the worker's own) table.
+        script = os.path.join(self.work, "emulated-build.sh")
+        with open(script, "w") as f:
+            f.write(f"for i in $(seq {n_execs}); do {a.hello} >/dev/null; done\n")
+        wt = self.worker("build-table")
+        st = os.path.join(self.work, "build-state")
+        wt.sh(f"rm -rf {st} {a.config_riscv64} && {self.bin} --config {a.config_riscv64} --state-dir {st} "
+              f"enable riscv64-linux >/dev/null")
+        wb = self.worker("build-private")
+        env = self.env(HELLO_EXIT="0")
+        v2 = [
+            Variant(f"sh: {n_execs} emulated execs, riscv64 in the table", wt,
+                    dict(path="/bin/sh", argv=["sh", script], env=env)),
+            Variant(f"binfmtctl build --system riscv64-linux -- sh: the same {n_execs} execs", wb,
+                    dict(self.bctl("build", "--system", "riscv64-linux", "--", "sh", script), env=env)),
+            Variant(f"binfmtctl build --report /dev/null ... (every exec timed by the shim)", wb,
+                    dict(self.bctl("build", "--system", "riscv64-linux", "--report", "/dev/null", "--", "sh", script),
+                         env=env)),
+        ]
+        run_paired(v2, max(5, a.rounds_check * 2), a.warmup, "a build with emulated execs")
+        self.keep("build_execs", v2)
+        r, lo, hi = paired_ratio(v2[1].samples, v2[0].samples)
+        rr, rlo, rhi = paired_ratio(v2[2].samples, v2[0].samples)
+        text = (f"A shell script that executes the static riscv64 hello {n_execs} times.\n\n")
+        text += table(v2, v2[0], cpu=True)
+        text += (f"\nGoal: under build within 1.05x of the same entries in the table: paired ratio {r:.3f} "
+                 f"[{lo:.3f}, {hi:.3f}] {verdict(r <= 1.05)}\n"
+                 f"With --report (the shim starts binfmtctl once per emulated exec): {rr:.3f} [{rlo:.3f}, {rhi:.3f}]\n")
+        self.section("6b. binfmtctl build: a build that runs emulated programs", text)
+
+
 def machine():
     def first(path, key):
         try:
@@ -537,7 +593,7 @@ def main():
     p.add_argument("--n-systems", type=int, required=True)
     p.add_argument("--left-out", default="none", help="the systems left out of the registrations, and why")
     p.add_argument("--quick", action="store_true", help="few rounds: a smoke test of the harness")
-    p.add_argument("--only", default="", help="comma-separated: apply,exec,run,check,startup")
+    p.add_argument("--only", default="", help="comma-separated: apply,exec,run,check,startup,build")
     a = p.parse_args()
     scale = 0.1 if a.quick else 1.0
     a.warmup = 3 if a.quick else 5
@@ -568,6 +624,8 @@ def main():
             b.check()
         if not only or "startup" in only:
             b.startup()
+        if not only or "build" in only:
+            b.build()
     finally:
         b.close()
     elapsed = time.monotonic() - t0
