@@ -14,3 +14,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets
+# A short fuzz run of every parser (cargo-fuzz on the stable toolchain; figures of the long
+# runs in FUZZING.md).
+bash scripts/fuzz-smoke.sh 10

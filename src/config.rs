@@ -20,6 +20,10 @@ pub struct Config {
     /// Keep Nix's `extra-platforms` in step with the systems (`enable --nix`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nix: bool,
+    /// Interpreters registered with `enable --force` although users other than root can
+    /// change them (SECURITY.md); `apply` refuses any other such interpreter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_interpreters: Vec<String>,
     /// One table per registration, `[[system]]`.
     #[serde(default, rename = "system", skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<SystemConfig>,
@@ -118,12 +122,34 @@ impl Config {
             Some(old) => *old = rec,
             None => self.systems.push(rec),
         }
+        self.prune_forced();
     }
 
     pub fn remove(&mut self, name: &EntryName) -> bool {
         let before = self.systems.len();
         self.systems.retain(|s| &s.name != name);
+        self.prune_forced();
         before != self.systems.len()
+    }
+
+    /// Whether `enable --force` accepted this interpreter despite its owner or permissions.
+    pub fn is_forced(&self, interpreter: &str) -> bool {
+        self.forced_interpreters.iter().any(|i| i == interpreter)
+    }
+
+    /// Record that `enable --force` accepted this interpreter.
+    pub fn force_interpreter(&mut self, interpreter: &str) {
+        if !self.is_forced(interpreter) {
+            self.forced_interpreters.push(interpreter.to_owned());
+        }
+    }
+
+    /// A forced interpreter no record uses any more is forgotten, so a later interpreter at
+    /// the same path is checked again.
+    fn prune_forced(&mut self) {
+        let systems = &self.systems;
+        self.forced_interpreters
+            .retain(|i| systems.iter().any(|s| &s.interpreter == i));
     }
 }
 
@@ -147,6 +173,31 @@ mod tests {
             Config::parse("", Path::new("c")).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn forced_interpreters_round_trip_and_are_forgotten_with_their_last_record() {
+        let rec = |name: &str, interpreter: &str| SystemConfig {
+            system: "riscv64-linux".into(),
+            name: name.parse().unwrap(),
+            interpreter: interpreter.into(),
+            flags: FlagsText(Flags::default()),
+        };
+        let mut c = Config::default();
+        c.upsert(rec("a", "/home/u/qemu"));
+        c.upsert(rec("b", "/home/u/qemu"));
+        c.force_interpreter("/home/u/qemu");
+        let text = c.render();
+        assert!(
+            text.contains("forced_interpreters = [\"/home/u/qemu\"]\n"),
+            "{text}"
+        );
+        assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
+        c.remove(&"a".parse().unwrap());
+        assert!(c.is_forced("/home/u/qemu"));
+        c.upsert(rec("b", "/usr/bin/qemu-riscv64-static"));
+        assert!(!c.is_forced("/home/u/qemu"));
+        assert!(!c.render().contains("forced_interpreters"));
     }
 
     #[test]

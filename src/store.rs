@@ -18,10 +18,50 @@ pub struct Lock {
 impl Lock {
     /// Take the lock for `path`, creating its directory (mode 0755) and lock file (0600) if
     /// needed. Blocks until other holders release it.
+    ///
+    /// Every command that changes the config takes this lock first, so this is where the
+    /// config's directory is vetted: in the host (the initial user namespace), a directory
+    /// that users other than root could change is refused, since whoever can rewrite the
+    /// config chooses what `binfmtctl apply` registers as root at boot (SECURITY.md).
     pub fn acquire(path: &Path) -> Result<Lock> {
+        Self::take(path)
+    }
+
+    /// For a command that only reads the config (`apply`, at boot): as [`Lock::acquire`], but
+    /// on a read-only file system there is no lock to take and none needed, since nobody can
+    /// change the config there; None then.
+    pub fn acquire_to_read(path: &Path) -> Result<Option<Lock>> {
+        match Self::take(path) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(e)
+                if e.chain().any(|c| {
+                    c.downcast_ref::<io::Error>()
+                        .is_some_and(|e| e.kind() == io::ErrorKind::ReadOnlyFilesystem)
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn take(path: &Path) -> Result<Lock> {
         let lock_path = sidecar(path, ".lock");
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_dir(dir)?;
+            if crate::interpreter::host_namespace() {
+                let abs = std::path::absolute(dir)
+                    .with_context(|| format!("cannot resolve {}", dir.display()))?;
+                let me = nix::unistd::geteuid().as_raw();
+                if let Some(why) = crate::interpreter::untrusted_except(&abs, Some(me)) {
+                    anyhow::bail!(
+                        "refusing to keep the configuration in {}: {why}, so users other than root could rewrite \
+                         what binfmtctl registers as root; use a directory only root can change (the default is {})",
+                        dir.display(),
+                        crate::config::DEFAULT_PATH
+                    );
+                }
+            }
         }
         let file = OpenOptions::new()
             .create(true)
@@ -44,10 +84,28 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Create a directory and its parents with mode 0755 (root-owned when run as root).
+/// Create a directory and its parents with mode 0755 (root-owned when run as root). An
+/// existing one must be a real directory: binfmtctl does not follow a symlink in the last
+/// component to write its files elsewhere (the files themselves are created with O_NOFOLLOW).
 pub fn create_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
+    if dir.as_os_str().is_empty() {
         return Ok(());
+    }
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) => {
+            let what = if m.file_type().is_symlink() {
+                "a symlink"
+            } else {
+                "not a directory"
+            };
+            anyhow::bail!(
+                "{} is {what}; binfmtctl writes its files only into a real directory (give --config/--state-dir one)",
+                dir.display()
+            );
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot examine {}", dir.display())),
     }
     fs::DirBuilder::new()
         .recursive(true)
@@ -99,7 +157,44 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
             )
         });
     }
+    remove_stale_temporaries(path);
     Ok(())
+}
+
+/// How old another process's temporary file must be to count as left behind by a writer
+/// that died (SIGKILL, power loss): a write takes milliseconds.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Remove `<file>.tmp.<pid>` files that writers killed mid-write left beside `path`. They
+/// are never read (readers only see the renamed file), so this is tidiness, not repair;
+/// errors are ignored.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let mut prefix = name.to_owned();
+    prefix.push(".tmp.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let stale = entry
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(prefix.as_encoded_bytes())
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_AFTER));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +216,28 @@ mod tests {
     }
 
     #[test]
+    fn temporaries_of_killed_writers_are_removed_once_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        let (old, fresh) = (sidecar(&p, ".tmp.1"), sidecar(&p, ".tmp.2"));
+        fs::write(&old, "half").unwrap();
+        fs::write(&fresh, "half").unwrap();
+        let long_ago = std::time::SystemTime::now() - 2 * STALE_AFTER;
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        write_atomic(&p, b"x", 0o644).unwrap();
+        assert!(!old.exists(), "a stale temporary file is removed");
+        assert!(
+            fresh.exists(),
+            "a recent one may belong to a writer at work"
+        );
+    }
+
+    #[test]
     fn failed_write_keeps_old_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
@@ -129,6 +246,49 @@ mod tests {
         fs::create_dir(sidecar(&p, &format!(".tmp.{}", std::process::id()))).unwrap();
         assert!(write_atomic(&p, b"new", 0o644).is_err());
         assert_eq!(fs::read_to_string(&p).unwrap(), "old");
+    }
+
+    #[test]
+    fn files_are_created_with_safe_modes_and_never_through_symlinks() {
+        use std::os::unix::fs::{symlink, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new/c.toml");
+        let _lock = Lock::acquire(&p).unwrap();
+        write_atomic(&p, b"x", 0o644).unwrap();
+        let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&dir.path().join("new")), 0o755);
+        assert_eq!(mode(&sidecar(&p, ".lock")), 0o600);
+        assert_eq!(mode(&p) & !0o022, 0o644 & !0o022, "0644 less the umask");
+
+        // A symlinked directory is refused, for the lock and the file alike.
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        symlink(&elsewhere, dir.path().join("link")).unwrap();
+        let through = dir.path().join("link/c.toml");
+        let err = format!("{:#}", write_atomic(&through, b"x", 0o644).unwrap_err());
+        assert!(
+            err.contains(
+                "link is a symlink; binfmtctl writes its files only into a real directory"
+            ),
+            "{err}"
+        );
+        assert!(Lock::acquire(&through).is_err());
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+        // A symlink planted where the lock or the temporary file goes is not followed.
+        let target = dir.path().join("target");
+        fs::write(&target, "precious").unwrap();
+        let q = dir.path().join("q.toml");
+        symlink(&target, sidecar(&q, ".lock")).unwrap();
+        assert!(Lock::acquire(&q).is_err(), "O_NOFOLLOW on the lock");
+        symlink(
+            &target,
+            sidecar(&q, &format!(".tmp.{}", std::process::id())),
+        )
+        .unwrap();
+        write_atomic(&q, b"new", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(&q).unwrap(), "new");
     }
 
     #[test]

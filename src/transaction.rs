@@ -6,12 +6,12 @@ use crate::registry::{Registry, RegistryError};
 
 /// A failed transaction: what failed, and whether the rollback restored the table.
 #[derive(Debug, thiserror::Error)]
-#[error("{action} {name} failed: {source}{}", rollback_note(.rollback_errors))]
+// The cause is in the message, so it is no `source()`: `{err:#}` would print it twice.
+#[error("{action} {name} failed: {err}{}", rollback_note(.rollback_errors))]
 pub struct Failed {
     pub action: &'static str,
     pub name: String,
-    #[source]
-    pub source: Box<RegistryError>,
+    pub err: Box<RegistryError>,
     /// Names whose earlier change could not be undone, with why.
     pub rollback_errors: Vec<String>,
 }
@@ -75,7 +75,7 @@ pub fn execute(registry: &Registry, actions: &[Action]) -> Result<(), Failed> {
             return Err(Failed {
                 action: action.verb(),
                 name: action.name().to_string(),
-                source: Box::new(source),
+                err: Box::new(source),
                 rollback_errors,
             });
         }

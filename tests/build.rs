@@ -353,8 +353,14 @@ fn build_works_as_root_of_a_user_namespace_like_a_rootless_container() {
     let out = private(
         As::Me,
         t.path(),
-        &format!("$B build --system riscv64 -- sh -c 'cat /proc/self/uid_map; {}'; echo \"build=$?\"", hello.display()),
+        &format!(
+            "$B build --system riscv64 -- sh -c 'cat /proc/self/uid_map; {}'; echo \"build=$?\"",
+            hello.display()
+        ),
     );
     let text = ok(&out);
-    assert!(text.contains("hello argv0=") && text.contains("build=7"), "{text}");
+    assert!(
+        text.contains("hello argv0=") && text.contains("build=7"),
+        "{text}"
+    );
 }

@@ -1,5 +1,6 @@
 //! `binfmtctl apply`: make the kernel table match the config (used at boot by the unit).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -7,8 +8,10 @@ use serde::Serialize;
 
 use super::{require_admin, Ctx};
 use crate::cli::ApplyArgs;
+use crate::config::Config;
+use crate::interpreter;
 use crate::plan::{self, Action};
-use crate::registry::{Entry, Registration};
+use crate::registry::{Entry, EntryName, Registration};
 use crate::state::{file_id, State};
 use crate::{exit_codes, output, store, transaction};
 
@@ -43,6 +46,33 @@ fn interpreter_replaced(state: &State, e: &Entry) -> bool {
             })
 }
 
+/// Records whose interpreter users other than root could change (SECURITY.md): refused in
+/// the host's table unless `enable --force` recorded that interpreter in the config (then, and
+/// in a user namespace's private instance, only a warning). The names refused, with why.
+fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
+    let mut refused = Vec::new();
+    for r in &config.systems {
+        let Some(why) = interpreter::untrusted(Path::new(&r.interpreter)) else {
+            continue;
+        };
+        if interpreter::host_namespace() && !config.is_forced(&r.interpreter) {
+            let msg = format!(
+                "refused {}: its interpreter {} can be changed by users other than root ({why}); \
+                 fix the permissions, or accept the risk with `binfmtctl enable {} --interpreter {} --name {} --force`",
+                r.name, r.interpreter, r.system, r.interpreter, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+        } else {
+            output::warn(&format!(
+                "entry {}: its interpreter {} can be changed by users other than root ({why})",
+                r.name, r.interpreter
+            ));
+        }
+    }
+    refused
+}
+
 pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let ApplyArgs { dry_run, json } = args;
     if !dry_run {
@@ -51,12 +81,14 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let _lock = if dry_run {
         None
     } else {
-        Some(store::Lock::acquire(&ctx.config_path)?)
+        store::Lock::acquire_to_read(&ctx.config_path)?
     };
     let (config, mut state) = (ctx.config()?, ctx.state()?);
+    let refused = vet_interpreters(&config);
     let wanted: Vec<Registration> = config
         .systems
         .iter()
+        .filter(|r| !refused.iter().any(|(name, _)| *name == r.name))
         .map(|r| ctx.desired(r))
         .collect::<Result<_>>()?;
     if !dry_run && ctx.registry.ensure_mounted()? {
@@ -70,17 +102,18 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
+    // A refused record's entry, if registered, is left as it is: neither restored nor removed.
     let (actions, foreign) = plan::plan_apply(
         &wanted,
         &current,
-        &|e| ctx.is_ours(e, &config, &state),
+        &|e| !refused.iter().any(|(name, _)| *name == e.name) && ctx.is_ours(e, &config, &state),
         &|e| interpreter_replaced(&state, e),
     );
     let mut report = Report {
         dry_run,
         actions: Vec::new(),
         conflicts: Vec::new(),
-        failed: Vec::new(),
+        failed: refused.into_iter().map(|(_, msg)| msg).collect(),
     };
     for f in &foreign {
         let msg = format!(

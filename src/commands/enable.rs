@@ -41,6 +41,8 @@ struct Wanted<'a> {
     profile: &'a Profile,
     interpreter: Interpreter,
     reg: Registration,
+    /// Registered with --force although users other than root can change the interpreter.
+    forced: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
@@ -84,7 +86,22 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         args.force,
     )
     .map_err(|f| foreign_error(&f))?;
-    transaction::execute(&ctx.registry, &actions)?;
+    // Write ahead: record the entries as binfmtctl's BEFORE writing them, so that if this
+    // process dies between the kernel write and the config write (SIGKILL, power loss), the
+    // entry left behind is still known as ours and `apply` removes it (tests/faults.rs).
+    let state_before = state.clone();
+    for w in &wanted {
+        state.record(&w.reg);
+    }
+    if let Err(e) = state.save(&ctx.state_dir) {
+        output::warn(&format!(
+            "{e:#}; if binfmtctl is interrupted now, `binfmtctl apply` may not recognise these entries as its own"
+        ));
+    }
+    if let Err(e) = transaction::execute(&ctx.registry, &actions) {
+        let _ = state_before.save(&ctx.state_dir);
+        return Err(e.into());
+    }
 
     // Read back: the kernel must now hold exactly what was planned.
     for w in &wanted {
@@ -100,13 +117,13 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
 
     let undo = |why: anyhow::Error| -> anyhow::Error {
         let inverse: Vec<Action> = actions.iter().rev().filter_map(undo_action).collect();
+        let _ = state_before.save(&ctx.state_dir);
         match transaction::execute(&ctx.registry, &inverse) {
             Ok(()) => why.context("the registrations were undone, the table is as it was"),
             Err(e) => why.context(format!("undoing the registrations failed as well: {e}")),
         }
     };
     for w in &wanted {
-        state.record(&w.reg);
         if !args.runtime {
             config.upsert(SystemConfig {
                 system: w.profile.system.clone(),
@@ -114,6 +131,9 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
                 interpreter: w.reg.interpreter.clone(),
                 flags: FlagsText(w.reg.flags),
             });
+            if w.forced {
+                config.force_interpreter(&w.reg.interpreter);
+            }
         }
     }
     if !args.runtime {
@@ -177,6 +197,7 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
                 )
             })?
             .to_owned();
+        let forced = vet_interpreter(&interpreter.path, args.force)?;
         let flags = Flags {
             preserve_argv0: true,
             fix_binary: interpreter.is_static,
@@ -210,9 +231,40 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
             profile,
             interpreter,
             reg,
+            forced,
         });
     }
     Ok(out)
+}
+
+/// Refuse, in the host's table, an interpreter that users other than root could change
+/// (SECURITY.md): whoever can replace it runs code in every emulated program, root's
+/// included. With --force it is registered with a warning, and true is returned so the config
+/// records the decision for `apply`. In a user namespace's private instance it is only a
+/// warning: the entry reaches that namespace's processes alone.
+fn vet_interpreter(path: &std::path::Path, force: bool) -> Result<bool> {
+    let Some(why) = interpreter::untrusted(path) else {
+        return Ok(false);
+    };
+    let shown = path.display();
+    if !interpreter::host_namespace() {
+        output::warn(&format!(
+            "interpreter {shown}: {why}; accepted because this binfmt_misc instance belongs to a user namespace \
+             (the host's table would refuse it without --force)"
+        ));
+        return Ok(false);
+    }
+    if !force {
+        bail!(
+            "refusing the interpreter {shown}: {why}, so users other than root could replace what every emulated program runs; \
+             make it root's and not writable by others (chown root:root {p} && chmod go-w {p}) or pass --force",
+            p = why.path.display()
+        );
+    }
+    output::warn(&format!(
+        "registering {shown} although {why} (--force): users other than root can replace what every emulated program runs"
+    ));
+    Ok(true)
 }
 
 fn foreign_error(foreign: &[Foreign]) -> anyhow::Error {

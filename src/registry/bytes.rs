@@ -4,10 +4,12 @@ use std::fmt;
 
 /// A byte string as written in a register line's magic or mask field.
 ///
-/// Decoding follows the kernel's `string_unescape(..., UNESCAPE_HEX)`: `\x` followed by one or
-/// two hex digits is one byte; every other character, a lone backslash included, stands for
-/// itself. Encoding is NixOS's style: ASCII letters and digits literal, every other byte as a
-/// lowercase `\xNN`, so `format(parse(s)) == s` for every line NixOS writes.
+/// Decoding follows the kernel's `string_unescape(..., UNESCAPE_HEX)` (lib/string_helpers.c):
+/// `\x` followed by one or two hex digits is one byte; a backslash followed by anything else
+/// stands for itself AND takes that next character with it unread (so `\\x41` is the five
+/// bytes `\\x41`, not `\` and `A`); a backslash at the end stands for itself. Encoding is
+/// NixOS's style: ASCII letters and digits literal, every other byte as a lowercase `\xNN`, so
+/// `format(parse(s)) == s` for every line NixOS writes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Bytes(pub Vec<u8>);
 
@@ -18,22 +20,49 @@ impl Bytes {
         let mut out = Vec::with_capacity(src.len());
         let mut i = 0;
         while i < src.len() {
-            if src[i] == b'\\' && src.get(i + 1) == Some(&b'x') {
-                if let Some(hi) = src.get(i + 2).and_then(|c| hex_value(*c)) {
-                    if let Some(lo) = src.get(i + 3).and_then(|c| hex_value(*c)) {
-                        out.push(hi << 4 | lo);
-                        i += 4;
-                    } else {
-                        out.push(hi);
-                        i += 3;
+            if src[i] == b'\\' && i + 1 < src.len() {
+                if src[i + 1] == b'x' {
+                    if let Some(hi) = src.get(i + 2).and_then(|c| hex_value(*c)) {
+                        if let Some(lo) = src.get(i + 3).and_then(|c| hex_value(*c)) {
+                            out.push(hi << 4 | lo);
+                            i += 4;
+                        } else {
+                            out.push(hi);
+                            i += 3;
+                        }
+                        continue;
                     }
-                    continue;
                 }
+                // Not an escape: the kernel copies the backslash and the character after it.
+                out.extend_from_slice(&src[i..i + 2]);
+                i += 2;
+                continue;
             }
             out.push(src[i]);
             i += 1;
         }
         Bytes(out)
+    }
+
+    /// Check an escaped field of a register line as the kernel's `scanarg` (fs/binfmt_misc.c)
+    /// does before decoding: every `\x` must be followed by two hex digits, or the kernel
+    /// refuses the line. Returns the offending escape.
+    pub fn check_escapes(text: &str) -> Result<(), String> {
+        let src = text.as_bytes();
+        let mut i = 0;
+        while i < src.len() {
+            if src[i] == b'\\' && src.get(i + 1) == Some(&b'x') {
+                let digits = src.get(i + 2..i + 4).unwrap_or(&src[i + 2..]);
+                if digits.len() != 2 || !digits.iter().all(u8::is_ascii_hexdigit) {
+                    let end = (i + 4).min(src.len());
+                    return Err(String::from_utf8_lossy(&src[i..end]).into_owned());
+                }
+                i += 4;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Decode the plain hex the kernel prints in an entry file (`magic 7f454c46...`).
@@ -106,6 +135,10 @@ mod tests {
             (r"a\b", b"a\\b"),
             (r"\x123", b"\x123"),
             ("", b""),
+            // The kernel's string_unescape copies a backslash and the character after it.
+            (r"\\x41", b"\\\\x41"),
+            (r"\\\x41", b"\\\\A"),
+            ("a\\", b"a\\"),
         ];
         for (text, want) in cases {
             assert_eq!(Bytes::unescape(text).0, *want, "unescape({text:?})");
@@ -123,6 +156,22 @@ mod tests {
             assert_eq!(Bytes::unescape(text).to_string(), text);
         }
         assert_eq!(Bytes(b"(:\\".to_vec()).to_string(), r"\x28\x3a\x5c");
+    }
+
+    #[test]
+    fn escapes_are_checked_like_the_kernels_scanarg() {
+        for ok in [r"\x7fELF", "MZ", r"a\b", r"\\", r"\\\x41", r"\"] {
+            assert_eq!(Bytes::check_escapes(ok), Ok(()), "{ok}");
+        }
+        for (bad, escape) in [
+            (r"\x", r"\x"),
+            (r"\x7", r"\x7"),
+            (r"\x7g", r"\x7g"),
+            (r"ab\xg1", r"\xg1"),
+            (r"\\xZZ", r"\xZZ"),
+        ] {
+            assert_eq!(Bytes::check_escapes(bad), Err(escape.to_owned()), "{bad}");
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum EntryError {
     NoInterpreter,
     #[error("neither magic nor extension given")]
     NoMatcher,
+    #[error("mask is {mask} bytes but magic is {magic} bytes")]
+    MaskLength { magic: usize, mask: usize },
 }
 
 /// One entry as the kernel prints it.
@@ -31,7 +33,9 @@ impl Entry {
     /// Parse the text of an entry file. Lines this version does not know are ignored, so a
     /// newer kernel's extra lines do not break reading.
     pub fn parse(name: EntryName, text: &str) -> Result<Entry, EntryError> {
-        let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+        // Split on '\n' only: `str::lines` would also eat a '\r' that ends the interpreter
+        // path, and the kernel prints the path byte for byte (found by fuzzing).
+        let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l));
         let enabled = match lines.next() {
             Some((_, "enabled")) => true,
             Some((_, "disabled")) => false,
@@ -58,6 +62,16 @@ impl Entry {
             }
         }
         let matcher = match (magic, extension) {
+            (Some(magic), _)
+                if mask
+                    .as_ref()
+                    .is_some_and(|m: &Bytes| m.len() != magic.len()) =>
+            {
+                return Err(EntryError::MaskLength {
+                    magic: magic.len(),
+                    mask: mask.map_or(0, |m| m.len()),
+                })
+            }
             (Some(magic), _) => Matcher::Magic {
                 offset,
                 magic,
@@ -157,6 +171,14 @@ mod tests {
     }
 
     #[test]
+    fn interpreter_ending_in_carriage_return_reads_back_exactly() {
+        let text = "enabled\ninterpreter /bin/q\r\nflags: \noffset 0\nmagic 4d5a\n";
+        let e = Entry::parse(name("n"), text).unwrap();
+        assert_eq!(e.interpreter, "/bin/q\r");
+        assert_eq!(Entry::render(&e.registration(), true), text);
+    }
+
+    #[test]
     fn no_mask_and_empty_flags() {
         let text = "enabled\ninterpreter /usr/bin/wine\nflags: \noffset 0\nmagic 4d5a\n";
         let e = Entry::parse(name("DOSWin"), text).unwrap();
@@ -180,6 +202,10 @@ mod tests {
             (
                 "enabled\ninterpreter /x\noffset x\n",
                 EntryError::Line(3, "offset x".into()),
+            ),
+            (
+                "enabled\ninterpreter /x\nmagic 0102\nmask ff\n",
+                EntryError::MaskLength { magic: 2, mask: 1 },
             ),
         ];
         for (text, want) in cases {

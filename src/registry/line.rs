@@ -42,6 +42,10 @@ pub enum LineError {
     Delimiter { field: &'static str, delim: char },
     #[error("unknown flag {0:?}; the kernel accepts P, O, C and F")]
     Flag(char),
+    #[error("{field} has the escape {escape:?}; the kernel needs exactly two hex digits after \\x (e.g. \\x0a)")]
+    Escape { field: &'static str, escape: String },
+    #[error("the delimiter {0:?} is not accepted here; start the line with ':' (binfmtctl takes ASCII punctuation)")]
+    BadDelimiter(char),
 }
 
 /// The name of an entry: the file `/proc/sys/fs/binfmt_misc/<name>`.
@@ -200,9 +204,17 @@ impl Matcher {
         else {
             return false;
         };
-        let Some(window) = header.get(*offset..offset + magic.len()) else {
+        // Entry files are read from wherever --root points: never trust their numbers
+        // (fuzzing found an offset near usize::MAX and a mask shorter than the magic).
+        let Some(window) = offset
+            .checked_add(magic.len())
+            .and_then(|end| header.get(*offset..end))
+        else {
             return false;
         };
+        if mask.as_ref().is_some_and(|m| m.len() != magic.len()) {
+            return false;
+        }
         window.iter().enumerate().all(|(j, &b)| {
             let m = mask.as_ref().map_or(0xff, |mask| mask.0[j]);
             (b ^ magic.0[j]) & m == 0
@@ -356,6 +368,12 @@ impl FromStr for Registration {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let mut chars = line.chars();
         let delim = chars.next().ok_or(LineError::Length(0))?;
+        // The kernel takes the first BYTE as the delimiter and gives `\x` escapes meaning
+        // before it looks for the delimiter, so a letter, digit, control character or
+        // multibyte character would parse differently there than when split here.
+        if !delim.is_ascii_punctuation() {
+            return Err(LineError::BadDelimiter(delim));
+        }
         let fields: Vec<&str> = chars.as_str().split(delim).collect();
         if fields.len() != 7 {
             return Err(LineError::FieldCount(fields.len(), delim));
@@ -370,10 +388,24 @@ impl FromStr for Registration {
                     }
                     s => return Err(LineError::Offset(s.to_owned())),
                 };
-                let mask = (!fields[4].is_empty()).then(|| Bytes::unescape(fields[4]));
+                let escaped = |field: &'static str, text: &str| {
+                    Bytes::check_escapes(text)
+                        .map_err(|escape| LineError::Escape { field, escape })?;
+                    // The kernel's decoder stops at a NUL byte; the line would mean less there.
+                    if text.contains('\0') {
+                        return Err(LineError::Delimiter { field, delim });
+                    }
+                    Ok(Bytes::unescape(text))
+                };
+                let magic = escaped("magic", fields[3])?;
+                let mask = if fields[4].is_empty() {
+                    None
+                } else {
+                    Some(escaped("mask", fields[4])?)
+                };
                 Matcher::Magic {
                     offset,
-                    magic: Bytes::unescape(fields[3]),
+                    magic,
                     mask,
                 }
             }
@@ -499,6 +531,32 @@ mod tests {
                 LineError::RelativeInterpreter("bin/x".into()),
             ),
             (":n:M::MZ::/bin/x:PQ", LineError::Flag('Q')),
+            (
+                r":n:M::\x7g::/bin/x:",
+                LineError::Escape {
+                    field: "magic",
+                    escape: r"\x7g".into(),
+                },
+            ),
+            (
+                r":n:M::MZ:\xf:/bin/x:",
+                LineError::Escape {
+                    field: "mask",
+                    escape: r"\xf".into(),
+                },
+            ),
+            (
+                ":n:M::M\0Z::/bin/x:",
+                LineError::Delimiter {
+                    field: "magic",
+                    delim: ':',
+                },
+            ),
+            ("xnxMxxMZxx/bin/shx", LineError::BadDelimiter('x')),
+            (
+                "\u{e9}n\u{e9}M\u{e9}\u{e9}MZ\u{e9}\u{e9}/bin/sh\u{e9}",
+                LineError::BadDelimiter('\u{e9}'),
+            ),
         ];
         for (line, want) in cases {
             assert_eq!(line.parse::<Registration>().as_ref(), Err(want), "{line}");
@@ -520,6 +578,23 @@ mod tests {
         header[18] = 0xb7; // aarch64
         assert!(!reg.matcher.matches_header(&header));
         assert!(!reg.matcher.matches_header(&header[..10]));
+    }
+
+    #[test]
+    fn matching_survives_numbers_no_kernel_prints() {
+        // Entry files may come from anywhere --root points; fuzzing found both.
+        let short_mask = Matcher::Magic {
+            offset: 0,
+            magic: Bytes(b"MZ".to_vec()),
+            mask: Some(Bytes(vec![0xff])),
+        };
+        assert!(!short_mask.matches_header(b"MZ"));
+        let far = Matcher::Magic {
+            offset: usize::MAX,
+            magic: Bytes(b"MZ".to_vec()),
+            mask: None,
+        };
+        assert!(!far.matches_header(b"MZ"));
     }
 
     #[test]

@@ -20,35 +20,40 @@ pub const DEFAULT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 /// `BINFMTFS_MAGIC`, the superblock magic of a binfmt_misc mount.
 const BINFMTFS_MAGIC: i64 = 0x4249_4e4d;
 
+/// What went wrong with the kernel's table. Each message is complete, cause included, so no
+/// variant has a `source()`: `{err:#}` would print the cause twice (it did: "ENOENT: No such
+/// file or directory; the mount point does not exist; ...: ENOENT: No such file or directory").
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("binfmt_misc is not mounted at {}; run as root or: mount -t binfmt_misc binfmt_misc {}", .0.display(), .0.display())]
     NotMounted(PathBuf),
-    #[error("cannot mount binfmt_misc at {}: {source}; {hint}", .root.display())]
+    #[error("cannot mount binfmt_misc at {}: {err}; {hint}", .root.display())]
     Mount {
         root: PathBuf,
-        source: nix::Error,
+        err: nix::Error,
         hint: &'static str,
     },
     #[error("permission denied writing {}: changing binfmt_misc needs root (CAP_SYS_ADMIN in the user namespace that mounted it); run with sudo", .0.display())]
     Permission(PathBuf),
+    #[error("cannot write {}: binfmt_misc is mounted read-only at {}; remount it read-write: mount -o remount,rw {}", .0.display(), .1.display(), .1.display())]
+    ReadOnly(PathBuf, PathBuf),
     #[error("an entry named {} already exists in {}", .0, .1.display())]
     Exists(String, PathBuf),
-    #[error("the kernel refused {line:?} written to {}: {source}; {hint}", .path.display())]
+    #[error("the kernel refused {line:?} written to {}: {err}; {hint}", .path.display())]
     Rejected {
         path: PathBuf,
         line: String,
-        source: io::Error,
+        err: io::Error,
         hint: String,
     },
     #[error("no entry named {} in {}", .0, .1.display())]
     NoSuchEntry(String, PathBuf),
-    #[error("{}: {source}", .path.display())]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{}: unexpected contents: {source}", .path.display())]
+    #[error("{}: {err}", .path.display())]
+    Io { path: PathBuf, err: io::Error },
+    #[error("{}: unexpected contents: {err}", .path.display())]
     Entry {
         path: PathBuf,
-        source: entry::EntryError,
+        err: entry::EntryError,
     },
 }
 
@@ -101,10 +106,10 @@ impl Registry {
             nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOEXEC,
             None::<&str>,
         )
-        .map_err(|source| RegistryError::Mount {
+        .map_err(|err| RegistryError::Mount {
             root: self.root.clone(),
-            source,
-            hint: match source {
+            err,
+            hint: match err {
                 nix::Error::EPERM | nix::Error::EACCES => "mounting needs root (CAP_SYS_ADMIN); run with sudo",
                 nix::Error::ENODEV => "this kernel has no binfmt_misc: run `modprobe binfmt_misc` or use a kernel built with CONFIG_BINFMT_MISC",
                 nix::Error::ENOENT => "the mount point does not exist; is /proc mounted?",
@@ -124,7 +129,7 @@ impl Registry {
         }
         let io_err = |path: &Path| {
             let path = path.to_owned();
-            move |source| RegistryError::Io { path, source }
+            move |err| RegistryError::Io { path, err }
         };
         let mut out = Vec::new();
         for dirent in fs::read_dir(&self.root).map_err(io_err(&self.root))? {
@@ -160,16 +165,15 @@ impl Registry {
                     self.root.clone(),
                 ))
             }
-            Err(source) => return Err(RegistryError::Io { path, source }),
+            Err(err) => return Err(RegistryError::Io { path, err }),
         };
-        Entry::parse(name.clone(), &text).map_err(|source| RegistryError::Entry { path, source })
+        Entry::parse(name.clone(), &text).map_err(|err| RegistryError::Entry { path, err })
     }
 
     /// Whether the whole facility is enabled (`status` reads "enabled").
     pub fn facility_enabled(&self) -> Result<bool, RegistryError> {
         let path = self.root.join("status");
-        let text =
-            fs::read_to_string(&path).map_err(|source| RegistryError::Io { path, source })?;
+        let text = fs::read_to_string(&path).map_err(|err| RegistryError::Io { path, err })?;
         Ok(text.trim() == "enabled")
     }
 
@@ -180,7 +184,7 @@ impl Registry {
         let mut file = open_for_write(&path, &self.root)?;
         file.write(line.as_bytes())
             .map(|_| ())
-            .map_err(|source| match source.raw_os_error() {
+            .map_err(|err| match err.raw_os_error() {
                 Some(libc_errno::EEXIST) => {
                     RegistryError::Exists(reg.name.to_string(), self.root.clone())
                 }
@@ -188,11 +192,11 @@ impl Registry {
                     RegistryError::Permission(path.clone())
                 }
                 _ => {
-                    let hint = explain_register_errno(&source, reg);
+                    let hint = explain_register_errno(&err, reg);
                     RegistryError::Rejected {
                         path: path.clone(),
                         line: line.clone(),
-                        source,
+                        err,
                         hint,
                     }
                 }
@@ -219,7 +223,7 @@ impl Registry {
         }
         let mut file = open_for_write(&path, &self.root)?;
         file.write_all(what.as_bytes())
-            .map_err(|source| RegistryError::Io { path, source })
+            .map_err(|err| RegistryError::Io { path, err })
     }
 }
 
@@ -227,14 +231,17 @@ fn open_for_write(path: &Path, root: &Path) -> Result<fs::File, RegistryError> {
     fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(|source| match source.kind() {
+        .map_err(|err| match err.kind() {
             io::ErrorKind::PermissionDenied => RegistryError::Permission(path.to_owned()),
+            io::ErrorKind::ReadOnlyFilesystem => {
+                RegistryError::ReadOnly(path.to_owned(), root.to_owned())
+            }
             io::ErrorKind::NotFound if !root.join("register").exists() => {
                 RegistryError::NotMounted(root.to_owned())
             }
             _ => RegistryError::Io {
                 path: path.to_owned(),
-                source,
+                err,
             },
         })
 }

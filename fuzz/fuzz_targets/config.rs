@@ -1,0 +1,28 @@
+//! The config file (`/etc/binfmtctl/config.toml`): parsing never panics, errors name the
+//! file, and a config that parses renders to a file that parses to the same config.
+#![no_main]
+
+use std::path::Path;
+
+use binfmtctl::config::Config;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let path = Path::new("/etc/binfmtctl/config.toml");
+    match Config::parse(text, path) {
+        Ok(config) => {
+            let rendered = config.render();
+            let again = Config::parse(&rendered, path)
+                .unwrap_or_else(|e| panic!("a rendered config does not parse: {e:#}\n{rendered}"));
+            assert_eq!(again, config, "{rendered}");
+            assert_eq!(again.render(), rendered);
+        }
+        Err(e) => assert!(
+            e.to_string().starts_with("/etc/binfmtctl/config.toml"),
+            "{e:#}"
+        ),
+    }
+});

@@ -1,0 +1,318 @@
+//! Faults (issue 7): binfmt_misc unmounted, /proc/sys or binfmt_misc read-only, an interpreter
+//! deleted after registration, the config's directory full or read-only, and binfmtctl
+//! killed with SIGKILL at random points. Each in a private binfmt_misc instance.
+
+mod common;
+
+use std::fs;
+
+use common::{ok, private, private_unmounted, scratch, stderr, stdout, As};
+use serde_json::Value;
+
+/// First lines of every script run with `private_unmounted`: if the host has binfmt_misc
+/// mounted, the new mount namespace inherits that mount and binfmtctl would use the host's
+/// table. Detach it there (propagation is private after `unshare --mount`); where the kernel
+/// refuses (an inherited mount is locked), stop loudly rather than touch the host's table.
+const DETACH_HOST_TABLE: &str = "umount /proc/sys/fs/binfmt_misc 2>/dev/null\n\
+    test -e /proc/sys/fs/binfmt_misc/register && { echo 'the host has binfmt_misc mounted and it cannot be detached here: this test would use the host table; unmount it on the host to run this test' >&2; exit 98; }\n";
+
+#[test]
+fn unmounted_binfmt_misc_is_mounted_or_explained() {
+    let t = scratch();
+    let hello = common::hello_riscv64(true);
+    let out = private_unmounted(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"{DETACH_HOST_TABLE}bfc status; echo "status=$?"
+bfc enable riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 3; }}
+grep mounted "$T/err"
+{hello} a; echo "rc=$?"
+# Unmounted again (the entries go with it): apply mounts and restores.
+umount /proc/sys/fs/binfmt_misc && test ! -e /proc/sys/fs/binfmt_misc/register && echo gone
+bfc apply >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 4; }}
+grep mounted "$T/err"
+{hello} b; echo "rc=$?"
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc: no entries (`binfmtctl enable` mounts it)\nstatus=0\n"), "{text}");
+    assert_eq!(
+        text.matches("binfmtctl: mounted binfmt_misc at /proc/sys/fs/binfmt_misc\n")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "hello argv0={} [a]\nrc=7\ngone\n",
+            hello.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("hello argv0={} [b]\nrc=7\n", hello.display())),
+        "{text}"
+    );
+
+    // Where binfmtctl may not mount (a user namespace without a mount namespace of its own),
+    // it says what to do. --root points at an empty directory: never the host's table.
+    let dir = t.path().join("mnt");
+    fs::create_dir(&dir).unwrap();
+    let o = std::process::Command::new(common::require("unshare", "util-linux"))
+        .args(["--user", "--map-root-user", "--", common::BIN, "--root"])
+        .arg(&dir)
+        .arg("--config")
+        .arg(t.path().join("c.toml"))
+        .arg("--state-dir")
+        .arg(t.path().join("s"))
+        .args(["enable", "riscv64-linux"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "binfmtctl: error: cannot mount binfmt_misc at {}: EPERM: Operation not permitted; mounting needs root (CAP_SYS_ADMIN); run with sudo\n",
+            dir.display()
+        )
+    );
+    assert!(!t.path().join("c.toml").exists());
+}
+
+#[test]
+fn read_only_proc_sys_and_read_only_binfmt_misc() {
+    let t = scratch();
+    let hello = common::hello_riscv64(true);
+    let out = private_unmounted(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"{DETACH_HOST_TABLE}# /proc/sys read-only, as in a container: binfmtctl's own mount still works.
+mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys || exit 3
+awk '$5 == "/proc/sys" {{ print "proc/sys", $6 }}' /proc/self/mountinfo | cut -d, -f1
+bfc enable riscv64-linux >/dev/null 2>&1 || exit 4
+{hello}; echo "rc=$?"
+# binfmt_misc itself read-only: a clear error, nothing changed.
+mount -o remount,ro /proc/sys/fs/binfmt_misc || exit 5
+cp "$T/config.toml" "$T/before.toml"
+bfc enable arm64; echo "enable=$?"
+bfc disable riscv64-linux; echo "disable=$?"
+cmp "$T/before.toml" "$T/config.toml" && echo config-intact
+ls /proc/sys/fs/binfmt_misc
+"#,
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    let err = stderr(&out);
+    assert!(text.starts_with("proc/sys ro\n"), "{text}");
+    assert!(
+        text.contains("hello argv0=") && text.contains("rc=7\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("enable=2\ndisable=2\nconfig-intact\nregister\nriscv64-linux\nstatus\n"),
+        "{text}"
+    );
+    let ro = "binfmt_misc is mounted read-only at /proc/sys/fs/binfmt_misc; remount it read-write: mount -o remount,rw /proc/sys/fs/binfmt_misc";
+    assert_eq!(
+        err,
+        format!(
+            "binfmtctl: error: register aarch64-linux failed: cannot write /proc/sys/fs/binfmt_misc/register: {ro}; earlier changes were undone, the table is as it was\n\
+             binfmtctl: error: remove riscv64-linux failed: cannot write /proc/sys/fs/binfmt_misc/riscv64-linux: {ro}; earlier changes were undone, the table is as it was\n"
+        )
+    );
+}
+
+/// The check report's entry for one system.
+fn system<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["system"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:#}"))
+}
+
+fn messages(s: &Value, level: &str) -> Vec<String> {
+    s["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["severity"] == level)
+        .map(|p| {
+            format!(
+                "{} | fix: {}",
+                p["message"].as_str().unwrap(),
+                p["fix"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn deleted_interpreters_f_keeps_working_and_check_reports_both() {
+    let t = scratch();
+    let hello = common::hello_riscv64(true);
+    let busybox = common::busybox_arm64();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"cp /usr/bin/qemu-riscv64-static "$T/qemu-rv" && cp /usr/bin/qemu-aarch64 "$T/qemu-a64" || exit 3
+bfc enable riscv64-linux --interpreter "$T/qemu-rv" >/dev/null 2>&1 || exit 4
+bfc enable aarch64-linux --interpreter "$T/qemu-a64" >/dev/null 2>&1 || exit 5
+grep flags /proc/sys/fs/binfmt_misc/riscv64-linux /proc/sys/fs/binfmt_misc/aarch64-linux
+rm "$T/qemu-rv" "$T/qemu-a64"
+{hello} x; echo "riscv64=$?"
+{busybox} true 2>/dev/null; echo "aarch64=$?"
+bfc check riscv64-linux aarch64-linux --json > "$T/check.json"; echo "check=$?"
+"#,
+            hello = hello.display(),
+            busybox = busybox.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(
+        text.starts_with(&format!(
+            "/proc/sys/fs/binfmt_misc/riscv64-linux:flags: PF\n/proc/sys/fs/binfmt_misc/aarch64-linux:flags: P\nhello argv0={} [x]\nriscv64=7\n",
+            hello.display()
+        )),
+        "F keeps the deleted interpreter running: {text}"
+    );
+    assert!(
+        text.contains("aarch64=127\ncheck=1\n"),
+        "without F the exec fails: {text}"
+    );
+    let report: Value =
+        serde_json::from_str(&fs::read_to_string(t.path().join("check.json")).unwrap()).unwrap();
+    let (rv, a64) = (
+        system(&report, "riscv64-linux"),
+        system(&report, "aarch64-linux"),
+    );
+    assert_eq!(rv["exec"]["result"], "ran", "{rv:#}");
+    assert_ne!(a64["exec"]["result"], "ran", "{a64:#}");
+    let t = t.path().display();
+    assert!(messages(rv, "error").iter().any(|m| m.starts_with(&format!("the interpreter {t}/qemu-rv of entry riscv64-linux was deleted (flag F keeps the old file running until the entry is registered again)"))), "{rv:#}");
+    assert!(
+        messages(a64, "error")
+            .iter()
+            .any(|m| m.starts_with(&format!(
+                "the interpreter {t}/qemu-a64 of entry aarch64-linux was deleted |"
+            ))),
+        "{a64:#}"
+    );
+}
+
+#[test]
+fn full_or_read_only_config_directory_leaves_the_old_config_and_the_table_in_agreement() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mkdir "$T/cfg" && mount -t tmpfs -o size=64k tmpfs "$T/cfg" || exit 3
+C() { "$B" --config "$T/cfg/config.toml" --state-dir "$T/state" "$@"; }
+C enable riscv64-linux >/dev/null 2>&1 || exit 4
+cp "$T/cfg/config.toml" "$T/before.toml"
+dd if=/dev/zero of="$T/cfg/fill" bs=4k 2>/dev/null
+echo "== full"
+C enable arm64 >/dev/null 2>"$T/err"; echo "enable=$?"; cat "$T/err"
+cmp "$T/before.toml" "$T/cfg/config.toml" && echo config-intact
+ls -A "$T/cfg"
+ls /proc/sys/fs/binfmt_misc
+C apply --dry-run
+echo "== read-only"
+rm "$T/cfg/fill" && mount -o remount,ro "$T/cfg" || exit 5
+C enable arm64 >/dev/null 2>"$T/err"; echo "enable=$?"; cat "$T/err"
+C disable riscv64-linux >/dev/null 2>"$T/err"; echo "disable=$?"; cat "$T/err"
+cmp "$T/before.toml" "$T/cfg/config.toml" && echo config-intact
+ls /proc/sys/fs/binfmt_misc
+# A boot with /etc read-only: apply restores the table from the config without a lock.
+echo -1 > /proc/sys/fs/binfmt_misc/status
+C apply >/dev/null 2>"$T/err"; echo "apply=$?"; cat "$T/err"
+ls /proc/sys/fs/binfmt_misc
+"#,
+    );
+    let text = ok(&out);
+    let cfg = format!("{}/cfg", t.path().display());
+    assert_eq!(
+        text,
+        format!(
+            "== full\nenable=2\n\
+             binfmtctl: error: the registrations were undone, the table is as it was: cannot save the configuration: cannot write {cfg}/config.toml (the old file, if any, is unchanged): No space left on device (os error 28)\n\
+             config-intact\nconfig.toml\nconfig.toml.lock\nfill\n\
+             register\nriscv64-linux\nstatus\n\
+             # the table already matches the configuration; nothing to do\n\
+             == read-only\nenable=2\n\
+             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock: Read-only file system (os error 30)\n\
+             disable=2\n\
+             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock: Read-only file system (os error 30)\n\
+             config-intact\nregister\nriscv64-linux\nstatus\n\
+             apply=0\nregister\nriscv64-linux\nstatus\n"
+        )
+    );
+}
+
+/// binfmtctl killed with SIGKILL at random moments during enable, disable and apply
+/// (`BINFMTCTL_KILLS` times, default 60): after every kill the config parses, `apply`
+/// succeeds, and afterwards the table holds exactly the config's entries.
+#[test]
+fn sigkill_at_random_points_never_tears_the_config_and_apply_repairs() {
+    let kills: u32 = std::env::var("BINFMTCTL_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(60);
+    let t = scratch();
+    fs::write(
+        t.path().join("kill.sh"),
+        format!(
+            r#"bfc() {{ "$B" --config "$T/config.toml" --state-dir "$T/state" "$@"; }}
+names() {{ ls /proc/sys/fs/binfmt_misc | grep -v -x -e register -e status | sort | tr '\n' ' '; }}
+systems=(riscv64-linux aarch64-linux powerpc64le-linux s390x-linux)
+for i in $(seq 1 {kills}); do
+  a=${{systems[RANDOM % 4]}}; b=${{systems[RANDOM % 4]}}
+  case $((RANDOM % 4)) in
+    0) op="enable $a" ;; 1) op="enable $a $b --open-binary" ;; 2) op="disable $a" ;; 3) op="apply" ;;
+  esac
+  delay=$((RANDOM % 80))
+  # A simple command, so that $! is binfmtctl itself (a function would run in a subshell).
+  "$B" --config "$T/config.toml" --state-dir "$T/state" $op >/dev/null 2>&1 & pid=$!
+  sleep "0.$(printf %03d $delay)"
+  kill -9 $pid 2>/dev/null; wait $pid; rc=$?
+  bfc export --format binfmt.d > "$T/export" 2>"$T/export.err" && parse=ok || parse="BAD $(cat "$T/export.err")"
+  bfc apply >/dev/null 2>"$T/apply.err" && apply=ok || apply="BAD $(cat "$T/apply.err")"
+  bfc apply --dry-run | grep -q 'nothing to do' && again=nothing || again=BAD
+  wanted=$(grep '^:' "$T/export" | cut -d: -f2 | sort | tr '\n' ' ')
+  [ "$wanted" = "$(names)" ] && table=same || table="BAD table [$(names)] config [$wanted]"
+  echo "$i rc=$rc op=$op delay=${{delay}}ms parse=$parse apply=$apply again=$again table=$table"
+done
+echo "leftover temporary files: $(ls -A "$T" "$T/state" | grep -c '\.tmp\.')"
+"#
+        ),
+    )
+    .unwrap();
+    let out = private(As::Me, t.path(), "export B T\nbash \"$T/kill.sh\"");
+    let text = ok(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(" rc=")).collect();
+    assert_eq!(lines.len(), kills as usize, "{text}{}", stderr(&out));
+    let killed = lines.iter().filter(|l| l.contains(" rc=137 ")).count();
+    let bad: Vec<&&str> = lines.iter().filter(|l| l.contains("BAD")).collect();
+    eprintln!(
+        "SIGKILL: {kills} runs, {killed} killed before finishing, {} finished first; {}",
+        kills as usize - killed,
+        text.lines().last().unwrap_or_default()
+    );
+    assert!(
+        bad.is_empty(),
+        "{}",
+        bad.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(killed > 0, "no run was killed mid-way: {text}");
+    let _ = stdout(&out);
+}
