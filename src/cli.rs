@@ -124,6 +124,9 @@ pub struct ImportArgs {
     /// Keep the entry names of the files (default: name entries after their system).
     #[arg(long)]
     pub keep_names: bool,
+    /// Accept lines with flag C (setuid programs run with raised privileges in qemu-user).
+    #[arg(long)]
+    pub credentials: bool,
     /// Print what would be recorded, and change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -263,3 +263,39 @@ fn install_unit_writes_a_unit_systemd_accepts() {
         stderr(&verify)
     );
 }
+
+#[test]
+fn identify_tells_systems_static_and_loader() {
+    let hello = common::hello_riscv64(true);
+    let dynamic = common::hello_riscv64(false);
+    let out = run(&[
+        "identify",
+        "--json",
+        hello.to_str().unwrap(),
+        dynamic.to_str().unwrap(),
+        "/bin/ls",
+    ]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v[0]["systems"], serde_json::json!(["riscv64-linux"]));
+    assert_eq!(v[0]["elf"]["static"], true);
+    assert_eq!(v[0]["elf"]["machine"], 0xf3);
+    assert_eq!(v[0]["elf"]["class"], 64);
+    assert_eq!(v[1]["elf"]["static"], false);
+    assert_eq!(v[1]["elf"]["interp"], "/lib/ld-linux-riscv64-lp64d.so.1");
+    assert_eq!(v[2]["systems"], serde_json::json!(["x86_64-linux"]));
+    let readme = std::path::Path::new(common::MANIFEST_DIR).join("README.md");
+    let out = run(&["identify", readme.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "binfmtctl: error: {}: not an ELF file: it does not start with \\x7fELF\n",
+            readme.display()
+        )
+    );
+    assert!(
+        stdout(&out).contains("error: "),
+        "the table still lists the file: {}",
+        stdout(&out)
+    );
+}

@@ -157,3 +157,25 @@ fn debian_export_is_update_binfmts_format() {
         )
     );
 }
+
+#[test]
+fn import_refuses_flag_c_without_credentials() {
+    let t = scratch();
+    let conf = t.path().join("c.conf");
+    std::fs::write(&conf, r":x:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-riscv64-static:OCF").unwrap();
+    let out = run(&["import", "--dry-run", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        common::stderr(&out),
+        format!("binfmtctl: error: {}:1: entry x has flag C: setuid programs would run with raised privileges inside qemu-user, which is no security boundary; pass --credentials to import it anyway\n", conf.display())
+    );
+    let out = run(&[
+        "import",
+        "--dry-run",
+        "--json",
+        "--credentials",
+        conf.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v[0]["flags"], "OCF");
+}

@@ -84,6 +84,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         store::Lock::acquire_to_read(&ctx.config_path)?
     };
     let (config, mut state) = (ctx.config()?, ctx.state()?);
+    let state_before = state.clone();
     let refused = vet_interpreters(&config);
     let wanted: Vec<Registration> = config
         .systems
@@ -158,8 +159,11 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             }
         }
         ctx.sync_nix(&config)?;
-        if let Err(e) = state.save(&ctx.state_dir) {
-            output::warn(&format!("{e:#}"));
+        // A no-op apply (every boot, every systemd-binfmt restart) writes nothing.
+        if state != state_before {
+            if let Err(e) = state.save(&ctx.state_dir) {
+                output::warn(&format!("{e:#}"));
+            }
         }
     }
     if json {

@@ -255,6 +255,18 @@ fn with_host_table(
         .filter(|e| e.enabled)
         .collect();
     let prefix = format!("binfmtctl-build-{}-", std::process::id());
+    // The host table is everyone's: the same rule as `enable` (SECURITY.md), no --force here.
+    if crate::interpreter::host_namespace() {
+        for w in wanted {
+            if let Some(why) = crate::interpreter::untrusted(&w.interpreter.path) {
+                bail!(
+                    "refusing to put the interpreter {} in the host table: {why}, so users other than root could replace \
+                     what every emulated program runs; make it root's and not writable by others",
+                    w.interpreter.path.display()
+                );
+            }
+        }
+    }
     let regs = registrations(wanted, &current, report, &prefix);
     // Block the stop signals first: from the first registration on, cleanup must happen.
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)

@@ -3,8 +3,8 @@
 //! namespaces), and say precisely what to fix when it does not.
 
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -311,10 +311,10 @@ fn entry_warnings(w: &Entry, system: &str, state: &crate::state::State) -> Vec<P
                 format!("install qemu-user-static, then {reenable}"),
             ));
         }
-        if let Some(path) = writable_by_others(interp) {
+        if let Some(bad) = crate::interpreter::untrusted(interp) {
             out.push(warning(
-                format!("{} can be changed by users other than root ({} is not root's or is group/world-writable): they could run code in every emulated program", w.interpreter, path.display()),
-                format!("chown root:root {0} && chmod go-w {0}", path.display()),
+                format!("{} can be changed by users other than root ({bad}): they could run code in every emulated program", w.interpreter),
+                format!("chown root:root {0} && chmod go-w {0}", bad.path.display()),
             ));
         }
     } else {
@@ -340,20 +340,6 @@ fn entry_warnings(w: &Entry, system: &str, state: &crate::state::State) -> Vec<P
         ));
     }
     out
-}
-
-/// The first file or directory on the way to `path` (symlinks followed) that a non-root user
-/// could change.
-fn writable_by_others(path: &Path) -> Option<PathBuf> {
-    let real = path.canonicalize().ok()?;
-    let mut checked = vec![path.to_owned()];
-    checked.extend(real.ancestors().map(Path::to_owned));
-    checked.into_iter().find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| {
-            let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
-            m.uid() != 0 || (m.mode() & 0o022 != 0 && !sticky_dir)
-        })
-    })
 }
 
 /// Problems of the table as a whole: an entry that accepts this host's own programs makes

@@ -73,6 +73,11 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
         })
         .collect();
     let failed = rows.iter().any(|r| r.error.is_some());
+    for r in &rows {
+        if let Some(e) = &r.error {
+            eprintln!("binfmtctl: error: {e}");
+        }
+    }
     if args.json {
         output::print_json(&rows)?;
     } else {

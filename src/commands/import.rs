@@ -57,6 +57,14 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
     let mut records = Vec::new();
     for file in files(&args.paths)? {
         for (line, reg) in read(&file)? {
+            if reg.flags.credentials && !args.credentials {
+                bail!(
+                    "{}:{line}: entry {} has flag C: setuid programs would run with raised privileges inside qemu-user, \
+                     which is no security boundary; pass --credentials to import it anyway",
+                    file.display(),
+                    reg.name
+                );
+            }
             let recognised = ctx.profiles.recognise(&reg);
             if let Some((p, true)) = recognised {
                 output::note(&format!(

@@ -125,11 +125,22 @@ pub fn private_unmounted(who: As, dir: &Path, script: &str) -> Output {
 
 fn private_with(who: As, dir: &Path, script: &str, mount: bool) -> Output {
     let unshare = require("unshare", "util-linux");
+    // Without our own mount, the namespace would inherit a mount of the host's instance (if
+    // the host has one) and the script would change the host's table: hide it first, and
+    // refuse to go on if it cannot be hidden.
+    let unmount = if mount {
+        ""
+    } else {
+        // An inherited mount is locked in a user namespace (cannot be unmounted): cover it
+        // with an empty tmpfs, which binfmtctl then sees as "not mounted".
+        "if [ -e /proc/sys/fs/binfmt_misc/register ]; then mount -t tmpfs -o size=4k tmpfs /proc/sys/fs/binfmt_misc || exit 99; \
+         [ -e /proc/sys/fs/binfmt_misc/register ] && { echo 'the host binfmt_misc mount cannot be covered here' >&2; exit 99; }; fi"
+    };
     let prelude = format!(
         "set -u\nB={bin}\nT={dir}\nbfc() {{ \"$B\" --config \"$T/config.toml\" --state-dir \"$T/state\" \"$@\"; }}\n{mount}\n",
         bin = BIN,
         dir = dir.display(),
-        mount = if mount { "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 99" } else { "" },
+        mount = if mount { "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 99" } else { unmount },
     );
     let mut cmd = match who {
         As::Me => Command::new(&unshare),
