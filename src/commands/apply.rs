@@ -73,6 +73,32 @@ fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
     refused
 }
 
+/// After the table changed: record what is ours, bring Nix in step, save the state.
+fn finish(
+    ctx: &Ctx,
+    config: &crate::config::Config,
+    actions: &[Action],
+    mut state: State,
+    before: &State,
+) -> Result<()> {
+    // Unchanged entries of ours that the state lost (e.g. after a reboot) are recorded too.
+    for a in actions {
+        if let Action::Unchanged(r) = a {
+            if state.get(&r.name).is_none() {
+                state.record(r);
+            }
+        }
+    }
+    ctx.sync_nix(config)?;
+    // A no-op apply (every boot, every systemd-binfmt restart) writes nothing.
+    if &state != before {
+        if let Err(e) = state.save(&ctx.state_dir) {
+            output::warn(&format!("{e:#}"));
+        }
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let ApplyArgs { dry_run, json } = args;
     if !dry_run {
@@ -150,21 +176,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         }
     }
     if !dry_run {
-        // Unchanged entries of ours that the state lost (e.g. after a reboot) are recorded too.
-        for a in &actions {
-            if let Action::Unchanged(r) = a {
-                if state.get(&r.name).is_none() {
-                    state.record(r);
-                }
-            }
-        }
-        ctx.sync_nix(&config)?;
-        // A no-op apply (every boot, every systemd-binfmt restart) writes nothing.
-        if state != state_before {
-            if let Err(e) = state.save(&ctx.state_dir) {
-                output::warn(&format!("{e:#}"));
-            }
-        }
+        finish(ctx, &config, &actions, state, &state_before)?;
     }
     if json {
         output::print_json(&report)?;

@@ -132,32 +132,36 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
     if args.json {
         output::print_json(&rows)?;
     } else {
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    format!("{}:{}", r.file.display(), r.line),
-                    r.name.clone(),
-                    r.system.clone().unwrap_or_else(|| "-".into()),
-                    r.recorded_as
-                        .clone()
-                        .unwrap_or_else(|| "(not imported)".into()),
-                    r.interpreter.clone(),
-                    r.flags.clone(),
-                ]
-            })
-            .collect();
-        output::print(&output::table(
-            &[
-                "FILE",
-                "ENTRY",
-                "SYSTEM",
-                "RECORDED AS",
-                "INTERPRETER",
-                "FLAGS",
-            ],
-            &table,
-        ))?;
+        output::print(&render(&rows))?;
     }
     Ok(exit_codes::success())
+}
+
+fn render(rows: &[Imported]) -> String {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{}:{}", r.file.display(), r.line),
+                r.name.clone(),
+                r.system.clone().unwrap_or_else(|| "-".into()),
+                r.recorded_as
+                    .clone()
+                    .unwrap_or_else(|| "(not imported)".into()),
+                r.interpreter.clone(),
+                r.flags.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "FILE",
+            "ENTRY",
+            "SYSTEM",
+            "RECORDED AS",
+            "INTERPRETER",
+            "FLAGS",
+        ],
+        &table,
+    )
 }
