@@ -69,9 +69,17 @@ pub fn search_dirs() -> Vec<PathBuf> {
     if let Some(home) = std::env::var_os("HOME") {
         dirs.push(Path::new(&home).join(".nix-profile/bin"));
     }
+    // Drop missing directories and repeats (/bin is /usr/bin on merged-/usr systems): one stat
+    // each, where canonicalize would readlink every component.
     let mut seen = Vec::new();
     dirs.retain(|d| {
-        let key = d.canonicalize().unwrap_or_else(|_| d.clone());
+        let Ok(meta) = std::fs::metadata(d) else {
+            return false;
+        };
+        let key = (
+            std::os::unix::fs::MetadataExt::dev(&meta),
+            std::os::unix::fs::MetadataExt::ino(&meta),
+        );
         let new = !seen.contains(&key);
         seen.push(key);
         new
