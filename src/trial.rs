@@ -28,14 +28,7 @@ pub struct ProbeDir {
 impl ProbeDir {
     /// A new empty directory (mode 0755) under the temp dir.
     pub fn new() -> io::Result<ProbeDir> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "binfmtctl-probe-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::DirBuilder::new().mode(0o755).create(&path)?;
-        Ok(ProbeDir { path })
+        create_unique_dir("binfmtctl-probe-", 0o755).map(|path| ProbeDir { path })
     }
 
     pub fn path(&self) -> &Path {
@@ -53,6 +46,35 @@ impl ProbeDir {
         io::Write::write_all(&mut f, &probe.bytes)?;
         Ok(file)
     }
+}
+
+/// A new directory `<temp dir>/<prefix><unique>`, created exclusively (never an existing one,
+/// nor through a symlink someone planted), with another name when one is taken (left over
+/// by a killed process whose pid came round again, or planted).
+pub fn create_unique_dir(prefix: &str, mode: u32) -> io::Result<PathBuf> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut last = io::Error::other("no attempt");
+    for _ in 0..64 {
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}{}-{nanos:x}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        match fs::DirBuilder::new().mode(mode).create(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot create {}: {e}", path.display()),
+                ))
+            }
+        }
+    }
+    Err(last)
 }
 
 impl Drop for ProbeDir {
@@ -180,4 +202,17 @@ pub fn chroot_and_exec(
     );
     eprintln!("{EXEC_ERROR_PREFIX}{name} {err}");
     Ok(std::process::ExitCode::from(127))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unique_dirs_are_new_and_distinct() {
+        let a = super::create_unique_dir("binfmtctl-unit-", 0o700).unwrap();
+        let b = super::create_unique_dir("binfmtctl-unit-", 0o700).unwrap();
+        assert_ne!(a, b);
+        assert!(a.is_dir() && b.is_dir());
+        std::fs::remove_dir(a).unwrap();
+        std::fs::remove_dir(b).unwrap();
+    }
 }

@@ -86,6 +86,8 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     if let (Some(dest), Some(dir)) = (&args.report, &report_dir) {
         write_report(dest, &render_report(&shim::read_report(&dir.path)))?;
     }
+    // Before pass_on, which may die the command's death by its signal.
+    drop(report_dir);
     Ok(shim::pass_on(status))
 }
 
@@ -315,12 +317,8 @@ impl BuildDir {
     fn create(wanted: &[Wanted]) -> Result<BuildDir> {
         let me =
             std::env::current_exe().context("cannot find binfmtctl itself for the report shim")?;
-        let path =
-            std::env::temp_dir().join(format!("{}{}", shim::BUILD_DIR_PREFIX, std::process::id()));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o700)
+            .context("cannot create the report's directory")?;
         let dir = BuildDir { path };
         for sub in ["shim", "qemu"] {
             fs::DirBuilder::new()
