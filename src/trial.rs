@@ -149,7 +149,7 @@ fn judge(probe: &Probe, out: &std::process::Output) -> Outcome {
 
 /// Exec a probe file with argv[0] = [`ARGV0`], letting the kernel dispatch.
 pub fn exec(probe: &Probe, file: &Path) -> Outcome {
-    match Command::new(file).arg0(ARGV0).output() {
+    match output_retrying_etxtbsy(Command::new(file).arg0(ARGV0)) {
         Ok(out) => judge(probe, &out),
         Err(e) => match e.raw_os_error().map(nix::errno::Errno::from_raw) {
             Some(nix::errno::Errno::ENOEXEC) => Outcome::NoEntry,
@@ -158,6 +158,21 @@ pub fn exec(probe: &Probe, file: &Path) -> Outcome {
                 message: format!("cannot exec {}: {e}", file.display()),
             },
         },
+    }
+}
+
+/// Run a command; when exec fails with ETXTBSY (a just-written file's descriptor still open
+/// in a process another thread forked an instant ago), try again a few times.
+fn output_retrying_etxtbsy(cmd: &mut Command) -> io::Result<std::process::Output> {
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -195,7 +210,15 @@ pub fn chroot_and_exec(
     argv0: &str,
 ) -> anyhow::Result<std::process::ExitCode> {
     crate::namespace::chroot(dir)?;
-    let err = Command::new(program).arg0(argv0).exec();
+    let mut err = Command::new(program).arg0(argv0).exec();
+    // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
+    for _ in 0..20 {
+        if err.raw_os_error() != Some(nix::errno::Errno::ETXTBSY as i32) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        err = Command::new(program).arg0(argv0).exec();
+    }
     let name = err.raw_os_error().map_or_else(
         || "EIO".to_owned(),
         |n| format!("{:?}", nix::errno::Errno::from_raw(n)),

@@ -82,14 +82,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
     let mut problems = table_problems(&entries);
-    // Asking Nix takes as long as a few probes: do it while they run.
-    let nix_platforms = std::thread::spawn(nix_platforms);
-
-    // Every probe file is written before any probe runs: a file still open for writing in a
-    // child that another thread is just forking makes exec fail with ETXTBSY.
+    // Every probe file is written (and closed) before anything else starts a process: a file
+    // still open for writing in a child that is just being forked makes exec fail with ETXTBSY.
     for system in &systems {
         write_probe(system, &dir)?;
     }
+    // Asking Nix takes as long as a few probes: do it while they run.
+    let nix_platforms = std::thread::spawn(nix_platforms);
     let checks: Vec<SystemCheck> = std::thread::scope(|scope| {
         let handles: Vec<_> = systems
             .iter()
