@@ -215,12 +215,9 @@ fn global_table() -> String {
     text
 }
 
-#[test]
-fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
-    let hello = common::hello_riscv64(true);
-    let t = scratch();
-    let before = global_table();
-    let out = Command::new("setpriv")
+/// `binfmtctl build --system riscv64-linux -- sh -c SCRIPT` as nobody, in `dir`.
+fn build_as_nobody(script: String, dir: &Path) -> Output {
+    Command::new("setpriv")
         .args([
             "--reuid=65534",
             "--regid=65534",
@@ -234,14 +231,25 @@ fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
             "sh",
             "-c",
         ])
-        .arg(format!(
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let before = global_table();
+    let out = build_as_nobody(
+        format!(
             "{} one && touch {}/made-by-build && id -u",
             hello.display(),
             t.path().display()
-        ))
-        .current_dir(t.path())
-        .output()
-        .unwrap();
+        ),
+        t.path(),
+    );
     assert_eq!(
         out.status.code(),
         Some(7),
@@ -260,27 +268,14 @@ fn as_nobody_the_global_table_is_byte_identical_and_files_are_the_callers() {
         meta.is_err(),
         "sh -c stops at hello's exit 7; nothing after it runs"
     );
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            BIN,
-            "build",
-            "--system",
-            "riscv64-linux",
-            "--",
-            "sh",
-            "-c",
-        ])
-        .arg(format!(
+    let out = build_as_nobody(
+        format!(
             "HELLO_EXIT=0 {} && touch {}/made-by-build && id -u",
             hello.display(),
             t.path().display()
-        ))
-        .output()
-        .unwrap();
+        ),
+        t.path(),
+    );
     assert!(ok(&out).trim_end().ends_with("\n65534"), "{}", stdout(&out));
     assert_eq!(
         std::fs::metadata(t.path().join("made-by-build"))

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{check_messages as messages, check_system as system};
+
 use common::{ok, private, scratch, As};
 use serde_json::Value;
 
@@ -27,31 +29,6 @@ fn check(who: As, setup: &str) -> (i32, Value) {
         code,
         serde_json::from_str(&report).unwrap_or_else(|e| panic!("{e}: {report}")),
     )
-}
-
-fn system<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["systems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["system"] == name)
-        .unwrap_or_else(|| panic!("{name} not checked: {report}"))
-}
-
-fn messages(s: &Value, severity: &str) -> Vec<String> {
-    s["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["severity"] == severity)
-        .map(|p| {
-            format!(
-                "{} | fix: {}",
-                p["message"].as_str().unwrap(),
-                p["fix"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 fn passes_for_enabled_systems(who: As) {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{check_messages as messages, check_system as system};
+
 use std::fs;
 
 use common::{ok, private, private_unmounted, scratch, stderr, stdout, As};
@@ -125,32 +127,6 @@ ls /proc/sys/fs/binfmt_misc
              binfmtctl: error: remove riscv64-linux failed: cannot write /proc/sys/fs/binfmt_misc/riscv64-linux: {ro}; earlier changes were undone, the table is as it was\n"
         )
     );
-}
-
-/// The check report's entry for one system.
-fn system<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["systems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["system"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report:#}"))
-}
-
-fn messages(s: &Value, level: &str) -> Vec<String> {
-    s["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["severity"] == level)
-        .map(|p| {
-            format!(
-                "{} | fix: {}",
-                p["message"].as_str().unwrap(),
-                p["fix"].as_str().unwrap()
-            )
-        })
-        .collect()
 }
 
 #[test]

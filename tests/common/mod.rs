@@ -196,3 +196,31 @@ pub fn ok(o: &Output) -> String {
     );
     stdout(o)
 }
+
+/// The entry of one system in a `check --json` report.
+pub fn check_system<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["systems"]
+        .as_array()
+        .expect("a check report has systems")
+        .iter()
+        .find(|s| s["system"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:#}"))
+}
+
+/// The problems of one severity ("error" or "warning") of a checked system, as
+/// "message | fix: fix" lines.
+pub fn check_messages(s: &serde_json::Value, severity: &str) -> Vec<String> {
+    s["problems"]
+        .as_array()
+        .expect("a checked system has problems")
+        .iter()
+        .filter(|p| p["severity"] == severity)
+        .map(|p| {
+            format!(
+                "{} | fix: {}",
+                p["message"].as_str().unwrap_or_default(),
+                p["fix"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
