@@ -58,20 +58,26 @@ fn inverse(action: &Action) -> Option<Action> {
     })
 }
 
+/// Undo actions that were all done, newest first; what could not be undone, with why.
+pub fn undo(registry: &Registry, done: &[Action]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for action in done.iter().rev() {
+        let undone = match action {
+            Action::Enable(r) => registry.set_enabled(&r.name, false),
+            other => inverse(other).map_or(Ok(()), |u| perform(registry, &u)),
+        };
+        if let Err(e) = undone {
+            errors.push(format!("{}: {e}", action.name()));
+        }
+    }
+    errors
+}
+
 /// Do every action; on failure undo the done ones and report.
 pub fn execute(registry: &Registry, actions: &[Action]) -> Result<(), Failed> {
     for (i, action) in actions.iter().enumerate() {
         if let Err(source) = perform(registry, action) {
-            let mut rollback_errors = Vec::new();
-            for done in actions[..i].iter().rev() {
-                let undo = match done {
-                    Action::Enable(r) => registry.set_enabled(&r.name, false),
-                    other => inverse(other).map_or(Ok(()), |u| perform(registry, &u)),
-                };
-                if let Err(e) = undo {
-                    rollback_errors.push(format!("{}: {e}", done.name()));
-                }
-            }
+            let rollback_errors = undo(registry, &actions[..i]);
             return Err(Failed {
                 action: action.verb(),
                 name: action.name().to_string(),

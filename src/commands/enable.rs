@@ -116,11 +116,15 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     }
 
     let undo = |why: anyhow::Error| -> anyhow::Error {
-        let inverse: Vec<Action> = actions.iter().rev().filter_map(undo_action).collect();
+        let errors = transaction::undo(&ctx.registry, &actions);
         let _ = state_before.save(&ctx.state_dir);
-        match transaction::execute(&ctx.registry, &inverse) {
-            Ok(()) => why.context("the registrations were undone, the table is as it was"),
-            Err(e) => why.context(format!("undoing the registrations failed as well: {e}")),
+        if errors.is_empty() {
+            why.context("the registrations were undone, the table is as it was")
+        } else {
+            why.context(format!(
+                "undoing the registrations failed as well: {}",
+                errors.join("; ")
+            ))
         }
     };
     for w in &wanted {
@@ -147,19 +151,6 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         ));
     }
     report(ctx, args, &wanted, &actions, false)
-}
-
-/// The inverse of a done action, for undoing after a later failure.
-fn undo_action(a: &Action) -> Option<Action> {
-    match a {
-        Action::Register(r) => Some(Action::Remove(r.clone())),
-        Action::Replace { old, new } => Some(Action::Replace {
-            old: new.clone(),
-            new: old.clone(),
-        }),
-        Action::Remove(r) => Some(Action::Register(r.clone())),
-        Action::Unchanged(_) | Action::Enable(_) => None,
-    }
 }
 
 fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
