@@ -359,3 +359,28 @@ fn build_works_as_root_of_a_user_namespace_like_a_rootless_container() {
         "{text}"
     );
 }
+
+#[test]
+fn the_hosts_registrations_are_carried_into_the_private_instance() {
+    // The private instance stands in for the host here: it holds an aarch64 entry of someone
+    // else's; a build for riscv64 still runs arm64 programs through it.
+    let busybox = common::busybox_arm64();
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r"printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' > /proc/sys/fs/binfmt_misc/register || exit 3
+$B build --system riscv64 -- sh -c '{busybox} echo carried && ls /proc/sys/fs/binfmt_misc 2>/dev/null; HELLO_EXIT=0 {hello}'; echo build=$?",
+            busybox = busybox.display(),
+            hello = hello.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(text.starts_with("carried\n"), "{text}");
+    assert!(
+        text.contains("hello argv0=") && text.trim_end().ends_with("build=0"),
+        "{text}"
+    );
+}
