@@ -35,10 +35,17 @@ pub fn perform(registry: &Registry, action: &Action) -> Result<(), RegistryError
         Action::Register(r) => registry.register(r),
         Action::Replace { old, new } => {
             registry.remove(&old.name)?;
-            registry.register(new).inspect_err(|_| {
-                // Put the old entry back; the caller reports the original error.
-                let _ = registry.register(old);
-            })
+            registry
+                .register(new)
+                .map_err(|err| match registry.register(old) {
+                    // The old entry is back; the caller reports the original error.
+                    Ok(()) => err,
+                    Err(back) => RegistryError::Lost {
+                        name: old.name.to_string(),
+                        new: Box::new(err),
+                        old: Box::new(back),
+                    },
+                })
         }
         Action::Remove(r) => registry.remove(&r.name),
     }
@@ -77,7 +84,10 @@ pub fn undo(registry: &Registry, done: &[Action]) -> Vec<String> {
 pub fn execute(registry: &Registry, actions: &[Action]) -> Result<(), Failed> {
     for (i, action) in actions.iter().enumerate() {
         if let Err(source) = perform(registry, action) {
-            let rollback_errors = undo(registry, &actions[..i]);
+            let mut rollback_errors = undo(registry, &actions[..i]);
+            if let RegistryError::Lost { name, .. } = &source {
+                rollback_errors.push(format!("{name} is now missing from the table; run `binfmtctl apply` once its interpreter is fixed"));
+            }
             return Err(Failed {
                 action: action.verb(),
                 name: action.name().to_string(),

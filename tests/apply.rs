@@ -151,3 +151,32 @@ bfc apply --json | grep -c '"unchanged"'
     assert!(text.contains("\"action\": \"replace\""), "{text}");
     assert!(text.contains("rc=7\n1\n"), "{text}");
 }
+
+#[test]
+fn apply_never_registers_a_system_the_host_runs_natively() {
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    let t = scratch();
+    std::fs::write(
+        t.path().join("config.toml"),
+        "[[system]]\nsystem = \"x86_64-linux\"\nname = \"x86_64-linux\"\ninterpreter = \"/usr/bin/qemu-x86_64-static\"\nflags = \"PF\"\n\n\
+         [[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n",
+    )
+    .unwrap();
+    let out = private(As::Me, t.path(), "bfc apply >/dev/null 2>\"$T/err\"; echo \"apply=$?\"; cat \"$T/err\"; ls /proc/sys/fs/binfmt_misc | tr '\\n' ' '");
+    let text = ok(&out);
+    assert!(text.starts_with("apply=2\n"), "{text}");
+    assert!(
+        text.contains(
+            "binfmtctl: warning: refused x86_64-linux: x86_64-linux runs natively on this host"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("register riscv64-linux status"),
+        "the other record is applied: {text}"
+    );
+}

@@ -402,9 +402,9 @@ fn no_emulator() {
 }
 
 /// In a private binfmt_misc instance with riscv64 registered, `run` leaves static programs to
-/// the kernel: a bogus --interpreter (used only when binfmtctl execs qemu itself) is never
-/// touched. A dynamic program whose loader only a sysroot holds still goes through qemu with
-/// -L, which a registered qemu would not get.
+/// the kernel: the registered interpreter (a wrapper that says so) runs them. `--interpreter`
+/// names the emulator to use, so it takes the qemu route; so does a dynamic program whose
+/// loader only a sysroot holds (-L, which a registered qemu would not get).
 #[test]
 fn through_the_kernel_in_a_private_instance() {
     let hello = common::hello_riscv64(true);
@@ -416,13 +416,16 @@ fn through_the_kernel_in_a_private_instance() {
         &format!(
             r#"
 cd {fixtures}
-bfc enable riscv64-linux >"$T/enable.out" 2>&1 || {{ cat "$T/enable.out"; exit 3; }}
-"$B" run --interpreter /nonexistent/qemu ./hello-riscv64 a; echo "kernel=$?"
-"$B" run ./hello-riscv64-dynamic b; echo "dynamic=$?"
+printf '#!/bin/sh\necho via-kernel >&2\np=$1; a0=$2; shift 2\nexec /usr/bin/qemu-riscv64-static -0 "$a0" "$p" "$@"\n' > "$T/wrap"
+chmod 0755 "$T/wrap"
+bfc enable riscv64-linux --interpreter "$T/wrap" >"$T/enable.out" 2>&1 || {{ cat "$T/enable.out"; exit 3; }}
+"$B" run ./hello-riscv64 a 2>"$T/e1"; echo "kernel=$? $(grep -c via-kernel "$T/e1")"
+"$B" run --interpreter /usr/bin/qemu-riscv64-static ./hello-riscv64 a 2>"$T/e2"; echo "forced=$? $(grep -c via-kernel "$T/e2")"
+"$B" run ./hello-riscv64-dynamic b 2>"$T/e3"; echo "dynamic=$? $(grep -c via-kernel "$T/e3")"
 "$B" run --interpreter /nonexistent/qemu ./hello-riscv64-dynamic 2>&1; echo "dynamic-bogus=$?"
 echo 0 >/proc/sys/fs/binfmt_misc/riscv64-linux
 "$B" run --interpreter /nonexistent/qemu {hello} 2>&1; echo "disabled=$?"
-"$B" run {hello}; echo "disabled-found=$?"
+"$B" run {hello} 2>"$T/e4"; echo "disabled-found=$? $(grep -c via-kernel "$T/e4")"
 "#,
             fixtures = fixture_dir().display(),
             hello = hello.display(),
@@ -433,11 +436,12 @@ echo 0 >/proc/sys/fs/binfmt_misc/riscv64-linux
     assert_eq!(
         text,
         format!(
-            "hello argv0=./hello-riscv64 [a]\nkernel=7\n\
-             hello argv0=./hello-riscv64-dynamic [b]\ndynamic=7\n\
+            "hello argv0=./hello-riscv64 [a]\nkernel=7 1\n\
+             hello argv0=./hello-riscv64 [a]\nforced=7 0\n\
+             hello argv0=./hello-riscv64-dynamic [b]\ndynamic=7 0\n\
              {bogus}\ndynamic-bogus=2\n\
              {bogus}\ndisabled=2\n\
-             hello argv0={hello}\ndisabled-found=7\n",
+             hello argv0={hello}\ndisabled-found=7 0\n",
             hello = hello.display()
         ),
         "{}",

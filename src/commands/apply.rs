@@ -70,6 +70,21 @@ fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
             ));
         }
     }
+    // A system the host runs natively would send every native exec through qemu (an exec loop
+    // with a qemu of the host's own architecture): never at boot, whatever the config says.
+    for r in &config.systems {
+        if crate::native::table().contains(&r.system.as_str())
+            && !refused.iter().any(|(n, _)| *n == r.name)
+        {
+            let msg = format!(
+                "refused {}: {} runs natively on this host, and registering it would send native programs through the \
+                 emulator; remove it from the config (binfmtctl disable --name {})",
+                r.name, r.system, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+        }
+    }
     refused
 }
 

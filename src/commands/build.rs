@@ -71,6 +71,12 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         cmd.env("NIX_CONFIG", nix_config(&wanted));
     }
     let private = !args.host_table && private_instances_supported();
+    if !private && report_dir.is_some() {
+        bail!(
+            "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
+             would stand in front of every user's emulated programs for the duration of the build"
+        );
+    }
     let result = if private {
         let regs = registrations(&wanted, &host_entries, report_dir.as_ref(), "binfmtctl-");
         enter_private_instance(&host_entries, &regs)?;
@@ -193,7 +199,8 @@ fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()
     )
     .context("cannot make the mount namespace private")?;
     let registry = namespace::mount_private_binfmt_misc()?;
-    for e in carried {
+    // `carried` lists newest first; registering oldest first keeps which one wins.
+    for e in carried.iter().rev() {
         if let Err(err) = registry.register(&e.registration()) {
             output::warn(&format!(
                 "the host's entry {} cannot be carried into the build: {err}",
@@ -432,7 +439,12 @@ fn refuse_nix_daemon(command: &[OsString], wanted: &[Wanted]) -> Result<()> {
     let store_arg = command
         .windows(2)
         .find(|w| w[0] == "--store")
-        .map(|w| w[1].to_string_lossy().into_owned());
+        .map(|w| w[1].to_string_lossy().into_owned())
+        .or_else(|| {
+            command
+                .iter()
+                .find_map(|a| a.to_str()?.strip_prefix("--store=").map(str::to_owned))
+        });
     let remote = store_arg
         .or_else(|| std::env::var("NIX_REMOTE").ok())
         .unwrap_or_default();

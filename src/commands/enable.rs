@@ -103,18 +103,6 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         return Err(e.into());
     }
 
-    // Read back: the kernel must now hold exactly what was planned.
-    for w in &wanted {
-        let entry = ctx.registry.entry(&w.reg.name)?;
-        if !entry.enabled || !entry.registration().same_effect(&w.reg) {
-            bail!(
-                "after registering, {} reads back differently:\n{}",
-                ctx.registry.entry_path(&w.reg.name).display(),
-                crate::registry::Entry::render(&entry.registration(), entry.enabled)
-            );
-        }
-    }
-
     let undo = |why: anyhow::Error| -> anyhow::Error {
         let errors = transaction::undo(&ctx.registry, &actions);
         let _ = state_before.save(&ctx.state_dir);
@@ -127,6 +115,8 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
             ))
         }
     };
+    // Read back: the kernel must now hold exactly what was planned.
+    read_back(ctx, &wanted).map_err(undo)?;
     for w in &wanted {
         if !args.runtime {
             config.upsert(SystemConfig {
@@ -151,6 +141,21 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         ));
     }
     report(ctx, args, &wanted, &actions, false)
+}
+
+/// The kernel must hold exactly what was registered.
+fn read_back(ctx: &Ctx, wanted: &[Wanted]) -> Result<()> {
+    for w in wanted {
+        let entry = ctx.registry.entry(&w.reg.name)?;
+        if !entry.enabled || !entry.registration().same_effect(&w.reg) {
+            bail!(
+                "after registering, {} reads back differently:\n{}",
+                ctx.registry.entry_path(&w.reg.name).display(),
+                crate::registry::Entry::render(&entry.registration(), entry.enabled)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {

@@ -75,7 +75,18 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                     reg.interpreter
                 ));
             }
-            let profile = recognised.map(|(p, _)| p);
+            let mut profile = recognised.map(|(p, _)| p);
+            let system = profile.map(|p| p.system.clone());
+            if let Some(p) = profile.filter(|p| crate::native::table().contains(&p.system.as_str()))
+            {
+                output::warn(&format!(
+                    "{}:{line}: entry {} is for {}, which this host runs natively; not imported (it would send native programs through the emulator)",
+                    file.display(),
+                    reg.name,
+                    p.system
+                ));
+                profile = None;
+            }
             let name = match profile {
                 Some(p) if !args.keep_names => Some(p.system.parse::<EntryName>()?),
                 Some(_) => Some(reg.name.clone()),
@@ -99,7 +110,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                 file: file.clone(),
                 line,
                 name: reg.name.to_string(),
-                system: profile.map(|p| p.system.clone()),
+                system,
                 recorded_as: name.map(|n| n.to_string()),
                 interpreter: reg.interpreter.clone(),
                 flags: reg.flags.to_string(),

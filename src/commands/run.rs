@@ -82,7 +82,9 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
         Some(Sysroot::Dir { path, .. }) => Some(path.as_path()),
         Some(Sysroot::Host) | None => None,
     };
-    let kernel = !native && kernel_runs(&ctx.registry, &path, &info.header);
+    // --interpreter names the emulator to use: the kernel's entry would ignore it.
+    let kernel =
+        !native && args.interpreter.is_none() && kernel_runs(&ctx.registry, &path, &info.header);
     let invocation = match route(native, kernel, sysroot_dir.is_some()) {
         Route::Native | Route::Kernel => direct(&path, typed, rest),
         Route::Qemu => {
@@ -332,9 +334,10 @@ fn matches(matcher: &Matcher, path: &Path, header: &[u8]) -> bool {
     }
 }
 
-/// An entry works when its interpreter exists, or when the kernel holds it open (flag `F`).
+/// An entry works when its interpreter exists, or when the kernel holds it open (flag `F`);
+/// and `run` promises argv[0] unchanged, which needs flag `P` (else qemu runs it directly).
 fn usable(entry: &Entry, interpreter_exists: bool) -> bool {
-    entry.flags.fix_binary || interpreter_exists
+    entry.flags.preserve_argv0 && (entry.flags.fix_binary || interpreter_exists)
 }
 
 #[cfg(test)]

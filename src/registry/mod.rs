@@ -46,6 +46,12 @@ pub enum RegistryError {
         err: io::Error,
         hint: String,
     },
+    #[error("could not register the new {name} ({new}), nor put the old one back ({old})")]
+    Lost {
+        name: String,
+        new: Box<RegistryError>,
+        old: Box<RegistryError>,
+    },
     #[error("no entry named {} in {}", .0, .1.display())]
     NoSuchEntry(String, PathBuf),
     #[error("{}: {err}", .path.display())]
@@ -252,7 +258,7 @@ fn explain_register_errno(err: &io::Error, reg: &Registration) -> String {
     match err.raw_os_error() {
         Some(libc_errno::EINVAL) => "the kernel found the line malformed (see the binfmt_misc documentation)".to_owned(),
         Some(libc_errno::ENOENT) => format!("with flag F the kernel opens the interpreter now, and {interp} does not exist"),
-        Some(libc_errno::EACCES | libc_errno::EPERM) => format!("with flag F the kernel opens the interpreter now, and {interp} cannot be opened (permissions?)"),
+        Some(libc_errno::EACCES | libc_errno::EPERM) => format!("with flag F the kernel opens the interpreter now, and {interp} cannot be opened: check its permissions, and that it is not on a noexec mount"),
         Some(libc_errno::ENOEXEC) => format!("{interp} is not an executable the kernel can open"),
         Some(libc_errno::ENOMEM) => "the kernel is out of memory".to_owned(),
         _ => "see the binfmt_misc documentation".to_owned(),
