@@ -448,3 +448,16 @@ echo 0 >/proc/sys/fs/binfmt_misc/riscv64-linux
         stderr(&out)
     );
 }
+
+#[test]
+fn a_system_that_does_not_match_the_program_is_refused() {
+    let o = Command::new(BIN)
+        .args(["run", "--system", "riscv64-linux", "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "binfmtctl: error: /bin/true is ELF 64-bit LSB, x86-64 (0x3e), dynamic, interpreter /lib64/ld-linux-x86-64.so.2, not a riscv64-linux program; leave out --system to have it read from the file\n"
+    );
+}

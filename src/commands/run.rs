@@ -56,7 +56,18 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
         );
     }
     let profile = match &args.system {
-        Some(name) => ctx.profiles.lookup(name)?,
+        Some(name) => {
+            let p = ctx.profiles.lookup(name)?;
+            if !p.matcher().matches_header(&info.header) {
+                anyhow::bail!(
+                    "{} is {}, not a {} program; leave out --system to have it read from the file",
+                    path.display(),
+                    info.describe(),
+                    p.system
+                );
+            }
+            p
+        }
         // The first match: systems with identical magics (armv6l/armv7l) share a qemu.
         None => match ctx.profiles.for_header(&info.header).first() {
             Some(profile) => profile,
