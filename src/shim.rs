@@ -51,18 +51,16 @@ pub fn detect(argv0: &Path) -> Option<(PathBuf, String)> {
 /// The signals forwarded from the shim to qemu, so that whoever signals the program (it sees
 /// the shim's pid) reaches it.
 fn forwarded() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [
+    [
         Signal::SIGINT,
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGQUIT,
         Signal::SIGUSR1,
         Signal::SIGUSR2,
-    ] {
-        set.add(s);
-    }
-    set
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// Run as the shim when argv[0] says so; `None` otherwise.

@@ -17,7 +17,6 @@ fn apply_restores_exactly_the_configured_entries_after_a_flush() {
             r#"
 bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 3
 cd /proc/sys/fs/binfmt_misc
-snap() {{ for f in $(ls | sort); do echo "== $f"; cat "$f"; done; }}
 snap > "$T/before"
 echo -1 > status    # what systemd-binfmt does when it starts or stops
 ls | sort | tr '\n' ' '; echo

@@ -316,7 +316,6 @@ fn host_table_mode_registers_for_the_duration_and_restores_exactly_also_on_ctrl_
         t.path(),
         &format!(
             r#"
-snap() {{ for f in $(ls /proc/sys/fs/binfmt_misc | sort); do echo "== $f"; cat /proc/sys/fs/binfmt_misc/$f 2>/dev/null; done; }}
 bfc enable arm64 >/dev/null 2>&1 || exit 3
 snap > "$T/before"
 bfc build --host-table --system riscv64 -- sh -c 'ls /proc/sys/fs/binfmt_misc | grep -c binfmtctl-build-; {hello}'; echo "build=$?"

@@ -223,16 +223,14 @@ fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()
 /// The signals a terminal or a CI runner sends to stop a build: binfmtctl waits them out (the
 /// command gets them too) so it can clean up and report, then dies the command's death.
 fn stop_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for s in [
+    [
         Signal::SIGINT,
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGQUIT,
-    ] {
-        set.add(s);
-    }
-    set
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// Run the command to its end with the stop signals blocked in binfmtctl (std resets the
