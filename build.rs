@@ -6,6 +6,12 @@
 use std::fmt::Write as _;
 use std::{env, fs, path::Path};
 
+// The decoder the kernel's line parser mirrors: magic and mask are compiled in decoded, so no
+// command decodes 82 escaped strings at start-up.
+#[allow(dead_code)]
+#[path = "src/registry/bytes.rs"]
+mod bytes;
+
 fn string(t: &toml::Table, key: &str, file: &str) -> String {
     match t.get(key) {
         Some(toml::Value::String(s)) => s.clone(),
@@ -26,6 +32,12 @@ fn strings(t: &toml::Table, key: &str, file: &str) -> Vec<String> {
             .collect(),
         Some(other) => panic!("qemu-profiles/{file}: `{key}` must be an array, found {other:?}"),
     }
+}
+
+/// A `&[Cow<str>]` expression of borrowed strings.
+fn borrowed(xs: &[String]) -> String {
+    let items: Vec<String> = xs.iter().map(|x| format!("Cow::Borrowed({x:?})")).collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn main() {
@@ -60,16 +72,17 @@ fn main() {
             .get("nixos")
             .and_then(toml::Value::as_bool)
             .unwrap_or(false);
+        let source = format!("builtin:{name}");
         writeln!(
             out,
-            "    Raw {{ file: {name:?}, system: {:?}, description: {:?}, cpu: {cpu:?}, debian: {debian:?}, aliases: &{:?}, \
-             interpreters: &{:?}, offset: {offset}, magic: {:?}, mask: {:?}, nixos: {nixos} }},",
+            "    Raw {{ source: {source:?}, system: {:?}, description: {:?}, cpu: {cpu:?}, debian: {debian:?}, aliases: &{}, \
+             interpreters: &{}, offset: {offset}, magic: &{:?}, mask: &{:?}, nixos: {nixos} }},",
             string(&t, "system", name),
             string(&t, "description", name),
-            strings(&t, "aliases", name),
-            strings(&t, "interpreters", name),
-            string(&t, "magic", name),
-            string(&t, "mask", name),
+            borrowed(&strings(&t, "aliases", name)),
+            borrowed(&strings(&t, "interpreters", name)),
+            bytes::Bytes::unescape(&string(&t, "magic", name)).0,
+            bytes::Bytes::unescape(&string(&t, "mask", name)).0,
         )
         .expect("writing to a String cannot fail");
     }

@@ -68,7 +68,8 @@ fi
 # --- builds ---------------------------------------------------------------------------------
 echo "bench: building binfmtctl (release) and the fixtures" >&2
 cargo build --release --locked -q
-bin=$root/target/release/binfmtctl
+# .cargo/config.toml builds for the host's target triple (a static binary): target/<triple>/.
+bin=$root/target/$(rustc -vV | sed -n 's/^host: //p')/release/binfmtctl
 riscv64-linux-gnu-gcc -static -O2 -o "$work/hello-riscv64" tests/fixtures/hello.c
 # The NixOS default path's P-wrapper, in front of the dynamically linked qemu, reached through
 # a symlink as NixOS's /run/binfmt/riscv64-linux is.

@@ -13,6 +13,11 @@ rustPlatform.buildRustPackage {
 
   nativeBuildInputs = [ installShellFiles ];
 
+  # .cargo/config.toml links glibc statically (a faster `binfmtctl run`, see BENCHMARKS.md);
+  # nixpkgs' stdenv has no static glibc, and the store provides the shared one. A set RUSTFLAGS,
+  # even empty, replaces the config's rustflags.
+  env.RUSTFLAGS = "";
+
   # In the Nix sandbox there is no binfmt_misc to mount, no qemu-user-static, no cross
   # compiler and no user namespaces: the kernel-level and end-to-end tests cannot run there.
   # The unit tests (parsers, formatters, validation, planning, ELF, probes' ELF writer) do.

@@ -23,7 +23,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 cargo build --release --locked -q
-bin=$PWD/target/release/binfmtctl
+# .cargo/config.toml builds for the host's target triple (a static binary): target/<triple>/.
+bin=$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/binfmtctl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 riscv64-linux-gnu-gcc -static -O2 -o "$work/hello-riscv64" tests/fixtures/hello.c

@@ -14,6 +14,34 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `binfmtctl run ...` alone: the same options as through [`Cli`], parsed without building
+/// every other subcommand's parser. `run` is an exec wrapper, so its start-up is overhead on
+/// every program it starts (BENCHMARKS.md, section 3); building the whole command tree was a
+/// quarter of the instructions it executed before exec-ing qemu. Anything this parser does not
+/// accept (`--help`, a mistake) goes to [`Cli`], so help and errors read the same either way.
+#[derive(Debug, Parser)]
+// The same help and version flags as `binfmtctl run`, so that they fail this parse (clap
+// returns them as errors) and reach `Cli` instead of being taken for the program's name.
+#[command(name = "binfmtctl run", version)]
+pub struct RunOnly {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(flatten)]
+    pub args: RunArgs,
+}
+
+impl RunOnly {
+    /// The fast parse of `binfmtctl run ARGS...`; `None` when `args` is not a `run` command
+    /// line this parser takes.
+    pub fn try_from_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<RunOnly> {
+        let binary = args.next()?;
+        if args.next()? != "run" {
+            return None;
+        }
+        RunOnly::try_parse_from(std::iter::once(binary).chain(args)).ok()
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct Global {
     /// Where binfmt_misc is mounted.

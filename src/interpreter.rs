@@ -58,17 +58,7 @@ pub const EXTRA_DIRS: &[&str] = &[
 
 /// Every candidate directory: $PATH, the extra directories, the user's Nix profiles.
 pub fn search_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .filter(|d| d.is_absolute())
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.extend(EXTRA_DIRS.iter().map(PathBuf::from));
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".nix-profile/bin"));
-    }
+    let mut dirs = candidate_dirs();
     // Drop missing directories and repeats (/bin is /usr/bin on merged-/usr systems): one stat
     // each, where canonicalize would readlink every component.
     let mut seen = Vec::new();
@@ -87,6 +77,30 @@ pub fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The directories searched, in order, as named: `$PATH`'s absolute entries, then
+/// [`EXTRA_DIRS`], then `~/.nix-profile/bin`. Missing ones and repeats are still in.
+fn candidate_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.extend(EXTRA_DIRS.iter().map(PathBuf::from));
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".nix-profile/bin"));
+    }
+    dirs
+}
+
+/// [`find`] for one system, once: the same answer without first stat-ing every directory
+/// (a repeated or missing directory costs one failed stat per name instead). For `run`, an
+/// exec wrapper whose every system call is overhead on the program it starts.
+pub fn find_once(profile: &Profile) -> Option<Interpreter> {
+    find_in(profile, &candidate_dirs())
+}
+
 /// Find the interpreter for a profile: the first static one in name-then-directory order,
 /// else the first dynamic one.
 pub fn find(profile: &Profile) -> Option<Interpreter> {
@@ -97,9 +111,9 @@ pub fn find(profile: &Profile) -> Option<Interpreter> {
 
 pub fn find_in(profile: &Profile, dirs: &[PathBuf]) -> Option<Interpreter> {
     let mut dynamic = None;
-    for name in &profile.interpreters {
+    for name in profile.interpreters.iter() {
         for dir in dirs {
-            let Ok(found) = Interpreter::at(&dir.join(name)) else {
+            let Ok(found) = Interpreter::at(&dir.join(&**name)) else {
                 continue;
             };
             if found.is_static {

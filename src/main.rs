@@ -9,8 +9,12 @@ fn main() -> ExitCode {
     if let Some(code) = binfmtctl::shim::run_if_shim() {
         return code;
     }
-    let cli = binfmtctl::cli::Cli::parse();
-    match binfmtctl::commands::run(cli) {
+    // `run` is an exec wrapper: its own small parser, when that takes the command line.
+    let outcome = match binfmtctl::cli::RunOnly::try_from_args(std::env::args_os()) {
+        Some(run) => binfmtctl::commands::run_only(&run),
+        None => binfmtctl::commands::run(binfmtctl::cli::Cli::parse()),
+    };
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe on stdout (`binfmtctl status | head`) is not an error.

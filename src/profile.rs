@@ -1,6 +1,7 @@
 //! Emulated systems: the profiles in qemu-profiles/ (built in), plus local additions from
 //! /etc/binfmtctl/profiles.d/ and `--profiles DIR`, which override built-ins of the same name.
 
+use std::borrow::Cow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -10,17 +11,22 @@ use crate::registry::{Bytes, EntryName, Matcher};
 
 mod builtin {
     /// A profile as build.rs found it in qemu-profiles/.
+    use super::Text;
+    use std::borrow::Cow;
+
     pub struct Raw {
-        pub file: &'static str,
+        /// `builtin:<file name>`.
+        pub source: &'static str,
         pub system: &'static str,
         pub description: &'static str,
         pub cpu: Option<&'static str>,
         pub debian: Option<&'static str>,
-        pub aliases: &'static [&'static str],
-        pub interpreters: &'static [&'static str],
+        pub aliases: &'static [Text],
+        pub interpreters: &'static [Text],
         pub offset: usize,
-        pub magic: &'static str,
-        pub mask: &'static str,
+        /// Decoded (build.rs decodes the file's escaped text with `Bytes::unescape`).
+        pub magic: &'static [u8],
+        pub mask: &'static [u8],
         pub nixos: bool,
     }
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
@@ -77,25 +83,32 @@ struct ProfileFile {
 
 /// One emulated system.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// The text fields borrow the compiled-in data of built-in profiles (`Text`): building the 41
+// built-ins costs no allocation, which `run`, an exec wrapper, would pay at every start.
 pub struct Profile {
     /// The Nix system double, e.g. `riscv64-linux`; also the default entry name.
-    pub system: String,
-    pub description: String,
+    pub system: Text,
+    pub description: Text,
     /// qemu's target name (`qemu-<cpu>`), when qemu emulates it.
-    pub cpu: Option<String>,
+    pub cpu: Option<Text>,
     /// Debian's architecture name, for package hints (`libc6-<debian>-cross`).
-    pub debian: Option<String>,
-    pub aliases: Vec<String>,
+    pub debian: Option<Text>,
+    pub aliases: Texts,
     /// Interpreter program names to search for, preferred first.
-    pub interpreters: Vec<String>,
+    pub interpreters: Texts,
     pub offset: usize,
     pub magic: Bytes,
     pub mask: Bytes,
     /// In NixOS's `boot.binfmt` table.
     pub nixos: bool,
     /// Where it came from: `builtin:<file>` or a path.
-    pub source: String,
+    pub source: Text,
 }
+
+/// A profile's text: borrowed from the compiled-in profiles, or owned when read from a file.
+pub type Text = Cow<'static, str>;
+/// A profile's list of texts.
+pub type Texts = Cow<'static, [Text]>;
 
 impl Profile {
     /// Parse one profile file; `source` names it in errors.
@@ -138,21 +151,21 @@ impl Profile {
             )));
         }
         Ok(Profile {
-            system: f.system,
-            description: f.description,
-            cpu: f.cpu,
-            debian: f.debian,
+            system: f.system.into(),
+            description: f.description.into(),
+            cpu: f.cpu.map(Text::from),
+            debian: f.debian.map(Text::from),
             aliases: f
                 .aliases
                 .into_iter()
-                .map(|a| a.to_ascii_lowercase())
+                .map(|a| Text::from(a.to_ascii_lowercase()))
                 .collect(),
-            interpreters: f.interpreters,
+            interpreters: f.interpreters.into_iter().map(Text::from).collect(),
             offset: f.offset,
             magic,
             mask,
             nixos: f.nixos,
-            source: source.display().to_string(),
+            source: source.display().to_string().into(),
         })
     }
 
@@ -187,7 +200,7 @@ impl Profile {
 
     /// Every name this system answers to.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.system.as_str()).chain(self.aliases.iter().map(String::as_str))
+        std::iter::once(&*self.system).chain(self.aliases.iter().map(|a| &**a))
     }
 }
 
@@ -210,28 +223,26 @@ pub struct Profiles {
 
 impl Profiles {
     /// The built-in profiles only (compiled in by build.rs; `tests/profiles.rs` checks they
-    /// equal what `Profile::parse` makes of qemu-profiles/).
+    /// equal what `Profile::parse` makes of qemu-profiles/, and `builtin_names_are_unique`
+    /// that no two share a name, which `add` would otherwise check at every start).
     pub fn builtin() -> Result<Profiles, ProfileError> {
-        let own = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        let mut p = Profiles {
-            list: Vec::with_capacity(builtin::BUILTIN.len()),
-        };
-        for r in builtin::BUILTIN {
-            p.add(Profile {
-                system: r.system.to_owned(),
-                description: r.description.to_owned(),
-                cpu: r.cpu.map(str::to_owned),
-                debian: r.debian.map(str::to_owned),
-                aliases: own(r.aliases),
-                interpreters: own(r.interpreters),
+        let list = builtin::BUILTIN
+            .iter()
+            .map(|r| Profile {
+                system: Cow::Borrowed(r.system),
+                description: Cow::Borrowed(r.description),
+                cpu: r.cpu.map(Cow::Borrowed),
+                debian: r.debian.map(Cow::Borrowed),
+                aliases: Cow::Borrowed(r.aliases),
+                interpreters: Cow::Borrowed(r.interpreters),
                 offset: r.offset,
-                magic: Bytes::unescape(r.magic),
-                mask: Bytes::unescape(r.mask),
+                magic: Bytes(r.magic.to_vec()),
+                mask: Bytes(r.mask.to_vec()),
                 nixos: r.nixos,
-                source: format!("builtin:{}", r.file),
-            })?;
-        }
-        Ok(p)
+                source: Cow::Borrowed(r.source),
+            })
+            .collect();
+        Ok(Profiles { list })
     }
 
     /// Built-ins, then every `*.toml` in `dir` (when it exists), overriding by system name.
@@ -270,9 +281,9 @@ impl Profiles {
         for name in profile.names() {
             if let Some(other) = self.list.iter().find(|o| o.names().any(|n| n == name)) {
                 return Err(ProfileError::Duplicate {
-                    path: PathBuf::from(&profile.source),
+                    path: PathBuf::from(&*profile.source),
                     name: name.to_owned(),
-                    other: other.source.clone(),
+                    other: other.source.to_string(),
                 });
             }
         }
@@ -366,6 +377,18 @@ impl Profiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_names_are_unique() {
+        let mut checked = Profiles { list: Vec::new() };
+        for profile in Profiles::builtin().unwrap().list {
+            let source = profile.source.clone();
+            checked
+                .add(profile)
+                .unwrap_or_else(|e| panic!("{source}: {e}"));
+        }
+        assert_eq!(checked.list.len(), builtin::BUILTIN.len());
+    }
 
     #[test]
     fn parse_errors_name_file_and_line() {

@@ -222,7 +222,7 @@ fn a_local_profile_directory_adds_and_overrides() {
     let p = Profiles::load(Some(dir.path())).unwrap();
     let rv = p.lookup("rv64").unwrap();
     assert_eq!(
-        (rv.description.as_str(), rv.interpreters[0].as_str()),
+        (&*rv.description, &*rv.interpreters[0]),
         ("local", "my-qemu")
     );
     assert!(

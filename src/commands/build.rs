@@ -103,7 +103,7 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
     let mut out: Vec<Wanted<'a>> = Vec::new();
     if args.systems.is_empty() {
         for p in ctx.profiles.all() {
-            if p.cpu.is_none() || native::table().contains(&p.system.as_str()) {
+            if p.cpu.is_none() || native::table().contains(&&*p.system) {
                 continue;
             }
             // Identical profiles (armv6l/armv7l, i386..i686) need one entry.
@@ -334,7 +334,7 @@ impl BuildDir {
             symlink(&me, dir.shim(&w.profile.system))?;
             symlink(
                 &w.interpreter.path,
-                dir.path.join("qemu").join(&w.profile.system),
+                dir.path.join("qemu").join(&*w.profile.system),
             )?;
         }
         fs::OpenOptions::new()
@@ -416,7 +416,7 @@ fn nix_config(wanted: &[Wanted]) -> OsString {
         .iter()
         .map(|w| {
             (
-                w.profile.system.clone(),
+                w.profile.system.to_string(),
                 w.interpreter.path.display().to_string(),
                 w.interpreter.is_static,
             )
@@ -455,7 +455,7 @@ fn refuse_nix_daemon(command: &[OsString], wanted: &[Wanted]) -> Result<()> {
     if !daemon {
         return Ok(());
     }
-    let systems: Vec<&str> = wanted.iter().map(|w| w.profile.system.as_str()).collect();
+    let systems: Vec<&str> = wanted.iter().map(|w| &*w.profile.system).collect();
     bail!(
         "this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and \
          would refuse {} derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: \

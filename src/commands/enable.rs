@@ -120,7 +120,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     for w in &wanted {
         if !args.runtime {
             config.upsert(SystemConfig {
-                system: w.profile.system.clone(),
+                system: w.profile.system.to_string(),
                 name: w.reg.name.clone(),
                 interpreter: w.reg.interpreter.clone(),
                 flags: FlagsText(w.reg.flags),
@@ -296,7 +296,7 @@ fn report(
         .zip(actions)
         .map(|(w, a)| ActionReport {
             name: w.reg.name.to_string(),
-            system: w.profile.system.clone(),
+            system: w.profile.system.to_string(),
             action: a.verb(),
             line: w.reg.to_string(),
             interpreter: w.reg.interpreter.clone(),

@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
                     .profiles
                     .for_header(&info.header)
                     .iter()
-                    .map(|p| p.system.clone())
+                    .map(|p| p.system.to_string())
                     .collect(),
                 elf: Some(ElfView {
                     class: if info.class == Class::Elf64 { 64 } else { 32 },

@@ -76,9 +76,8 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                 ));
             }
             let mut profile = recognised.map(|(p, _)| p);
-            let system = profile.map(|p| p.system.clone());
-            if let Some(p) = profile.filter(|p| crate::native::table().contains(&p.system.as_str()))
-            {
+            let system = profile.map(|p| p.system.to_string());
+            if let Some(p) = profile.filter(|p| crate::native::table().contains(&&*p.system)) {
                 output::warn(&format!(
                     "{}:{line}: entry {} is for {}, which this host runs natively; not imported (it would send native programs through the emulator)",
                     file.display(),
@@ -94,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             };
             if let (Some(p), Some(name)) = (profile, &name) {
                 records.push(SystemConfig {
-                    system: p.system.clone(),
+                    system: p.system.to_string(),
                     name: name.clone(),
                     interpreter: reg.interpreter.clone(),
                     flags: FlagsText(reg.flags),

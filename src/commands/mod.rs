@@ -74,6 +74,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// `binfmtctl run`, parsed by its own small parser.
+pub fn run_only(cli: &crate::cli::RunOnly) -> Result<ExitCode> {
+    run::run(&Ctx::new(&cli.global)?, &cli.args)
+}
+
 /// What every command works with.
 pub struct Ctx {
     pub registry: Registry,

@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     };
     // The table, not the measurement: measuring execs every probe (~20 ms), too slow for an
     // exec wrapper, and the table only claims what the CPU surely runs (no AArch32 on aarch64).
-    let native = native::table().contains(&profile.system.as_str());
+    let native = native::table().contains(&&*profile.system);
     let sysroot = match &info.interp {
         Some(loader) if !native => Some(
             sysroot::find(
@@ -101,7 +101,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
         Route::Qemu => {
             let qemu = match &args.interpreter {
                 Some(given) => Interpreter::at(given).map_err(|e| anyhow!(e))?,
-                None => interpreter::find(profile).ok_or_else(|| {
+                None => interpreter::find_once(profile).ok_or_else(|| {
                     anyhow!(
                         "{} is a {} program and no emulator for it was found; {}",
                         path.display(),

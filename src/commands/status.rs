@@ -77,7 +77,7 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
             .profiles
             .accepted_by(&e.matcher)
             .iter()
-            .map(|p| p.system.clone())
+            .map(|p| p.system.to_string())
             .collect();
         let shadowed = systems
             .iter()

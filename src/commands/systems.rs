@@ -49,10 +49,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         .all()
         .iter()
         .map(|p| SystemRow {
-            system: p.system.clone(),
-            description: p.description.clone(),
-            aliases: p.aliases.clone(),
-            cpu: p.cpu.clone(),
+            system: p.system.to_string(),
+            description: p.description.to_string(),
+            aliases: p.aliases.iter().map(ToString::to_string).collect(),
+            cpu: p.cpu.as_deref().map(str::to_owned),
             native: native::is_native(&p.system),
             interpreter: interpreter::find_in(p, &dirs),
             enabled: entries
