@@ -1,6 +1,7 @@
 //! binfmtctl: register, check and use qemu-user emulation through Linux binfmt_misc.
 
 pub mod binfmtd;
+pub mod build_owner;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -179,3 +179,44 @@ fn apply_never_registers_a_system_the_host_runs_natively() {
         "the other record is applied: {text}"
     );
 }
+
+#[test]
+fn apply_removes_a_gone_builds_leftovers_but_not_a_running_ones_and_dry_run_only_says_so() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+NS=$(build_ns)
+cd /proc/sys/fs/binfmt_misc || exit 3
+# Entries as `build --host-table` names them: one of a pid no process has, one of this
+# shell (pid and start time, field 22 of /proc/PID/stat), which runs.
+GONE=binfmtctl-build-$NS-99999999-5-riscv64-linux
+RUNNING=binfmtctl-build-$NS-$$-$(cut -d' ' -f22 /proc/$$/stat)-aarch64-linux
+for n in $GONE $RUNNING; do printf ':%s:E::zzq::/nonexistent:' "$n" > register || exit 4; done
+bfc apply --dry-run >/dev/null 2>"$T/dry.err" || exit 5
+echo "after dry run: $(ls | grep -c binfmtctl-build-)"
+bfc apply >/dev/null 2>"$T/apply.err" || exit 6
+echo "after apply: $(ls | grep binfmtctl-build- | tr '\n' ' ')"
+echo "$GONE $RUNNING"
+"#,
+    );
+    let text = ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let last = text.lines().last().unwrap_or_default();
+    let (gone, running) = last.split_once(' ').unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        text,
+        format!("after dry run: 2\nafter apply: {running} \n{last}\n")
+    );
+    assert_eq!(
+        read("dry.err"),
+        format!("binfmtctl: would remove {gone}, left behind by build process 99999999, which is gone (write -1 to /proc/sys/fs/binfmt_misc/{gone})\n")
+    );
+    assert_eq!(
+        read("apply.err"),
+        format!(
+            "binfmtctl: removed {gone}, left behind by build process 99999999, which is gone\n"
+        )
+    );
+}

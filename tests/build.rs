@@ -341,6 +341,112 @@ snap > "$T/after-int"
 }
 
 #[test]
+fn host_table_mode_removes_a_killed_builds_entries_and_never_a_running_ones() {
+    let t = scratch();
+    // In a private instance, which plays the host table here. Builds: B runs all along
+    // (aarch64), A is killed with SIGKILL (riscv64), C comes after and cleans up.
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+cd /proc/sys/fs/binfmt_misc || exit 3
+until_ok() { i=0; until eval "$1"; do i=$((i+1)); [ $i -gt 200 ] && { echo "timed out: $1"; exit 4; }; sleep 0.05; done; }
+$B build --host-table --system aarch64-linux -- sh -c 'until [ -e "$0/c-done" ]; do sleep 0.05; done' "$T" >"$T/b.out" 2>&1 &
+BPID=$!
+until_ok 'ls | grep -q -- "-$BPID-.*-aarch64-linux\$"'
+$B build --host-table --system riscv64-linux -- sh -c 'echo $$ > "$0/a.pid"; exec sleep 30' "$T" >/dev/null 2>&1 &
+APID=$!
+until_ok '[ -s "$T/a.pid" ] && ls | grep -q -- "-$APID-.*-riscv64-linux\$"'
+# $! is binfmtctl itself, not its command: SIGKILL leaves the command running, orphaned.
+echo "killed=$(cat /proc/$APID/comm)"
+kill -KILL $APID; wait $APID; echo "a=$?"
+kill -0 "$(cat "$T/a.pid")" && echo "command-survived"
+kill -KILL "$(cat "$T/a.pid")"
+# Made by hand: a pid now another process's (this shell's, start time 1); a build in another
+# pid namespace; an older binfmtctl's name (the pid alone).
+NS=$(build_ns)
+for n in "binfmtctl-build-$NS-$$-1-x-reused" "binfmtctl-build-1-${NS#*-}-99999999-1-x-elsewhere" "binfmtctl-build-99999999-x-old"; do
+  printf ':%s:E::zzq::/nonexistent:' "$n" > register || exit 5
+done
+ls | sort > "$T/before-c"
+$B build --host-table --system riscv64-linux -- sh -c 'ls /proc/sys/fs/binfmt_misc' >"$T/c.out" 2>"$T/c.err"; echo "c=$?"
+ls | sort > "$T/after-c"
+touch "$T/c-done"; wait $BPID; echo "b=$?"
+ls | sort > "$T/end"
+echo "apid=$APID bpid=$BPID me=$$ ns=$NS"
+"#,
+    );
+    let text = ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let names = |f: &str| -> Vec<String> {
+        let mut v: Vec<String> = read(f).lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    let fact = |key: &str| -> String {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in {text}"))
+            .to_owned()
+    };
+    let (a, b, me) = (fact("apid"), fact("bpid"), fact("me"));
+    let ns = fact("ns");
+    let time_ns = ns.split_once('-').expect("<pid ns>-<time ns>").1;
+    assert!(
+        text.starts_with("killed=binfmtctl\na=137\ncommand-survived\nc=0\nb=0\n"),
+        "{text}\nB: {}",
+        read("b.out")
+    );
+    // A build's entry, found by owner (namespaces, pid) and system.
+    let entry_of = |file: &str, pid: &str, system: &str| -> Option<String> {
+        names(file).into_iter().find(|n| {
+            n.starts_with(&format!("binfmtctl-build-{ns}-{pid}-"))
+                && n.ends_with(&format!("-{system}"))
+        })
+    };
+    let a_entry = entry_of("before-c", &a, "riscv64-linux").expect("A's entry outlived A");
+    let b_entry = entry_of("before-c", &b, "aarch64-linux").expect("B's entry");
+    let reused = format!("binfmtctl-build-{ns}-{me}-1-x-reused");
+    let elsewhere = format!("binfmtctl-build-1-{time_ns}-99999999-1-x-elsewhere");
+    let old = "binfmtctl-build-99999999-x-old".to_owned();
+    let mut want = vec![
+        "register".to_owned(),
+        "status".to_owned(),
+        a_entry.clone(),
+        b_entry.clone(),
+        reused.clone(),
+        elsewhere.clone(),
+        old.clone(),
+    ];
+    want.sort();
+    assert_eq!(names("before-c"), want);
+
+    let mut removed: Vec<String> = read("c.err").lines().map(str::to_owned).collect();
+    removed.sort();
+    let mut want = vec![
+        format!("binfmtctl: removed {a_entry}, left behind by build process {a}, which is gone"),
+        format!("binfmtctl: removed {reused}, left behind by build process {me}, which is gone"),
+    ];
+    want.sort();
+    assert_eq!(removed, want);
+    // C ran with B's entry and a riscv64 entry of its own: A's no longer stood for riscv64.
+    let seen_by_c = names("c.out");
+    assert!(seen_by_c.contains(&b_entry), "{seen_by_c:?}");
+    assert!(!seen_by_c.contains(&a_entry), "{seen_by_c:?}");
+    assert!(
+        seen_by_c
+            .iter()
+            .any(|n| n.starts_with("binfmtctl-build-") && n.ends_with("-riscv64-linux")),
+        "{seen_by_c:?}"
+    );
+    assert!(names("after-c").contains(&b_entry), "B's entry was removed");
+    // At the end only what no one here can judge is left (B and C removed their own).
+    let mut want = vec!["register".to_owned(), "status".to_owned(), elsewhere, old];
+    want.sort();
+    assert_eq!(names("end"), want);
+}
+
+#[test]
 fn build_works_as_root_of_a_user_namespace_like_a_rootless_container() {
     let hello = common::hello_riscv64(true);
     let t = scratch();

@@ -140,6 +140,9 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         ));
     }
     let current = if ctx.registry.is_mounted() {
+        // Cheap (a readdir, a /proc lookup per build entry) and where an administrator who
+        // finds a killed `build --host-table`'s entries looks to repair the table.
+        super::build::remove_leftovers(&ctx.registry, dry_run);
         ctx.registry.entries()?
     } else {
         Vec::new()

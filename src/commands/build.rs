@@ -7,7 +7,9 @@
 //! namespace that maps the caller's own uid and gid back, and execs the command there (the
 //! kernel looks handlers up in the nearest ancestor namespace that has an instance). On older
 //! kernels, or with --host-table, root registers in the host table for the duration and
-//! removes exactly what it added afterwards, also on Ctrl-C.
+//! removes exactly what it added afterwards, also on Ctrl-C. A build killed with SIGKILL cannot;
+//! its entries' names say which process made them (see `build_owner`), and the next host-table
+//! build, or `apply`, removes them once that process is gone.
 
 use std::ffi::OsString;
 use std::fs;
@@ -24,9 +26,9 @@ use super::{registration, require_admin, Ctx};
 use crate::cli::BuildArgs;
 use crate::interpreter::{self, Interpreter};
 use crate::profile::Profile;
-use crate::registry::{Entry, EntryName, Flags, Registration};
+use crate::registry::{Entry, EntryName, Flags, Registration, Registry, RegistryError};
 use crate::shim::{self, Exec};
-use crate::{namespace, native, output};
+use crate::{build_owner, namespace, native, output};
 
 /// A system to emulate during the build.
 struct Wanted<'a> {
@@ -244,7 +246,8 @@ fn wait_blocking_signals(cmd: &mut Command) -> Result<ExitStatus> {
 }
 
 /// The fallback: register in the host table for the duration, then remove exactly what was
-/// added (the command's own changes to the table are left as they are).
+/// added (the command's own changes to the table are left as they are). Killed builds' leftovers
+/// are removed first.
 fn with_host_table(
     ctx: &Ctx,
     wanted: &[Wanted],
@@ -256,12 +259,27 @@ fn with_host_table(
     )?;
     let registry = &ctx.registry;
     let mounted_here = registry.ensure_mounted()?;
+    // Before `current` is read: a leftover would otherwise pass for a host entry to carry.
+    remove_leftovers(registry, false);
     let current: Vec<Entry> = registry
         .entries()?
         .into_iter()
         .filter(|e| e.enabled)
         .collect();
-    let prefix = format!("binfmtctl-build-{}-", std::process::id());
+    let prefix = match build_owner::current() {
+        Ok(me) => me.prefix(),
+        Err(err) => {
+            output::warn(&format!(
+                "cannot read this process's pid namespace and start time in /proc ({err}): if this build is killed \
+                 with SIGKILL, its entries will not be recognised as leftovers; remove them with \
+                 echo -1 > {}/{}<pid>-<system>",
+                registry.root().display(),
+                build_owner::PREFIX
+            ));
+            // The older name, pid alone, which no later build judges.
+            format!("{}{}-", build_owner::PREFIX, std::process::id())
+        }
+    };
     // The host table is everyone's: the same rule as `enable` (SECURITY.md), no --force here.
     if crate::interpreter::host_namespace() {
         for w in wanted {
@@ -310,6 +328,34 @@ fn with_host_table(
         ));
     }
     status
+}
+
+/// Remove the entries of host-table builds that are gone (killed before they could remove
+/// them), one line on stderr each; with `dry_run`, only say what would go. Nothing here stops
+/// the caller: these entries are other builds' leftovers.
+pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) {
+    let Ok(names) = registry.names() else {
+        return;
+    };
+    for (name, owner) in build_owner::leftovers(&names) {
+        let what = format!(
+            "{name}, left behind by build process {}, which is gone",
+            owner.pid
+        );
+        if dry_run {
+            output::note(&format!(
+                "would remove {what} (write -1 to {})",
+                registry.entry_path(&name).display()
+            ));
+            continue;
+        }
+        match registry.remove(&name) {
+            Ok(()) => output::note(&format!("removed {what}")),
+            // Another build removed it first.
+            Err(RegistryError::NoSuchEntry(..)) => {}
+            Err(e) => output::warn(&format!("cannot remove {what}: {e}")),
+        }
+    }
 }
 
 /// A private directory for the report shim: `shim/<system>` (binfmtctl itself, registered as

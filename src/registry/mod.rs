@@ -130,6 +130,20 @@ impl Registry {
     /// also the order the kernel tries them in (the newest matching entry wins). `check`
     /// verifies the winner by executing probes rather than trusting this order.
     pub fn entries(&self) -> Result<Vec<Entry>, RegistryError> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            match self.entry(&name) {
+                Ok(e) => out.push(e),
+                // Removed between readdir and read: not an error.
+                Err(RegistryError::NoSuchEntry(..)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of every entry, in directory order, without reading the entries.
+    pub fn names(&self) -> Result<Vec<EntryName>, RegistryError> {
         if !self.is_mounted() {
             return Err(RegistryError::NotMounted(self.root.clone()));
         }
@@ -147,14 +161,8 @@ impl Registry {
             if matches!(name, "register" | "status") {
                 continue;
             }
-            let Ok(name) = name.parse::<EntryName>() else {
-                continue;
-            };
-            match self.entry(&name) {
-                Ok(e) => out.push(e),
-                // Removed between readdir and read: not an error.
-                Err(RegistryError::NoSuchEntry(..)) => {}
-                Err(e) => return Err(e),
+            if let Ok(name) = name.parse::<EntryName>() {
+                out.push(name);
             }
         }
         Ok(out)

@@ -114,7 +114,8 @@ pub enum As {
 /// Run a shell script inside a new user + mount namespace where binfmt_misc is a private,
 /// empty instance mounted at /proc/sys/fs/binfmt_misc (Linux >= 6.7). `$B` is binfmtctl,
 /// `$T` the scratch directory; `bfc` runs binfmtctl with --config/--state-dir in `$T`;
-/// `snap` prints every entry of the table, name and contents.
+/// `snap` prints every entry of the table, name and contents; `build_ns` the pid and time
+/// namespaces as `build --host-table` puts them in its entries' names (`<pid ns>-<time ns>`).
 pub fn private(who: As, dir: &Path, script: &str) -> Output {
     private_with(who, dir, script, true)
 }
@@ -139,7 +140,8 @@ fn private_with(who: As, dir: &Path, script: &str, mount: bool) -> Output {
     };
     let prelude = format!(
         "set -u\nB={bin}\nT={dir}\nbfc() {{ \"$B\" --config \"$T/config.toml\" --state-dir \"$T/state\" \"$@\"; }}\n\
-         snap() {{ for f in $(ls /proc/sys/fs/binfmt_misc | sort); do [ \"$f\" = register ] || {{ echo \"== $f\"; cat \"/proc/sys/fs/binfmt_misc/$f\"; }}; done; }}\n{mount}\n",
+         snap() {{ for f in $(ls /proc/sys/fs/binfmt_misc | sort); do [ \"$f\" = register ] || {{ echo \"== $f\"; cat \"/proc/sys/fs/binfmt_misc/$f\"; }}; done; }}\n\
+         build_ns() {{ echo \"$(stat -L -c %i /proc/self/ns/pid)-$(stat -L -c %i /proc/self/ns/time 2>/dev/null || echo 0)\"; }}\n{mount}\n",
         bin = BIN,
         dir = dir.display(),
         mount = if mount { "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || exit 99" } else { unmount },
