@@ -15,20 +15,34 @@ pub enum Action {
     /// Not registered: register.
     Register(Registration),
     /// binfmtctl's own entry of that name differs: remove it and register the new line.
-    Replace {
-        old: Registration,
-        new: Registration,
-    },
+    Replace { old: Existing, new: Registration },
     /// Remove an entry.
-    Remove(Registration),
+    Remove(Existing),
+}
+
+/// An entry as the table held it when the plan was made: its line and whether it was
+/// enabled. Undoing a removal registers the line again, and a fresh registration is enabled
+/// (and the newest), so the state is carried along to be put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub reg: Registration,
+    pub enabled: bool,
+}
+
+impl From<&Entry> for Existing {
+    fn from(e: &Entry) -> Existing {
+        Existing {
+            reg: e.registration(),
+            enabled: e.enabled,
+        }
+    }
 }
 
 impl Action {
     pub fn name(&self) -> &EntryName {
         match self {
-            Action::Unchanged(r) | Action::Enable(r) | Action::Register(r) | Action::Remove(r) => {
-                &r.name
-            }
+            Action::Unchanged(r) | Action::Enable(r) | Action::Register(r) => &r.name,
+            Action::Remove(e) => &e.reg.name,
             Action::Replace { new, .. } => &new.name,
         }
     }
@@ -36,7 +50,8 @@ impl Action {
     /// The registration the action leaves in (or, for Remove, takes out of) the table.
     pub fn registration(&self) -> &Registration {
         match self {
-            Action::Unchanged(r) | Action::Enable(r) | Action::Register(r) | Action::Remove(r) => r,
+            Action::Unchanged(r) | Action::Enable(r) | Action::Register(r) => r,
+            Action::Remove(e) => &e.reg,
             Action::Replace { new, .. } => new,
         }
     }
@@ -101,7 +116,7 @@ pub fn plan_register(
             });
         } else if force || is_ours(entry) {
             actions.push(Action::Replace {
-                old: have,
+                old: entry.into(),
                 new: w.clone(),
             });
         } else {
@@ -139,7 +154,7 @@ pub fn plan_apply(
                 {
                     if is_ours(entry) && stale(entry) {
                         planned = vec![Action::Replace {
-                            old: entry.registration(),
+                            old: entry.into(),
                             new: r.clone(),
                         }];
                     }
@@ -151,18 +166,18 @@ pub fn plan_apply(
     }
     for e in current {
         if !wanted.iter().any(|w| w.name == e.name) && is_ours(e) {
-            actions.push(Action::Remove(e.registration()));
+            actions.push(Action::Remove(e.into()));
         }
     }
     (actions, foreign)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::registry::Entry;
 
-    fn reg(name: &str, interp: &str) -> Registration {
+    pub(crate) fn reg(name: &str, interp: &str) -> Registration {
         format!(r":{name}:M::\x7fELF\x02:\xff\xff\xff\xff\xff:{interp}:PF")
             .parse()
             .unwrap()
@@ -170,6 +185,13 @@ mod tests {
 
     fn entry(r: &Registration, enabled: bool) -> Entry {
         Entry::parse(r.name.clone(), &Entry::render(r, enabled)).unwrap()
+    }
+
+    pub(crate) fn existing(r: &Registration, enabled: bool) -> Existing {
+        Existing {
+            reg: r.clone(),
+            enabled,
+        }
     }
 
     #[test]
@@ -208,7 +230,17 @@ mod tests {
                 &ours,
                 false,
                 Ok(vec![Action::Replace {
-                    old: a2.clone(),
+                    old: existing(&a2, true),
+                    new: a.clone(),
+                }]),
+            ),
+            // A disabled entry replaced: the plan keeps its state, for a rollback to restore.
+            (
+                vec![entry(&a2, false)],
+                &ours,
+                false,
+                Ok(vec![Action::Replace {
+                    old: existing(&a2, false),
                     new: a.clone(),
                 }]),
             ),
@@ -217,7 +249,7 @@ mod tests {
                 &theirs,
                 true,
                 Ok(vec![Action::Replace {
-                    old: a2.clone(),
+                    old: existing(&a2, true),
                     new: a.clone(),
                 }]),
             ),
@@ -243,14 +275,17 @@ mod tests {
     #[test]
     fn apply_removes_only_stale_owned() {
         let (a, b, c) = (reg("a", "/q"), reg("b", "/q"), reg("c", "/q"));
-        let current = vec![entry(&b, true), entry(&c, true)];
+        let current = vec![entry(&b, false), entry(&c, true)];
         let ours = |e: &Entry| e.name.as_str() == "b";
         let never = |_: &Entry| false;
         let got = plan_apply(std::slice::from_ref(&a), &current, &ours, &never);
         assert_eq!(
             got,
             (
-                vec![Action::Register(a.clone()), Action::Remove(b.clone())],
+                vec![
+                    Action::Register(a.clone()),
+                    Action::Remove(existing(&b, false))
+                ],
                 vec![]
             )
         );
@@ -262,7 +297,7 @@ mod tests {
             got,
             (
                 vec![Action::Replace {
-                    old: b.clone(),
+                    old: existing(&b, false),
                     new: b.clone()
                 }],
                 vec![Foreign {

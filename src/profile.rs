@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::registry::{Bytes, EntryName, Matcher};
+use crate::registry::{Bytes, Entry, EntryName, Matcher};
 
 mod builtin {
     /// A profile as build.rs found it in qemu-profiles/.
@@ -196,6 +196,14 @@ impl Profile {
     /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE).
     pub fn accepted_by(&self, m: &Matcher) -> bool {
         self.sample_headers().iter().all(|h| m.matches_header(h))
+    }
+
+    /// The entry that runs this system's programs: the first enabled one accepting them, with
+    /// `entries` in the table's order (newest first, the order the kernel tries them in).
+    pub fn winner<'e>(&self, entries: &'e [Entry]) -> Option<&'e Entry> {
+        entries
+            .iter()
+            .find(|e| e.enabled && self.accepted_by(&e.matcher))
     }
 
     /// Every name this system answers to.

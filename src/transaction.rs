@@ -1,29 +1,91 @@
 //! Carry out planned actions on the kernel table, all or nothing: on the first failure,
 //! every action already done is undone in reverse order.
+//!
+//! Undoing a removal registers the entry again, and the kernel makes a fresh entry enabled
+//! and the newest, the one tried first (binfmt_misc documentation: the most recently
+//! registered matching entry wins). The state is put back (a disabled entry is disabled
+//! again); the order is not, since that would mean registering again every newer entry,
+//! other tools' included. What the rollback reordered is reported instead.
 
-use crate::plan::Action;
-use crate::registry::{Registry, RegistryError};
+use crate::plan::{Action, Existing};
+use crate::profile::Profiles;
+use crate::registry::{Entry, EntryName, Registration, Registry, RegistryError};
 
 /// A failed transaction: what failed, and whether the rollback restored the table.
 #[derive(Debug, thiserror::Error)]
 // The cause is in the message, so it is no `source()`: `{err:#}` would print it twice.
-#[error("{action} {name} failed: {err}{}", rollback_note(.rollback_errors))]
+#[error("{action} {name} failed: {err}; {}", .rollback.describe("earlier changes"))]
 pub struct Failed {
     pub action: &'static str,
     pub name: String,
     pub err: Box<RegistryError>,
-    /// Names whose earlier change could not be undone, with why.
-    pub rollback_errors: Vec<String>,
+    pub rollback: Rollback,
 }
 
-fn rollback_note(errors: &[String]) -> String {
-    if errors.is_empty() {
-        "; earlier changes were undone, the table is as it was".to_owned()
+/// What a rollback could not put back as it was.
+#[derive(Debug, Default)]
+pub struct Rollback {
+    /// Names whose earlier change could not be undone, with why.
+    pub errors: Vec<String>,
+    /// Entries registered again that now win over an entry that used to win, with what to do.
+    pub reordered: Vec<String>,
+}
+
+impl Rollback {
+    /// The outcome in words, `what` naming what was undone ("earlier changes").
+    pub fn describe(&self, what: &str) -> String {
+        let reordered = self.reordered.join("; ");
+        match (self.errors.is_empty(), self.reordered.is_empty()) {
+            (true, true) => format!("{what} were undone, the table is as it was"),
+            (true, false) => format!("{what} were undone, but {reordered}"),
+            (false, true) => format!("undoing {what} failed too: {}", self.errors.join("; ")),
+            (false, false) => format!(
+                "undoing {what} failed too: {}; {reordered}",
+                self.errors.join("; ")
+            ),
+        }
+    }
+}
+
+/// Disable `e` again if it was disabled: a fresh registration is always enabled (there is
+/// no way to register an entry disabled, so it is enabled for a moment in between).
+fn settle(registry: &Registry, e: &Existing) -> Result<(), RegistryError> {
+    if e.enabled {
+        Ok(())
     } else {
-        format!(
-            "; undoing earlier changes failed too: {}",
-            errors.join("; ")
-        )
+        registry.set_enabled(&e.reg.name, false)
+    }
+}
+
+/// Register an entry again as it was, enabled or not.
+fn restore(registry: &Registry, e: &Existing) -> Result<(), RegistryError> {
+    registry.register(&e.reg)?;
+    settle(registry, e)
+}
+
+/// Put `into` in the place of `out` (same name); when `into` cannot be registered, put `out`
+/// back as it was.
+fn swap(registry: &Registry, out: &Existing, into: &Existing) -> Result<(), RegistryError> {
+    registry.remove(&out.reg.name)?;
+    if let Err(err) = registry.register(&into.reg) {
+        return Err(match restore(registry, out) {
+            // The old entry is back; the caller reports the original error.
+            Ok(()) => err,
+            Err(back) => RegistryError::Lost {
+                name: out.reg.name.to_string(),
+                new: Box::new(err),
+                old: Box::new(back),
+            },
+        });
+    }
+    settle(registry, into)
+}
+
+/// A registration just made: enabled.
+fn fresh(reg: &Registration) -> Existing {
+    Existing {
+        reg: reg.clone(),
+        enabled: true,
     }
 }
 
@@ -33,68 +95,296 @@ pub fn perform(registry: &Registry, action: &Action) -> Result<(), RegistryError
         Action::Unchanged(_) => Ok(()),
         Action::Enable(r) => registry.set_enabled(&r.name, true),
         Action::Register(r) => registry.register(r),
-        Action::Replace { old, new } => {
-            registry.remove(&old.name)?;
-            registry
-                .register(new)
-                .map_err(|err| match registry.register(old) {
-                    // The old entry is back; the caller reports the original error.
-                    Ok(()) => err,
-                    Err(back) => RegistryError::Lost {
-                        name: old.name.to_string(),
-                        new: Box::new(err),
-                        old: Box::new(back),
-                    },
-                })
-        }
-        Action::Remove(r) => registry.remove(&r.name),
+        Action::Replace { old, new } => swap(registry, old, &fresh(new)),
+        Action::Remove(e) => registry.remove(&e.reg.name),
     }
 }
 
-/// The action that undoes `action` (after it succeeded).
-fn inverse(action: &Action) -> Option<Action> {
-    Some(match action {
-        // Undoing an enable is a disable, which is no Action: `execute` handles it.
-        Action::Unchanged(_) | Action::Enable(_) => return None,
-        Action::Register(r) => Action::Remove(r.clone()),
-        Action::Replace { old, new } => Action::Replace {
-            old: new.clone(),
-            new: old.clone(),
-        },
-        Action::Remove(r) => Action::Register(r.clone()),
-    })
+/// Undo one action that succeeded.
+fn undo_one(registry: &Registry, action: &Action) -> Result<(), RegistryError> {
+    match action {
+        Action::Unchanged(_) => Ok(()),
+        Action::Enable(r) => registry.set_enabled(&r.name, false),
+        Action::Register(r) => registry.remove(&r.name),
+        Action::Replace { old, new } => swap(registry, &fresh(new), old),
+        Action::Remove(e) => restore(registry, e),
+    }
 }
 
-/// Undo actions that were all done, newest first; what could not be undone, with why.
-pub fn undo(registry: &Registry, done: &[Action]) -> Vec<String> {
+/// Undo actions that were all done, newest first. `before` is the table as it was before
+/// them, to tell which entries the rollback made win over entries that used to win.
+pub fn undo(
+    registry: &Registry,
+    profiles: &Profiles,
+    before: &[Entry],
+    done: &[Action],
+) -> Rollback {
+    roll_back(registry, profiles, before, done, done)
+}
+
+/// Undo `done`; `touched` (`done` and maybe a failed action that put its old entry back)
+/// are the entries that may have been registered again.
+fn roll_back(
+    registry: &Registry,
+    profiles: &Profiles,
+    before: &[Entry],
+    done: &[Action],
+    touched: &[Action],
+) -> Rollback {
     let mut errors = Vec::new();
     for action in done.iter().rev() {
-        let undone = match action {
-            Action::Enable(r) => registry.set_enabled(&r.name, false),
-            other => inverse(other).map_or(Ok(()), |u| perform(registry, &u)),
-        };
-        if let Err(e) = undone {
+        if let Err(e) = undo_one(registry, action) {
             errors.push(format!("{}: {e}", action.name()));
         }
     }
-    errors
+    let touched: Vec<&EntryName> = touched.iter().map(Action::name).collect();
+    Rollback {
+        errors,
+        reordered: reordered(registry, profiles, before, &touched),
+    }
+}
+
+/// Read the table now and report, for every entry in `touched` that was registered again
+/// and so became the newest, the entries it now wins over although they used to win over
+/// it (see [`overtaken`]). Best effort: a table that cannot be read reports nothing.
+pub fn reordered(
+    registry: &Registry,
+    profiles: &Profiles,
+    before: &[Entry],
+    touched: &[&EntryName],
+) -> Vec<String> {
+    match registry.entries() {
+        Ok(after) => overtaken(registry, profiles, before, &after, touched),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// For each known system, compare the entry that runs its programs in the table `before`
+/// and `after` (both newest first): where the winner is now one of `touched` while the
+/// entry that used to win is still there and enabled, the touched entry was registered
+/// again (so it is the newest) and overtook it. One line per pair of entries, with the
+/// systems concerned and how to give the old winner its precedence back.
+pub fn overtaken(
+    registry: &Registry,
+    profiles: &Profiles,
+    before: &[Entry],
+    after: &[Entry],
+    touched: &[&EntryName],
+) -> Vec<String> {
+    let mut pairs: Vec<(&Entry, &Entry, Vec<&str>)> = Vec::new();
+    for p in profiles.all() {
+        let (Some(was), Some(now)) = (p.winner(before), p.winner(after)) else {
+            continue;
+        };
+        if was.name == now.name
+            || !touched.contains(&&now.name)
+            || !after.iter().any(|e| e.name == was.name && e.enabled)
+        {
+            continue;
+        }
+        match pairs
+            .iter_mut()
+            .find(|(n, w, _)| n.name == now.name && w.name == was.name)
+        {
+            Some((_, _, systems)) => systems.push(&p.system),
+            None => pairs.push((now, was, vec![&p.system])),
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|(now, was, systems)| {
+            let line = was.registration().to_string().replace('\'', r"'\''");
+            format!(
+                "{now} was registered again and, as the newest entry, now runs {systems} programs instead of {was}; \
+                 to give {was} precedence back, register it again: echo -1 > {path} && printf '%s\\n' '{line}' > {register}",
+                now = now.name,
+                was = was.name,
+                systems = systems.join(", "),
+                path = registry.entry_path(&was.name).display(),
+                register = registry.root().join("register").display(),
+            )
+        })
+        .collect()
 }
 
 /// Do every action; on failure undo the done ones and report.
-pub fn execute(registry: &Registry, actions: &[Action]) -> Result<(), Failed> {
+pub fn execute(registry: &Registry, profiles: &Profiles, actions: &[Action]) -> Result<(), Failed> {
+    // The table before, to tell what a rollback reordered: only actions that take an entry
+    // out can put one back as the newest.
+    let before = if actions
+        .iter()
+        .any(|a| matches!(a, Action::Replace { .. } | Action::Remove(_)))
+    {
+        registry.entries().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     for (i, action) in actions.iter().enumerate() {
         if let Err(source) = perform(registry, action) {
-            let mut rollback_errors = undo(registry, &actions[..i]);
+            // A failed Replace puts its old entry back: it is touched too.
+            let mut rollback =
+                roll_back(registry, profiles, &before, &actions[..i], &actions[..=i]);
             if let RegistryError::Lost { name, .. } = &source {
-                rollback_errors.push(format!("{name} is now missing from the table; run `binfmtctl apply` once its interpreter is fixed"));
+                rollback.errors.push(format!("{name} is now missing from the table; run `binfmtctl apply` once its interpreter is fixed"));
             }
             return Err(Failed {
                 action: action.verb(),
                 name: action.name().to_string(),
                 err: Box::new(source),
-                rollback_errors,
+                rollback,
             });
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tests::{existing, reg};
+    use std::fs;
+    use std::path::Path;
+
+    /// A plain directory laid out like binfmt_misc, holding `entries`. It does not act like
+    /// the kernel: every write lands at the start of its file, so a file shows the last
+    /// thing written to it (on top of what was there).
+    fn table(dir: &Path, entries: &[(&Registration, bool)]) -> Registry {
+        fs::write(dir.join("register"), "").unwrap();
+        fs::write(dir.join("status"), "enabled\n").unwrap();
+        for (r, enabled) in entries {
+            fs::write(dir.join(r.name.as_str()), Entry::render(r, *enabled)).unwrap();
+        }
+        Registry::new(dir)
+    }
+
+    fn read(dir: &Path, file: &str) -> String {
+        fs::read_to_string(dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn undoing_a_removal_disables_an_entry_that_was_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (reg("a", "/q"), reg("b", "/q"));
+        // b is not in the table, so removing it fails after a was removed.
+        let registry = table(dir.path(), &[(&a, false)]);
+        let actions = [
+            Action::Remove(existing(&a, false)),
+            Action::Remove(existing(&b, true)),
+        ];
+        let profiles = Profiles::builtin().unwrap();
+        let err = execute(&registry, &profiles, &actions).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "remove b failed: no entry named b in {}; earlier changes were undone, the table is as it was",
+                dir.path().display()
+            )
+        );
+        // a was written to register again, and then 0 (disable) to its file.
+        assert_eq!(read(dir.path(), "register"), a.to_string());
+        assert!(
+            read(dir.path(), "a").starts_with('0'),
+            "{}",
+            read(dir.path(), "a")
+        );
+    }
+
+    #[test]
+    fn undoing_a_replace_puts_the_old_entry_back_in_its_state() {
+        let dir = tempfile::tempdir().unwrap();
+        // Same length, so the register file shows the last line whole.
+        let (old, new, b) = (reg("a", "/old"), reg("a", "/new"), reg("b", "/q"));
+        let profiles = Profiles::builtin().unwrap();
+        // Disabled: 0 is written to it last; enabled: the last write is the removal.
+        for (enabled, last_write) in [(false, "0"), (true, "-1")] {
+            let registry = table(dir.path(), &[(&old, enabled)]);
+            let actions = [
+                Action::Replace {
+                    old: existing(&old, enabled),
+                    new: new.clone(),
+                },
+                Action::Remove(existing(&b, true)),
+            ];
+            execute(&registry, &profiles, &actions).unwrap_err();
+            assert_eq!(read(dir.path(), "register"), old.to_string());
+            let a = read(dir.path(), "a");
+            assert!(a.starts_with(last_write), "enabled={enabled}: {a}");
+        }
+    }
+
+    fn entry(profiles: &Profiles, name: &str, enabled: bool) -> Entry {
+        let r = Registration {
+            name: name.parse().unwrap(),
+            matcher: profiles.lookup("riscv64-linux").unwrap().matcher(),
+            interpreter: format!("/usr/bin/{name}"),
+            flags: "PF".parse().unwrap(),
+        };
+        Entry::parse(r.name.clone(), &Entry::render(&r, enabled)).unwrap()
+    }
+
+    #[test]
+    fn overtaken_reports_an_entry_put_back_ahead_of_one_that_used_to_win() {
+        let profiles = Profiles::builtin().unwrap();
+        let registry = Registry::new("/b");
+        let e = |name, enabled| entry(&profiles, name, enabled);
+        let (ours, theirs) = (e("ours", true), e("theirs", true));
+        let name = |s: &str| -> EntryName { s.parse().unwrap() };
+        let ours_name = name("ours");
+        let touched = [&ours_name];
+        // Newest first: theirs won before, ours (registered again) wins after.
+        let before = [theirs.clone(), ours.clone()];
+        let after = [ours.clone(), theirs.clone()];
+        assert_eq!(
+            overtaken(&registry, &profiles, &before, &after, &touched),
+            [
+                r"ours was registered again and, as the newest entry, now runs riscv64-linux programs instead of theirs; to give theirs precedence back, register it again: echo -1 > /b/theirs && printf '%s\n' ':theirs:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/theirs:PF' > /b/register"
+            ]
+        );
+        let none: [&str; 0] = [];
+        // Nothing to report: the order did not change; ours was not touched; theirs is
+        // disabled now; ours is disabled (again); ours won before already.
+        let cases: [(&[Entry], &[Entry], &[&EntryName]); 5] = [
+            (&before, &before, &touched),
+            (&before, &after, &[]),
+            (&before, &[ours.clone(), e("theirs", false)], &touched),
+            (&before, &[e("ours", false), theirs.clone()], &touched),
+            (&after, &after, &touched),
+        ];
+        for (i, (before, after, touched)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                overtaken(&registry, &profiles, before, after, touched),
+                none,
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn rollback_outcome_in_words() {
+        let r = |errors: &[&str], reordered: &[&str]| Rollback {
+            errors: errors.iter().map(ToString::to_string).collect(),
+            reordered: reordered.iter().map(ToString::to_string).collect(),
+        };
+        let cases = [
+            (
+                r(&[], &[]),
+                "earlier changes were undone, the table is as it was",
+            ),
+            (
+                r(&[], &["x now wins"]),
+                "earlier changes were undone, but x now wins",
+            ),
+            (
+                r(&["a: e"], &[]),
+                "undoing earlier changes failed too: a: e",
+            ),
+            (
+                r(&["a: e", "b: f"], &["x now wins"]),
+                "undoing earlier changes failed too: a: e; b: f; x now wins",
+            ),
+        ];
+        for (rollback, want) in cases {
+            assert_eq!(rollback.describe("earlier changes"), want);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Faults (issue 7): binfmt_misc unmounted, /proc/sys or binfmt_misc read-only, an interpreter
 //! deleted after registration, the config's directory full or read-only, and binfmtctl
-//! killed with SIGKILL at random points. Each in a private binfmt_misc instance.
+//! killed with SIGKILL at random points, a rollback that registers entries again. Each in a
+//! private binfmt_misc instance.
 
 mod common;
 
@@ -229,6 +230,95 @@ ls /proc/sys/fs/binfmt_misc
              config-intact\nregister\nriscv64-linux\nstatus\n\
              apply=0\nregister\nriscv64-linux\nstatus\n"
         )
+    );
+}
+
+/// A registration the kernel refuses (with F it opens the interpreter, and a noexec mount
+/// makes that fail) after binfmtctl replaced a DISABLED entry of its own: the rollback
+/// registers the old entry again, which makes it enabled and the newest. It must come back
+/// disabled, and where it now wins over an entry that used to win, the error says so and how
+/// to undo that (and the command it gives works).
+#[test]
+fn rollback_puts_a_disabled_entry_back_disabled_and_reports_what_it_now_wins_over() {
+    let t = scratch();
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"mkdir "$T/noexec" && mount -t tmpfs -o noexec,mode=0755 tmpfs "$T/noexec" || exit 3
+mkdir "$T/noexec/rv" "$T/noexec/a64" || exit 3
+cp /usr/bin/qemu-riscv64-static "$T/noexec/rv/" && cp /usr/bin/qemu-aarch64-static "$T/noexec/a64/" || exit 3
+E=/proc/sys/fs/binfmt_misc
+state() {{ echo "$1: $(head -1 $E/riscv64-linux) $(grep flags: $E/riscv64-linux) $(grep interpreter $E/riscv64-linux)"; }}
+fails() {{ p=$1; shift; PATH="$T/noexec/$p:$PATH" bfc enable "$@" >/dev/null 2>"$T/err"; echo "rc=$?"; grep '^binfmtctl: error' "$T/err"; }}
+bfc enable riscv64-linux >/dev/null 2>&1 || exit 4
+echo 0 > $E/riscv64-linux
+state before
+echo "== the new riscv64 interpreter is refused: the old entry is put back"
+fails rv riscv64-linux
+state after
+echo "== riscv64 is replaced, then aarch64 is refused: the replacement is undone"
+fails a64 riscv64-linux aarch64-linux --open-binary
+state after
+ls $E | sort | tr '\n' ' '; echo
+echo "== riscv64-linux enabled, another tool's newer entry for riscv64 wins"
+echo 1 > $E/riscv64-linux
+printf '%s\n' ':qemu-riscv64:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:F' > $E/register || exit 5
+ls -U $E | grep riscv64 | tr '\n' ' '; echo
+fails a64 riscv64-linux aarch64-linux --open-binary
+state after
+ls -U $E | grep riscv64 | tr '\n' ' '; echo
+sed -n 's/.*register it again: //p' "$T/err" > "$T/fix.sh"
+sh "$T/fix.sh" || echo "fix failed"
+ls -U $E | grep riscv64 | tr '\n' ' '; echo
+"#
+        ),
+    );
+    let text = ok(&out);
+    let e = "/proc/sys/fs/binfmt_misc";
+    let noexec = format!("{}/noexec", t.path().display());
+    let refused = |line: &str, interp: &str| {
+        format!(
+            "the kernel refused {line:?} written to {e}/register: Permission denied (os error 13); with flag F the kernel opens the interpreter now, and {interp} cannot be opened: check its permissions, and that it is not on a noexec mount"
+        )
+    };
+    let rv =
+        |interp: &str, flags: &str| format!(":riscv64-linux:M::{magic}:{mask}:{interp}:{flags}");
+    let a64_interp = format!("{noexec}/a64/qemu-aarch64-static");
+    let (a64_magic, a64_mask) = common::nixos_magic("aarch64-linux");
+    let a64 = format!(":aarch64-linux:M::{a64_magic}:{a64_mask}:{a64_interp}:POF");
+    let qemu_rv = format!(":qemu-riscv64:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:F");
+    let rv_interp = format!("{noexec}/rv/qemu-riscv64-static");
+    let old = "flags: PF interpreter /usr/bin/qemu-riscv64-static";
+    assert_eq!(
+        text,
+        format!(
+            "before: disabled {old}\n\
+             == the new riscv64 interpreter is refused: the old entry is put back\n\
+             rc=2\n\
+             binfmtctl: error: replace riscv64-linux failed: {}; earlier changes were undone, the table is as it was\n\
+             after: disabled {old}\n\
+             == riscv64 is replaced, then aarch64 is refused: the replacement is undone\n\
+             rc=2\n\
+             binfmtctl: error: register aarch64-linux failed: {}; earlier changes were undone, the table is as it was\n\
+             after: disabled {old}\n\
+             register riscv64-linux status \n\
+             == riscv64-linux enabled, another tool's newer entry for riscv64 wins\n\
+             qemu-riscv64 riscv64-linux \n\
+             rc=2\n\
+             binfmtctl: error: register aarch64-linux failed: {}; earlier changes were undone, but riscv64-linux was registered again and, \
+             as the newest entry, now runs riscv64-linux programs instead of qemu-riscv64; to give qemu-riscv64 precedence back, register it again: \
+             echo -1 > {e}/qemu-riscv64 && printf '%s\\n' '{qemu_rv}' > {e}/register\n\
+             after: enabled {old}\n\
+             riscv64-linux qemu-riscv64 \n\
+             qemu-riscv64 riscv64-linux \n",
+            refused(&rv(&rv_interp, "PF"), &rv_interp),
+            refused(&a64, &a64_interp),
+            refused(&a64, &a64_interp),
+        ),
+        "{}",
+        stderr(&out)
     );
 }
 

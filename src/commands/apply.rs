@@ -187,7 +187,16 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             Ok(()) if matches!(a, Action::Remove(_)) => state.forget(&r.name),
             Ok(()) => state.record(r),
             Err(e) => {
-                let msg = format!("{} {}: {e}", a.verb(), r.name);
+                let mut msg = format!("{} {}: {e}", a.verb(), r.name);
+                if matches!(a, Action::Replace { .. }) {
+                    // The old entry was put back, as the newest: say what it now wins over.
+                    let names = [&r.name];
+                    for note in
+                        transaction::reordered(&ctx.registry, &ctx.profiles, &current, &names)
+                    {
+                        msg += &format!("; {note}");
+                    }
+                }
                 output::warn(&msg);
                 report.failed.push(msg);
             }

@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
                 if t.explicit || ctx.is_ours(&entry, &config, &state) {
                     let path = ctx.registry.entry_path(&t.name);
                     text += &format!("# {would}write -1 to {}\n", path.display());
-                    removals.push(Action::Remove(entry.registration()));
+                    removals.push(Action::Remove((&entry).into()));
                     report.removed.push(t.name.to_string());
                 } else {
                     output::warn(&format!(
@@ -115,20 +115,14 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
         }
     }
     if !args.dry_run {
-        transaction::execute(&ctx.registry, &removals)?;
+        // The table before, to tell what putting the entries back would reorder.
+        let before = ctx.registry.entries().unwrap_or_default();
+        transaction::execute(&ctx.registry, &ctx.profiles, &removals)?;
         if !report.forgotten.is_empty() {
             if let Err(e) = config.save(&ctx.config_path) {
-                // Keep the table and the config in agreement: put the entries back.
-                let back: Vec<Action> = removals
-                    .iter()
-                    .map(|a| Action::Register(a.registration().clone()))
-                    .collect();
-                return Err(match transaction::execute(&ctx.registry, &back) {
-                    Ok(()) => e.context("the entries were registered again; nothing changed"),
-                    Err(e2) => e.context(format!(
-                        "registering the entries again failed as well: {e2}"
-                    )),
-                });
+                // Keep the table and the config in agreement: put the entries back as they were.
+                let rollback = transaction::undo(&ctx.registry, &ctx.profiles, &before, &removals);
+                return Err(e.context(rollback.describe("the removals")));
             }
         }
         if args.nix {

@@ -98,22 +98,15 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
             "{e:#}; if binfmtctl is interrupted now, `binfmtctl apply` may not recognise these entries as its own"
         ));
     }
-    if let Err(e) = transaction::execute(&ctx.registry, &actions) {
+    if let Err(e) = transaction::execute(&ctx.registry, &ctx.profiles, &actions) {
         let _ = state_before.save(&ctx.state_dir);
         return Err(e.into());
     }
 
     let undo = |why: anyhow::Error| -> anyhow::Error {
-        let errors = transaction::undo(&ctx.registry, &actions);
+        let rollback = transaction::undo(&ctx.registry, &ctx.profiles, &current, &actions);
         let _ = state_before.save(&ctx.state_dir);
-        if errors.is_empty() {
-            why.context("the registrations were undone, the table is as it was")
-        } else {
-            why.context(format!(
-                "undoing the registrations failed as well: {}",
-                errors.join("; ")
-            ))
-        }
+        why.context(rollback.describe("the registrations"))
     };
     // Read back: the kernel must now hold exactly what was planned.
     read_back(ctx, &wanted).map_err(undo)?;

@@ -83,9 +83,7 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
             .iter()
             .filter_map(|s| {
                 let profile = ctx.profiles.lookup(s).ok()?;
-                let winner = entries[..i]
-                    .iter()
-                    .find(|w| w.enabled && profile.accepted_by(&w.matcher))?;
+                let winner = profile.winner(&entries[..i])?;
                 Some(Shadow {
                     system: s.clone(),
                     by: winner.name.to_string(),

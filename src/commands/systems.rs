@@ -55,9 +55,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             cpu: p.cpu.as_deref().map(str::to_owned),
             native: native::is_native(&p.system),
             interpreter: interpreter::find_in(p, &dirs),
-            enabled: entries
-                .as_ref()
-                .map(|es| es.iter().any(|e| e.enabled && p.accepted_by(&e.matcher))),
+            enabled: entries.as_ref().map(|es| p.winner(es).is_some()),
             configured: config.systems.iter().any(|r| r.system == p.system),
             nixos: p.nixos,
         })
