@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         );
     }
     let result = if private {
-        let regs = registrations(&wanted, &host_entries, report_dir.as_ref(), "binfmtctl-");
+        let regs = registrations(&wanted, &host_entries, report_dir.as_ref(), "binfmtctl-")?;
         enter_private_instance(&host_entries, &regs)?;
         if report_dir.is_none() {
             let err = cmd.exec();
@@ -149,12 +149,15 @@ fn registrations(
     carried: &[Entry],
     report: Option<&BuildDir>,
     prefix: &str,
-) -> Vec<Registration> {
+) -> Result<Vec<Registration>> {
     wanted
         .iter()
         .filter(|w| report.is_some() || !carried.iter().any(|e| w.profile.accepted_by(&e.matcher)))
-        .filter_map(|w| {
-            let name: EntryName = format!("{prefix}{}", w.profile.system).parse().ok()?;
+        .map(|w| {
+            // Never skipped quietly: the build would then run without emulation for it.
+            let name: EntryName = format!("{prefix}{}", w.profile.system)
+                .parse()
+                .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
             let (interpreter, fix_binary) = match report {
                 Some(dir) => (dir.shim(&w.profile.system), true),
                 None => (w.interpreter.path.clone(), w.interpreter.is_static),
@@ -164,12 +167,14 @@ fn registrations(
                 fix_binary,
                 ..Flags::default()
             };
-            Some(registration(
-                w.profile,
-                name,
-                interpreter.to_str()?.to_owned(),
-                flags,
-            ))
+            let Some(interpreter) = interpreter.to_str() else {
+                bail!(
+                    "{}: binfmt_misc takes only UTF-8 interpreter paths; install qemu where its path is plain text \
+                     (e.g. /usr/bin)",
+                    interpreter.display()
+                );
+            };
+            Ok(registration(w.profile, name, interpreter.to_owned(), flags))
         })
         .collect()
 }
@@ -292,7 +297,7 @@ fn with_host_table(
             }
         }
     }
-    let regs = registrations(wanted, &current, report, &prefix);
+    let regs = registrations(wanted, &current, report, &prefix)?;
     // Block the stop signals first: from the first registration on, cleanup must happen.
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
         .context("cannot block signals")?;
