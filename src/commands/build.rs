@@ -53,8 +53,9 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    // The report needs binfmtctl itself as the interpreter; Nix builders run in Nix's sandbox,
-    // where that dynamically linked shim is not reachable: there, say so instead.
+    // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
+    // private directory and appending to a file there; Nix builders run in Nix's sandbox,
+    // where that directory is not reachable: there, say so instead.
     let report_dir = match (&args.report, nix) {
         (Some(_), false) => Some(BuildDir::create(&wanted)?),
         _ => None,
