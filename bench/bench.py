@@ -364,6 +364,8 @@ class Bench:
                     dict(path="/usr/bin/env", argv=["env", a.qemu_static, "-0", prog, "--", prog], env=env, cwd=cwd)),
             Variant("static exec trampoline -> qemu-riscv64-static (a static wrapper's floor)", w,
                     dict(path=a.trampoline, argv=["tramp", prog, prog], env=env, cwd=cwd)),
+            Variant("bench/rust-floor ./hello (run's job at the least, in Rust, built as binfmtctl)", w,
+                    dict(path=a.rust_floor, argv=["rust-floor", prog], env=env, cwd=cwd)),
             Variant("binfmtctl run ./hello (empty private instance)", w,
                     dict(self.bctl("run", prog), env=env, cwd=cwd)),
             Variant("binfmtctl --root EMPTY-DIR run ./hello", w,
@@ -379,10 +381,16 @@ class Bench:
         run_paired(v, a.rounds_run, a.warmup, "binfmtctl run")
         measure_rss(v)
         self.keep("run", v)
-        r, lo, hi = paired_ratio(v[3].samples, v[0].samples)
+        r, lo, hi = paired_ratio(v[4].samples, v[0].samples)
         text = "The same static riscv64 hello, started by `binfmtctl run` or by qemu directly.\n\n"
         text += table(v, v[0], rss=True, cpu=True)
         text += f"\nGoal: binfmtctl run (no registration) within 5% of direct qemu: paired ratio {r:.3f} [{lo:.3f}, {hi:.3f}] {verdict(r <= 1.05)}\n"
+        c, clo, chi = paired_ratio(v[2].samples, v[0].samples)
+        f, flo, fhi = paired_ratio(v[3].samples, v[0].samples)
+        o, olo, ohi = paired_ratio(v[4].samples, v[3].samples)
+        text += (f"\nThe floors, in the same rounds: the static C trampoline {c:.3f} [{clo:.3f}, {chi:.3f}], "
+                 f"bench/rust-floor {f:.3f} [{flo:.3f}, {fhi:.3f}]; binfmtctl run over bench/rust-floor: "
+                 f"{o:.3f} [{olo:.3f}, {ohi:.3f}]\n")
         self.section("3. binfmtctl run vs qemu directly", text)
 
     # -- 4. binfmtctl check ----------------------------------------------------------------
@@ -586,7 +594,7 @@ def machine():
 
 def main():
     p = argparse.ArgumentParser()
-    for name in ["binfmtctl", "hello", "trampoline", "qemu-static", "qemu-dynamic", "systemd-binfmt", "update-binfmts",
+    for name in ["binfmtctl", "hello", "trampoline", "rust-floor", "qemu-static", "qemu-dynamic", "systemd-binfmt", "update-binfmts",
                  "config-all", "config-riscv64", "binfmt-d-all", "deb-importdir", "deb-admindir",
                  "debian-conf", "nixos-line", "systems-json", "work", "out"]:
         p.add_argument("--" + name, required=True)

@@ -79,6 +79,10 @@ gcc -static -O2 -std=c99 -Wall -Wextra -DTARGET_QEMU="\"$(command -v qemu-riscv6
 # the static qemu (used in the `binfmtctl run` comparison).
 gcc -static -O2 -std=c99 -Wall -Wextra -DTARGET_QEMU="\"$(command -v qemu-riscv64-static)\"" \
   -o "$work/static-trampoline" bench/binfmt-p-wrapper.c
+# The floor of a Rust program doing `run`'s job at the least (read the header, find qemu in
+# $PATH, exec it), built as binfmtctl is (.cargo/config.toml: glibc linked statically).
+cargo build --release --locked -q --manifest-path bench/rust-floor/Cargo.toml --target-dir "$work/rust-floor"
+rust_floor=$work/rust-floor/$(rustc -vV | sed -n 's/^host: //p')/release/rust-floor
 mkdir -p "$work/run-binfmt"
 ln -sfn "$work/qemu-riscv64-binfmt-P" "$work/run-binfmt/riscv64-linux"
 
@@ -98,7 +102,7 @@ global_snapshot() {
 before=$(global_snapshot)
 
 python3 bench/bench.py \
-  --binfmtctl "$bin" --hello "$work/hello-riscv64" --trampoline "$work/static-trampoline" \
+  --binfmtctl "$bin" --hello "$work/hello-riscv64" --trampoline "$work/static-trampoline" --rust-floor "$rust_floor" \
   --qemu-static "$(command -v qemu-riscv64-static)" --qemu-dynamic "$(command -v qemu-riscv64)" \
   --systemd-binfmt /lib/systemd/systemd-binfmt --update-binfmts "$update_binfmts" \
   --config-all "$work/config-all.toml" --config-riscv64 "$work/config-riscv64.toml" \

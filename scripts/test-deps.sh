@@ -18,6 +18,7 @@ packages=(
   nix-bin                               # real Nix for the emulated-build tests
   systemd systemd-container debootstrap debian-archive-keyring # systemd-binfmt, systemd-analyze, the nspawn boot test
   dpkg-dev                              # dpkg-deb for unpacking foreign packages
+  libc6-dev                             # libc.a: binfmtctl is linked statically (.cargo/config.toml)
 )
 # Note: not binfmt-support. Installing it registers every qemu-* entry in the host's global
 # table, which the tests must never change.
