@@ -14,31 +14,111 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// `binfmtctl run ...` alone: the same options as through [`Cli`], parsed without building
-/// every other subcommand's parser. `run` is an exec wrapper, so its start-up is overhead on
-/// every program it starts (BENCHMARKS.md, section 3); building the whole command tree was a
-/// quarter of the instructions it executed before exec-ing qemu. Anything this parser does not
-/// accept (`--help`, a mistake) goes to [`Cli`], so help and errors read the same either way.
-#[derive(Debug, Parser)]
-// The same help and version flags as `binfmtctl run`, so that they fail this parse (clap
-// returns them as errors) and reach `Cli` instead of being taken for the program's name.
-#[command(name = "binfmtctl run", version)]
+/// `binfmtctl [GLOBAL OPTIONS] run [OPTIONS] PROGRAM [ARGS]...` read by hand, the same as
+/// through [`Cli`]. `run` is an exec wrapper, so its start-up is overhead on every program it
+/// starts (BENCHMARKS.md, section 3): building clap's parser, even for `run` alone, was a third
+/// of the instructions it executed before exec-ing qemu, and its code a quarter of the pages it
+/// touched. This parser takes only plain command lines: `--OPTION VALUE` or `--OPTION=VALUE`
+/// for the options of `run` and the global ones, each at most once, an optional `--`, then the
+/// program. Anything else (`--help`, `-V`, a repeated or unknown option, a value that looks like
+/// an option, a program name starting with `-`, no program) gives `None` and goes to [`Cli`],
+/// so help, errors and every corner of clap's rules read the same either way. A unit test
+/// checks that whatever this parser takes, [`Cli`] parses to the same values.
+#[derive(Debug)]
 pub struct RunOnly {
-    #[command(flatten)]
     pub global: Global,
-    #[command(flatten)]
     pub args: RunArgs,
 }
 
 impl RunOnly {
-    /// The fast parse of `binfmtctl run ARGS...`; `None` when `args` is not a `run` command
-    /// line this parser takes.
-    pub fn try_from_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<RunOnly> {
-        let binary = args.next()?;
-        if args.next()? != "run" {
+    /// The fast parse of `binfmtctl [GLOBAL OPTIONS] run ARGS...` (`args` includes argv[0]);
+    /// `None` when `args` is not a command line this parser takes.
+    pub fn try_from_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<RunOnly> {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+
+        let mut args = args.into_iter().skip(1);
+        let mut global = Global {
+            root: PathBuf::from(crate::registry::DEFAULT_ROOT),
+            config: PathBuf::from(crate::config::DEFAULT_PATH),
+            state_dir: PathBuf::from(crate::state::DEFAULT_DIR),
+            nix_conf: PathBuf::from(crate::nixconf::DEFAULT_NIX_CONF),
+            profiles: None,
+        };
+        let mut run = RunArgs {
+            system: None,
+            sysroot: None,
+            interpreter: None,
+            command: Vec::new(),
+        };
+        let mut seen: u8 = 0; // one bit an option: clap refuses an option given twice
+        let mut in_run = false;
+        while let Some(arg) = args.next() {
+            let bytes = arg.as_bytes();
+            if !in_run && bytes == b"run" {
+                in_run = true;
+                continue;
+            }
+            if !in_run && !bytes.starts_with(b"--") {
+                return None; // another subcommand, or something for clap to explain
+            }
+            if in_run && bytes == b"--" {
+                run.command.extend(args.by_ref());
+                break;
+            }
+            if in_run && !bytes.starts_with(b"-") {
+                run.command.push(arg);
+                run.command.extend(args.by_ref());
+                break;
+            }
+            let Some(body) = bytes.strip_prefix(b"--") else {
+                return None; // -h, -V, a program starting with `-`: clap decides
+            };
+            let (name, inline) = match body.iter().position(|&b| b == b'=') {
+                Some(at) => (
+                    &body[..at],
+                    Some(OsString::from_vec(body[at + 1..].to_vec())),
+                ),
+                None => (body, None),
+            };
+            let bit: u8 = match name {
+                b"root" => 1,
+                b"config" => 2,
+                b"state-dir" => 4,
+                b"nix-conf" => 8,
+                b"profiles" => 16,
+                b"system" if in_run => 32,
+                b"sysroot" if in_run => 64,
+                b"interpreter" if in_run => 128,
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            let value = match inline {
+                Some(v) => v,
+                None => args.next()?,
+            };
+            // clap reads a leading `-` as the next option and refuses empty values here.
+            if value.is_empty() || value.as_bytes().starts_with(b"-") {
+                return None;
+            }
+            match bit {
+                1 => global.root = value.into(),
+                2 => global.config = value.into(),
+                4 => global.state_dir = value.into(),
+                8 => global.nix_conf = value.into(),
+                16 => global.profiles = Some(value.into()),
+                32 => run.system = Some(value.into_string().ok()?),
+                64 => run.sysroot = Some(value.into()),
+                _ => run.interpreter = Some(value.into()),
+            }
+        }
+        if run.command.is_empty() {
             return None;
         }
-        RunOnly::try_parse_from(std::iter::once(binary).chain(args)).ok()
+        Some(RunOnly { global, args: run })
     }
 }
 
@@ -301,4 +381,145 @@ pub struct DisableArgs {
     /// Print what was done as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::Parser as _;
+    use proptest::prelude::*;
+
+    use super::{Cli, Command, RunOnly};
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        std::iter::once("binfmtctl")
+            .chain(words.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// What clap makes of a command line, for comparing: `Some` only for a `run`.
+    fn by_clap(args: &[OsString]) -> Option<String> {
+        match Cli::try_parse_from(args) {
+            Ok(Cli {
+                global,
+                command: Command::Run(run),
+            }) => Some(format!("{global:?} {run:?}")),
+            _ => None,
+        }
+    }
+
+    fn fast(args: &[OsString]) -> Option<String> {
+        RunOnly::try_from_args(args.to_vec()).map(|r| format!("{:?} {:?}", r.global, r.args))
+    }
+
+    #[test]
+    fn the_fast_parser_takes_plain_run_command_lines_as_clap_does() {
+        for words in [
+            &["run", "./hello", "a", "b"][..],
+            &["run", "./hello"],
+            &[
+                "run",
+                "--system",
+                "riscv64-linux",
+                "./hello",
+                "--help",
+                "-V",
+            ],
+            &[
+                "run",
+                "--system=riscv64-linux",
+                "--sysroot",
+                "/s",
+                "--interpreter=/q",
+                "p",
+            ],
+            &["--root", "/r", "run", "--config=/c", "p", "--", "x"],
+            &[
+                "--state-dir",
+                "/s",
+                "--nix-conf=/n",
+                "--profiles",
+                "/p",
+                "run",
+                "p",
+            ],
+            &["run", "--", "-program", "a"],
+            &["run", "--root", "/r", "run"],
+        ] {
+            let args = argv(words);
+            let fast = fast(&args);
+            assert!(fast.is_some(), "the fast parser refused {words:?}");
+            assert_eq!(fast, by_clap(&args), "{words:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_parser_leaves_help_errors_and_other_commands_to_clap() {
+        for words in [
+            &["run"][..],
+            &["run", "--help"],
+            &["run", "-h"],
+            &["--version", "run", "p"],
+            &["run", "--system", "a", "--system", "b", "p"],
+            &["run", "--system"],
+            &["run", "--system", "--sysroot", "p"],
+            &["run", "--bogus", "p"],
+            &["run", "-p"],
+            &["run", "--root=", "p"],
+            &["status", "run", "p"],
+            &["--system", "x", "run", "p"],
+        ] {
+            assert_eq!(fast(&argv(words)), None, "{words:?}");
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "run",
+        "run",
+        "--",
+        "--root",
+        "--root=/r",
+        "/r",
+        "--config",
+        "--config=",
+        "--state-dir",
+        "--nix-conf=/n",
+        "--profiles",
+        "--system",
+        "--system=riscv64-linux",
+        "riscv64-linux",
+        "--sysroot",
+        "--sysroot=/s",
+        "--interpreter",
+        "/q",
+        "-h",
+        "--help",
+        "-V",
+        "--version",
+        "./p",
+        "p",
+        "-x",
+        "-",
+        "",
+        "=",
+        "--x=y",
+        "a=b",
+        "status",
+        "--json",
+        "--dry-run",
+    ];
+
+    proptest! {
+        /// Whatever the fast parser takes, clap takes the same way.
+        #[test]
+        fn the_fast_parser_agrees_with_clap(picks in proptest::collection::vec(0..WORDS.len(), 0..8)) {
+            let words: Vec<&str> = picks.iter().map(|&i| WORDS[i]).collect();
+            let args = argv(&words);
+            if let Some(fast) = fast(&args) {
+                prop_assert_eq!(Some(fast), by_clap(&args), "{:?}", words);
+            }
+        }
+    }
 }

@@ -110,7 +110,12 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
                     )
                 })?,
             };
-            qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, std::env::vars_os())?
+            // A static qemu takes the environment as it is: no need to read it here.
+            let env = (!qemu.is_static)
+                .then(std::env::vars_os)
+                .into_iter()
+                .flatten();
+            qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, env)?
         }
     };
     Err(exec(&invocation))
