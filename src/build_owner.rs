@@ -89,7 +89,8 @@ pub enum Seen {
     /// A process (or thread) with this start time; `exited` when it is a zombie, which never
     /// runs again.
     Process { start: u64, exited: bool },
-    /// /proc could not be read (permissions, hidepid, ...): nothing can be told.
+    /// /proc could not be read (permissions, hidepid, ...) of a process that exists, or it
+    /// could not be told whether it exists: nothing can be told.
     Unreadable,
 }
 
@@ -164,7 +165,16 @@ pub fn look(pid: u32) -> Seen {
             start: s.starttime,
             exited: matches!(s.state, 'Z' | 'X'),
         },
-        Err(ProcError::NotFound(_)) => Seen::Absent,
+        // /proc mounted with hidepid=invisible hides other users' processes as if they did
+        // not exist: only kill(pid, 0) tells "no such process" (ESRCH) from "not yours"
+        // (EPERM). Signal 0 sends nothing; the pid is of /proc's namespace, ours
+        // (`proc_is_ours`).
+        Err(ProcError::NotFound(_)) => {
+            match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+                Err(nix::errno::Errno::ESRCH) => Seen::Absent,
+                _ => Seen::Unreadable,
+            }
+        }
         Err(_) => Seen::Unreadable,
     }
 }

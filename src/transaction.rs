@@ -66,6 +66,11 @@ fn restore(registry: &Registry, e: &Existing) -> Result<(), RegistryError> {
 /// Put `into` in the place of `out` (same name); when `into` cannot be registered, put `out`
 /// back as it was.
 fn swap(registry: &Registry, out: &Existing, into: &Existing) -> Result<(), RegistryError> {
+    // Refused before `out` goes: an `F` entry whose interpreter was deleted since (qemu
+    // uninstalled) still works, held open by the kernel, but could not be registered again.
+    if let Some(err) = registry.refusal(&into.reg) {
+        return Err(err);
+    }
     registry.remove(&out.reg.name)?;
     if let Err(err) = registry.register(&into.reg) {
         return Err(match restore(registry, out) {
@@ -293,7 +298,8 @@ mod tests {
     fn undoing_a_replace_puts_the_old_entry_back_in_its_state() {
         let dir = tempfile::tempdir().unwrap();
         // Same length, so the register file shows the last line whole.
-        let (old, new, b) = (reg("a", "/old"), reg("a", "/new"), reg("b", "/q"));
+        // Interpreters that exist: an F registration of a missing one is refused up front.
+        let (old, new, b) = (reg("a", "/etc"), reg("a", "/dev"), reg("b", "/q"));
         let profiles = Profiles::builtin().unwrap();
         // Disabled: 0 is written to it last; enabled: the last write is the removal.
         for (enabled, last_write) in [(false, "0"), (true, "-1")] {
@@ -310,6 +316,26 @@ mod tests {
             let a = read(dir.path(), "a");
             assert!(a.starts_with(last_write), "enabled={enabled}: {a}");
         }
+    }
+
+    #[test]
+    fn a_replace_the_kernel_would_refuse_leaves_the_old_entry_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (reg("a", "/etc"), reg("a", "/nonexistent/qemu"));
+        let registry = table(dir.path(), &[(&old, true)]);
+        let before = read(dir.path(), "a");
+        let profiles = Profiles::builtin().unwrap();
+        let actions = [Action::Replace {
+            old: existing(&old, true),
+            new,
+        }];
+        let err = execute(&registry, &profiles, &actions)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/qemu does not exist"), "{err}");
+        // Nothing was written: not the removal of a, not a registration.
+        assert_eq!(read(dir.path(), "a"), before);
+        assert_eq!(read(dir.path(), "register"), "");
     }
 
     fn entry(profiles: &Profiles, name: &str, enabled: bool) -> Entry {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ok, private, scratch, As};
+use common::{ok, private, scratch, stderr, As};
 use serde_json::Value;
 
 #[test]
@@ -218,5 +218,60 @@ echo "$GONE $RUNNING"
         format!(
             "binfmtctl: removed {gone}, left behind by build process 99999999, which is gone\n"
         )
+    );
+}
+
+/// A build's owner that /proc hides (mounted `hidepid=invisible`, read from a user namespace
+/// that may not ptrace it) is not a gone owner: `apply` keeps its entry. As nobody: a user
+/// namespace made by root may still see it.
+#[test]
+fn apply_keeps_the_entry_of_a_build_that_proc_hides() {
+    let t = scratch();
+    let out = private(
+        As::Nobody,
+        t.path(),
+        r#"
+export B T
+unshare --pid --fork --mount sh -c '
+  mount -t proc -o hidepid=invisible proc /proc || exit 7
+  sleep 60 & P=$!
+  NAME=binfmtctl-build-$(stat -L -c %i /proc/$P/ns/pid)-$(stat -L -c %i /proc/$P/ns/time)-$P-$(cut -d" " -f22 /proc/$P/stat)-riscv64-linux
+  # A nested user namespace: the same pid namespace, no right to ptrace the owner.
+  unshare --user --map-root-user --mount sh -c "
+    [ -e /proc/$P ] && echo \"/proc shows $P: the test does not hide it\"
+    mkdir -p \$T/mnt && mount -t binfmt_misc binfmt_misc \$T/mnt || exit 8
+    printf \":%s:E::zzq::/nonexistent:\" $NAME > \$T/mnt/register || exit 9
+    \$B --root \$T/mnt --config \$T/config.toml --state-dir \$T/state apply >/dev/null || exit 10
+    ls \$T/mnt | grep -c binfmtctl-build-
+  "
+  rc=$?; kill $P; exit $rc
+'
+"#,
+    );
+    assert_eq!(ok(&out), "1\n", "{}", stderr(&out));
+}
+
+/// qemu uninstalled: the F entry still runs programs (the kernel holds the file open) and
+/// cannot be registered again, so `apply` refuses to replace it instead of losing it.
+#[test]
+fn apply_keeps_a_working_f_entry_whose_interpreter_was_deleted() {
+    let (t, _, out) = common::private_hello(
+        r#"
+cp /usr/bin/qemu-riscv64-static "$T/qemu" || exit 3
+bfc enable riscv64-linux --interpreter "$T/qemu" >/dev/null 2>&1 || exit 4
+rm "$T/qemu"
+bfc apply >/dev/null 2>"$T/err"; echo "apply=$?"
+ls /proc/sys/fs/binfmt_misc | grep -c riscv64-linux
+{hello}; echo "rc=$?"
+"#,
+    );
+    let text = ok(&out);
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    assert!(text.starts_with("apply=2\n1\nhello argv0="), "{text}{err}");
+    assert!(text.ends_with("rc=7\n"), "{text}");
+    assert!(
+        err.contains("with flag F the kernel opens the interpreter now, and")
+            && err.contains("qemu does not exist"),
+        "{err}"
     );
 }

@@ -489,3 +489,62 @@ $B build --system riscv64 -- sh -c '{busybox} echo carried && ls /proc/sys/fs/bi
         "{text}"
     );
 }
+
+#[test]
+fn a_host_entry_that_cannot_be_carried_does_not_stand_in_for_the_builds_own() {
+    // The "host" (a private instance here) runs riscv64 through an F entry whose qemu has been
+    // deleted since (the kernel holds it open): it works there, but cannot be registered again
+    // in the build's instance, so the build must register its own.
+    let (t, hello, out) = common::private_hello(
+        r"cp /usr/bin/qemu-riscv64-static $T/q-old || exit 3
+printf '%s' ':riscv64-old:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'$T/q-old:PF > /proc/sys/fs/binfmt_misc/register || exit 4
+rm $T/q-old
+HELLO_EXIT=0 {hello} host || exit 5
+HELLO_EXIT=0 $B build --system riscv64 -- {hello} build 2>$T/err; echo build=$?",
+    );
+    let text = ok(&out);
+    assert_eq!(
+        text,
+        format!(
+            "hello argv0={h} [host]\nhello argv0={h} [build]\nbuild=0\n",
+            h = hello.display()
+        ),
+        "{}",
+        std::fs::read_to_string(t.path().join("err")).unwrap_or_default()
+    );
+    assert!(
+        std::fs::read_to_string(t.path().join("err"))
+            .unwrap()
+            .contains("the host's entry riscv64-old cannot be carried into the build"),
+        "the build says which entry it could not carry"
+    );
+}
+
+#[test]
+fn host_table_builds_running_together_each_keep_their_own_entry() {
+    // Build 1's temporary entry must not stand in for build 2's: it goes when build 1 ends,
+    // while build 2 still runs riscv64 programs.
+    let (_t, hello, out) = common::private_hello(
+        r#"
+# Build 1 waits (20 s at most) until build 2 has run a program, then ends.
+$B build --host-table --system riscv64 -- sh -c 'touch "$0/1-up"; i=0; until [ -e "$0/2-ran" ] || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done' "$T" &
+P1=$!
+until [ -e "$T/1-up" ]; do sleep 0.05; done
+HELLO_EXIT=0 $B build --host-table --system riscv64 -- sh -c '{hello} first; touch "$0/2-ran"; until [ -e "$0/1-done" ]; do sleep 0.05; done; {hello} second' "$T" &
+P2=$!
+wait $P1; echo build1=$?; touch "$T/1-done"
+wait $P2; echo build2=$?
+echo left: $(ls /proc/sys/fs/binfmt_misc | grep -c binfmtctl-build-)
+"#,
+    );
+    let text = ok(&out);
+    assert_eq!(
+        text,
+        format!(
+            "hello argv0={h} [first]\nbuild1=0\nhello argv0={h} [second]\nbuild2=0\nleft: 0\n",
+            h = hello.display()
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

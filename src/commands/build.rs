@@ -81,8 +81,9 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         );
     }
     let result = if private {
-        let regs = registrations(&wanted, &host_entries, report_dir.as_ref(), "binfmtctl-")?;
-        enter_private_instance(&host_entries, &regs)?;
+        enter_private_instance(&host_entries, |carried| {
+            registrations(&wanted, carried, report_dir.as_ref(), "binfmtctl-")
+        })?;
         if report_dir.is_none() {
             let err = cmd.exec();
             bail!("cannot execute {}: {err}", Path::new(program).display());
@@ -142,7 +143,7 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
     Ok(out)
 }
 
-/// What to register: for each wanted system not already handled by an enabled host entry
+/// What to register: for each wanted system that no carried or host entry serves (`serves`)
 /// (those are carried over), its qemu with flags PF (P for a dynamic one); with a report,
 /// always, through the shim, so that it wins.
 fn registrations(
@@ -153,7 +154,7 @@ fn registrations(
 ) -> Result<Vec<Registration>> {
     wanted
         .iter()
-        .filter(|w| report.is_some() || !carried.iter().any(|e| w.profile.accepted_by(&e.matcher)))
+        .filter(|w| report.is_some() || !carried.iter().any(|e| serves(e, w.profile)))
         .map(|w| {
             // Never skipped quietly: the build would then run without emulation for it.
             let name: EntryName = format!("{prefix}{}", w.profile.system)
@@ -180,6 +181,27 @@ fn registrations(
         .collect()
 }
 
+/// Unmounts a binfmt_misc that `with_host_table` mounted, whichever way it returns.
+struct UnmountOnDrop<'a>(Option<&'a Path>);
+
+impl Drop for UnmountOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(root) = self.0 {
+            // Best effort: a busy mount stays, and nothing is lost by it.
+            let _ = nix::mount::umount(root);
+        }
+    }
+}
+
+/// Whether an enabled entry runs a system's programs: it accepts them and its interpreter is
+/// there (or held open by the kernel, flag `F`). Another build's temporary entry never serves:
+/// it goes when that build ends.
+fn serves(entry: &Entry, profile: &Profile) -> bool {
+    !entry.name.as_str().starts_with(build_owner::PREFIX)
+        && profile.accepted_by(&entry.matcher)
+        && (entry.flags.fix_binary || Path::new(&entry.interpreter).exists())
+}
+
 /// Linux >= 6.7 has one binfmt_misc instance per user namespace.
 fn private_instances_supported() -> bool {
     let release = nix::sys::utsname::uname()
@@ -192,7 +214,13 @@ fn private_instances_supported() -> bool {
     (major, minor) >= (6, 7)
 }
 
-fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()> {
+/// Enter a new user and mount namespace with a private binfmt_misc, carry the host's enabled
+/// entries into it, then register `regs_for(the entries carried)`: a host entry that could not
+/// be carried (an `F` entry whose interpreter is not reachable from here) serves nothing.
+fn enter_private_instance(
+    host: &[Entry],
+    regs_for: impl FnOnce(&[Entry]) -> Result<Vec<Registration>>,
+) -> Result<()> {
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     let root = uid.is_root() && gid.as_raw() == 0;
     if root { namespace::enter_identity() } else { namespace::enter_as_root() }
@@ -207,16 +235,18 @@ fn enter_private_instance(carried: &[Entry], regs: &[Registration]) -> Result<()
     )
     .context("cannot make the mount namespace private")?;
     let registry = namespace::mount_private_binfmt_misc()?;
-    // `carried` lists newest first; registering oldest first keeps which one wins.
-    for e in carried.iter().rev() {
-        if let Err(err) = registry.register(&e.registration()) {
-            output::warn(&format!(
+    // `host` lists newest first; registering oldest first keeps which one wins.
+    let mut carried: Vec<Entry> = Vec::new();
+    for e in host.iter().rev() {
+        match registry.register(&e.registration()) {
+            Ok(()) => carried.insert(0, e.clone()),
+            Err(err) => output::warn(&format!(
                 "the host's entry {} cannot be carried into the build: {err}",
                 e.name
-            ));
+            )),
         }
     }
-    for r in regs {
+    for r in &regs_for(&carried)? {
         registry
             .register(r)
             .with_context(|| format!("cannot register {} in the private instance", r.name))?;
@@ -264,7 +294,8 @@ fn with_host_table(
         "binfmtctl build without a private binfmt_misc instance (Linux < 6.7, or --host-table)",
     )?;
     let registry = &ctx.registry;
-    let mounted_here = registry.ensure_mounted()?;
+    // Unmounted again on every way out when mounted here (a container's /proc stays as it was).
+    let _unmount = UnmountOnDrop(registry.ensure_mounted()?.then(|| registry.root()));
     // Before `current` is read: a leftover would otherwise pass for a host entry to carry.
     remove_leftovers(registry, false);
     let current: Vec<Entry> = registry
@@ -323,9 +354,6 @@ fn with_host_table(
         if let Err(e) = registry.remove(&r.name) {
             cleanup_errors.push(format!("{}: {e}", r.name));
         }
-    }
-    if mounted_here {
-        let _ = nix::mount::umount(registry.root());
     }
     if !cleanup_errors.is_empty() {
         output::warn(&format!(

@@ -217,6 +217,22 @@ impl Registry {
             })
     }
 
+    /// The error `register` would surely give for `reg` without trying: flag `F` and an
+    /// interpreter that does not exist (the kernel opens it when it registers). For a caller
+    /// that must not remove anything it cannot put back before a registration that fails.
+    pub fn refusal(&self, reg: &Registration) -> Option<RegistryError> {
+        if !reg.flags.fix_binary || Path::new(&reg.interpreter).exists() {
+            return None;
+        }
+        let err = io::Error::from_raw_os_error(libc_errno::ENOENT);
+        Some(RegistryError::Rejected {
+            path: self.root.join("register"),
+            line: reg.to_string(),
+            hint: explain_register_errno(&err, reg),
+            err,
+        })
+    }
+
     /// Remove one entry (write `-1` to its file).
     pub fn remove(&self, name: &EntryName) -> Result<(), RegistryError> {
         self.write_entry(name, "-1")

@@ -120,6 +120,19 @@ pub fn private(who: As, dir: &Path, script: &str) -> Output {
     private_with(who, dir, script, true)
 }
 
+/// `private` as the test's own user, in a new scratch directory, with `{hello}` in the script
+/// standing for the static riscv64 hello program: (the directory, the program, the output).
+pub fn private_hello(script: &str) -> (tempfile::TempDir, PathBuf, Output) {
+    let hello = hello_riscv64(true);
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &script.replace("{hello}", &hello.display().to_string()),
+    );
+    (t, hello, out)
+}
+
 /// As `private`, but leaves binfmt_misc unmounted (binfmtctl must mount it).
 pub fn private_unmounted(who: As, dir: &Path, script: &str) -> Output {
     private_with(who, dir, script, false)
