@@ -194,6 +194,7 @@ cd /proc/sys/fs/binfmt_misc || exit 3
 GONE=binfmtctl-build-$NS-99999999-5-riscv64-linux
 RUNNING=binfmtctl-build-$NS-$$-$(cut -d' ' -f22 /proc/$$/stat)-aarch64-linux
 for n in $GONE $RUNNING; do printf ':%s:E::zzq::/nonexistent:' "$n" > register || exit 4; done
+bfc apply --dry-run --json 2>/dev/null >"$T/dry.json" || exit 5
 bfc apply --dry-run >/dev/null 2>"$T/dry.err" || exit 5
 echo "after dry run: $(ls | grep -c binfmtctl-build-)"
 bfc apply >/dev/null 2>"$T/apply.err" || exit 6
@@ -209,6 +210,8 @@ echo "$GONE $RUNNING"
         text,
         format!("after dry run: 2\nafter apply: {running} \n{last}\n")
     );
+    let dry: serde_json::Value = serde_json::from_str(&read("dry.json")).unwrap();
+    assert_eq!(dry["leftovers"], serde_json::json!([gone]), "{dry}");
     assert_eq!(
         read("dry.err"),
         format!("binfmtctl: would remove {gone}, left behind by build process 99999999, which is gone (write -1 to /proc/sys/fs/binfmt_misc/{gone})\n")

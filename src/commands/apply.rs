@@ -25,6 +25,9 @@ struct Report {
     conflicts: Vec<String>,
     /// Actions that failed, with why.
     failed: Vec<String>,
+    /// Entries of `build --host-table` runs that are gone (killed), removed (with `--dry-run`:
+    /// that would be removed).
+    leftovers: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -139,13 +142,13 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             ctx.registry.root().display()
         ));
     }
-    let current = if ctx.registry.is_mounted() {
+    let (current, leftovers) = if ctx.registry.is_mounted() {
         // Cheap (a readdir, a /proc lookup per build entry) and where an administrator who
         // finds a killed `build --host-table`'s entries looks to repair the table.
-        super::build::remove_leftovers(&ctx.registry, dry_run);
-        ctx.registry.entries()?
+        let leftovers = super::build::remove_leftovers(&ctx.registry, dry_run);
+        (ctx.registry.entries()?, leftovers)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     // A refused record's entry, if registered, is left as it is: neither restored nor removed.
     let (actions, foreign) = plan::plan_apply(
@@ -159,6 +162,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         actions: Vec::new(),
         conflicts: Vec::new(),
         failed: refused.into_iter().map(|(_, msg)| msg).collect(),
+        leftovers,
     };
     for f in &foreign {
         let msg = format!(

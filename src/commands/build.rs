@@ -297,7 +297,7 @@ fn with_host_table(
     // Unmounted again on every way out when mounted here (a container's /proc stays as it was).
     let _unmount = UnmountOnDrop(registry.ensure_mounted()?.then(|| registry.root()));
     // Before `current` is read: a leftover would otherwise pass for a host entry to carry.
-    remove_leftovers(registry, false);
+    let _ = remove_leftovers(registry, false);
     let current: Vec<Entry> = registry
         .entries()?
         .into_iter()
@@ -367,10 +367,11 @@ fn with_host_table(
 /// Remove the entries of host-table builds that are gone (killed before they could remove
 /// them), one line on stderr each; with `dry_run`, only say what would go. Nothing here stops
 /// the caller: these entries are other builds' leftovers.
-pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) {
+pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) -> Vec<String> {
     let Ok(names) = registry.names() else {
-        return;
+        return Vec::new();
     };
+    let mut removed = Vec::new();
     for (name, owner) in build_owner::leftovers(&names) {
         let what = format!(
             "{name}, left behind by build process {}, which is gone",
@@ -381,15 +382,20 @@ pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) {
                 "would remove {what} (write -1 to {})",
                 registry.entry_path(&name).display()
             ));
+            removed.push(name.to_string());
             continue;
         }
         match registry.remove(&name) {
-            Ok(()) => output::note(&format!("removed {what}")),
+            Ok(()) => {
+                output::note(&format!("removed {what}"));
+                removed.push(name.to_string());
+            }
             // Another build removed it first.
             Err(RegistryError::NoSuchEntry(..)) => {}
             Err(e) => output::warn(&format!("cannot remove {what}: {e}")),
         }
     }
+    removed
 }
 
 /// A private directory for the report shim: `shim/<system>` (binfmtctl itself, registered as
