@@ -353,3 +353,32 @@ fn concurrent_enables_lose_nothing() {
         ]
     );
 }
+
+#[test]
+fn enable_beside_debians_entry_says_it_takes_precedence_and_how_to_keep_one() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+conf=/usr/lib/binfmt.d/qemu-riscv64.conf
+[ -f $conf ] || { echo "$conf is missing: apt install qemu-user-static" >&2; exit 3; }
+grep -v '^#' $conf > /proc/sys/fs/binfmt_misc/register || exit 4
+bfc enable --dry-run riscv64-linux >/dev/null 2>"$T/dry.err" || exit 5
+bfc enable riscv64-linux >/dev/null 2>"$T/err" || exit 6
+bfc enable riscv64-linux >/dev/null 2>"$T/again.err" || exit 7
+"#,
+    );
+    ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let said = "binfmtctl: warning: the entry qemu-riscv64 (not binfmtctl's) also runs riscv64-linux programs; \
+                riscv64-linux takes precedence over it and `binfmtctl check` reports it as shadowed. To keep one: \
+                binfmtctl disable riscv64-linux, or remove it for good where it comes from \
+                (/usr/lib/binfmt.d/qemu-riscv64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-riscv64)\n";
+    assert!(read("err").contains(said), "{}", read("err"));
+    assert!(
+        read("dry.err").contains(&said.replace("takes precedence", "would take precedence")),
+        "{}",
+        read("dry.err")
+    );
+}

@@ -12,7 +12,7 @@ use crate::interpreter::{self, Interpreter};
 use crate::output;
 use crate::plan::{self, Action, Foreign};
 use crate::profile::Profile;
-use crate::registry::{EntryName, Flags, Registration};
+use crate::registry::{Entry, EntryName, Flags, Registration};
 use crate::{binfmtd, exit_codes, native, store, transaction};
 
 #[derive(Serialize)]
@@ -66,6 +66,12 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
             args.force,
         )
         .map_err(|f| foreign_error(&f))?;
+        note_shadowed(
+            &wanted,
+            &current,
+            &|e| ctx.is_ours(e, &config, &state),
+            true,
+        );
         return report(ctx, args, &wanted, &actions, true);
     }
 
@@ -133,7 +139,48 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
             "{e:#}; binfmtctl will treat these entries as its own only while the config lists them"
         ));
     }
+    note_shadowed(
+        &wanted,
+        &current,
+        &|e| ctx.is_ours(e, &config, &state),
+        false,
+    );
     report(ctx, args, &wanted, &actions, false)
+}
+
+/// Another tool's enabled entry that also runs a wanted system's programs (Debian's
+/// qemu-riscv64 beside riscv64-linux): binfmtctl's newer entry takes precedence, and `check`
+/// reports the other as shadowed. Said now, with how to keep only one.
+fn note_shadowed(
+    wanted: &[Wanted],
+    current: &[Entry],
+    ours: &dyn Fn(&Entry) -> bool,
+    dry_run: bool,
+) {
+    let scanned = binfmtd::scan(binfmtd::DIRS);
+    for w in wanted {
+        for e in current {
+            if e.name == w.reg.name || !e.enabled || ours(e) || !w.profile.accepted_by(&e.matcher) {
+                continue;
+            }
+            let remove = match binfmtd::owner(&scanned, &e.registration()) {
+                Some(file) => format!(
+                    "remove it for good where it comes from ({}; for Debian's binfmt-support: update-binfmts --disable {})",
+                    file.display(),
+                    e.name
+                ),
+                None => format!("remove it (binfmtctl disable --name {})", e.name),
+            };
+            output::warn(&format!(
+                "the entry {other} (not binfmtctl's) also runs {system} programs; {name} {takes} precedence over it and \
+                 `binfmtctl check` reports it as shadowed. To keep one: binfmtctl disable {system}, or {remove}",
+                other = e.name,
+                system = w.profile.system,
+                name = w.reg.name,
+                takes = if dry_run { "would take" } else { "takes" },
+            ));
+        }
+    }
 }
 
 /// The kernel must hold exactly what was registered.
