@@ -85,7 +85,14 @@ pub fn remove_block(current: &str, owned: &Path, marks: &str) -> Option<Option<S
     let block = block(owned);
     let at = current.find(&block)?;
     let mut text = format!("{}{}", &current[..at], &current[at + block.len()..]);
-    if marks.contains(MARK_NO_NEWLINE) && at > 0 && text.as_bytes().get(at - 1) == Some(&b'\n') {
+    // The newline binfmtctl added before its block goes with it only while the block ends the
+    // file: lines appended after the block since then need it (or two lines would be joined).
+    let at_end = at + block.len() == current.len();
+    if marks.contains(MARK_NO_NEWLINE)
+        && at_end
+        && at > 0
+        && text.as_bytes().get(at - 1) == Some(&b'\n')
+    {
         text.remove(at - 1);
     }
     if marks.contains(MARK_CREATED) && text.is_empty() {
@@ -104,6 +111,7 @@ fn marks_of(owned_text: &str) -> String {
 /// Make Nix see `settings`: write the owned file and make sure nix.conf includes it.
 /// Returns true when anything changed.
 pub fn install(nix_conf: &Path, settings: &NixSettings) -> Result<bool> {
+    check_editable(nix_conf)?;
     let owned = owned_path(nix_conf);
     let original = store::read_optional(nix_conf)?;
     let old_owned = store::read_optional(&owned)?.unwrap_or_default();
@@ -111,13 +119,13 @@ pub fn install(nix_conf: &Path, settings: &NixSettings) -> Result<bool> {
     let mut changed = false;
     if let Some((new_conf, new_marks)) = add_block(original.as_deref(), &owned) {
         if let Some(orig) = &original {
-            store::write_atomic(&backup_path(nix_conf), orig.as_bytes(), 0o644)
+            store::write_atomic_like(&backup_path(nix_conf), orig.as_bytes(), nix_conf)
                 .context("cannot back up nix.conf")?;
         }
         marks += &new_marks;
         // The owned file first, so nix.conf never includes a missing file.
         write_owned(&owned, &marks, settings)?;
-        store::write_atomic(nix_conf, new_conf.as_bytes(), mode_of(nix_conf))?;
+        store::write_atomic(nix_conf, new_conf.as_bytes(), 0o644)?;
         return Ok(true);
     }
     let new_owned = render_owned(&marks, settings);
@@ -137,8 +145,9 @@ pub fn uninstall(nix_conf: &Path) -> Result<bool> {
     if let Some(current) = store::read_optional(nix_conf)? {
         match remove_block(&current, &owned, &marks) {
             Some(Some(text)) => {
-                store::write_atomic(&backup_path(nix_conf), current.as_bytes(), 0o644)?;
-                store::write_atomic(nix_conf, text.as_bytes(), mode_of(nix_conf))?;
+                check_editable(nix_conf)?;
+                store::write_atomic_like(&backup_path(nix_conf), current.as_bytes(), nix_conf)?;
+                store::write_atomic(nix_conf, text.as_bytes(), 0o644)?;
                 changed = true;
             }
             Some(None) => {
@@ -163,9 +172,29 @@ fn backup_path(nix_conf: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn mode_of(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777)
+/// Refuse a nix.conf that NixOS generates: a link into /nix/store (through /etc/static),
+/// which is read-only and replaced at the next `nixos-rebuild`. Any other symlink is fine:
+/// binfmtctl writes the file it leads to and keeps the link.
+pub fn check_editable(nix_conf: &Path) -> Result<()> {
+    let is_link = std::fs::symlink_metadata(nix_conf).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let target = store::resolve_link(nix_conf)?;
+    if managed_by_nixos(&target) {
+        anyhow::bail!(
+            "{} is managed by NixOS (a link into /nix/store: {}); set nix.settings.extra-platforms \
+             (or use binfmtctl's NixOS module, services.binfmtctl) instead",
+            nix_conf.display(),
+            target.display()
+        );
+    }
+    Ok(())
+}
+
+/// True for a resolved path in the Nix store.
+fn managed_by_nixos(resolved: &Path) -> bool {
+    resolved.starts_with("/nix/store")
 }
 
 fn render_owned(marks: &str, settings: &NixSettings) -> String {
@@ -232,5 +261,30 @@ mod tests {
             assert_eq!(restored.as_deref(), original, "{original:?}");
         }
         assert_eq!(remove_block("x = 1\n", owned, ""), None);
+    }
+
+    #[test]
+    fn lines_appended_after_the_block_keep_the_newline_binfmtctl_added() {
+        let owned = Path::new("/etc/nix/binfmtctl.conf");
+        let (added, marks) = add_block(Some("sandbox = true"), owned).unwrap();
+        let edited = format!("{added}max-jobs = 4\n");
+        assert_eq!(
+            remove_block(&edited, owned, &marks),
+            Some(Some("sandbox = true\nmax-jobs = 4\n".to_owned()))
+        );
+    }
+
+    #[test]
+    fn only_links_into_the_nix_store_count_as_managed_by_nixos() {
+        for (path, managed) in [
+            ("/nix/store/0a1b-etc-nix.conf", true),
+            ("/nix/store/0a1b-etc/etc/nix/nix.conf", true),
+            ("/nix/storefront/nix.conf", false),
+            ("/etc/static/nix/nix.conf", false),
+            ("/home/me/dotfiles/nix.conf", false),
+            ("nix/store/x/nix.conf", false),
+        ] {
+            assert_eq!(managed_by_nixos(Path::new(path)), managed, "{path}");
+        }
     }
 }

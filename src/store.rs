@@ -70,7 +70,21 @@ impl Lock {
             .mode(0o600)
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(&lock_path)
-            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
+            .map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::ReadOnlyFilesystem {
+                    let dir = lock_path.parent().unwrap_or(Path::new("."));
+                    format!(
+                        " (is {} on a read-only file system? use --config to keep the configuration elsewhere)",
+                        dir.display()
+                    )
+                } else {
+                    String::new()
+                };
+                anyhow::Error::new(e).context(format!(
+                    "cannot open the lock file {}{hint}",
+                    lock_path.display()
+                ))
+            })?;
         let flock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
             .with_context(|| format!("cannot lock {}", lock_path.display()))?;
@@ -127,35 +141,179 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
 
 /// Replace `path` with `contents` atomically: write a temporary file in the same directory
 /// (created exclusively, never following a symlink), fsync it, rename it over `path`, fsync
-/// the directory. On any failure the old file is intact and the temporary file is removed.
+/// the directory. On any failure before the rename the old file is intact and the temporary
+/// file is removed.
+///
+/// A new file gets exactly `mode` (not filtered by the umask); an existing file keeps its
+/// mode, owner and group (a nix.conf that other users' Nix reads must stay readable to them).
+/// When `path` is a symlink, the file it leads to is replaced and the link is kept (NixOS
+/// links /etc/nix/nix.conf elsewhere; a user may link the config into a repository).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    let target = resolve_link(path)?;
+    let perms = match fs::metadata(&target) {
+        Ok(m) => Perms::of(&m, &target),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Perms {
+            mode,
+            owner: None,
+            from: target.clone(),
+        },
+        Err(e) => return Err(e).with_context(|| format!("cannot examine {}", target.display())),
+    };
+    replace(&target, contents, &perms)
+}
+
+/// As [`write_atomic`], but the file gets the mode, owner and group of `like`: a backup of
+/// `like` is exactly as readable as `like` itself (nix.conf may hold `access-tokens`).
+pub fn write_atomic_like(path: &Path, contents: &[u8], like: &Path) -> Result<()> {
+    let m = fs::metadata(like).with_context(|| format!("cannot examine {}", like.display()))?;
+    replace(&resolve_link(path)?, contents, &Perms::of(&m, like))
+}
+
+/// The file a write to `path` replaces: `path` itself, or, when `path` is a symlink, the file
+/// at the end of the chain of links (which need not exist yet), in its real directory.
+pub fn resolve_link(path: &Path) -> Result<PathBuf> {
+    // The kernel's limit on links followed in one path lookup (MAXSYMLINKS).
+    const MAX_LINKS: usize = 40;
+    let mut p = path.to_owned();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p)
+                    .with_context(|| format!("cannot read the symlink {}", p.display()))?;
+                p = p.parent().unwrap_or(Path::new("")).join(to);
+            }
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot examine {}", p.display()))
+            }
+            _ if p == path => return Ok(p),
+            _ => {
+                let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+                    anyhow::bail!(
+                        "{} is a symlink to {}, which is not a file name; point it at a file",
+                        path.display(),
+                        p.display()
+                    );
+                };
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                return match fs::canonicalize(dir) {
+                    Ok(dir) => Ok(dir.join(name)),
+                    // A dangling link into a missing directory: as written (the write creates
+                    // the directory, as for a new config).
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(p),
+                    Err(e) => Err(e).with_context(|| {
+                        format!(
+                            "{} is a symlink to {}, whose directory cannot be resolved; fix or remove the link",
+                            path.display(),
+                            p.display()
+                        )
+                    }),
+                };
+            }
+        }
+    }
+    anyhow::bail!(
+        "{} leads through more than {MAX_LINKS} symlinks; fix the link",
+        path.display()
+    )
+}
+
+/// The mode and, for a file that exists, the owner and group a written file gets.
+struct Perms {
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    /// The file they come from.
+    from: PathBuf,
+}
+
+impl Perms {
+    fn of(m: &fs::Metadata, from: &Path) -> Perms {
+        use std::os::unix::fs::MetadataExt as _;
+        Perms {
+            mode: m.mode() & 0o7777,
+            owner: Some((m.uid(), m.gid())),
+            from: from.to_owned(),
+        }
+    }
+
+    /// Give the open temporary file for `path` these permissions. fchown first: it clears
+    /// set-id bits. fchmod is not filtered by the umask.
+    fn apply(&self, f: &File, path: &Path) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Some((uid, gid)) = self.owner {
+            let (me, my_gid) = (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            if (uid, gid) != (me, my_gid) {
+                if let Err(e) = std::os::unix::fs::fchown(f, Some(uid), Some(gid)) {
+                    // EPERM: not root; EINVAL: the owner is not mapped in this user namespace.
+                    let refused = [nix::errno::Errno::EPERM, nix::errno::Errno::EINVAL]
+                        .iter()
+                        .any(|&n| e.raw_os_error() == Some(n as i32));
+                    if !refused || uid != me {
+                        anyhow::bail!(
+                            "{from} belongs to uid {uid} (gid {gid}), and binfmtctl, running as uid {me}, cannot give {path} that owner ({e}); run binfmtctl as root or as the owner of {from}",
+                            from = self.from.display(),
+                            path = path.display()
+                        );
+                    }
+                    crate::output::warn(&format!(
+                        "{from} has group {gid}, which binfmtctl cannot give {path} ({e}); its group is now {my_gid}",
+                        from = self.from.display(),
+                        path = path.display()
+                    ));
+                }
+            }
+        }
+        f.set_permissions(fs::Permissions::from_mode(self.mode))
+            .with_context(|| format!("cannot set the mode of the new {}", path.display()))
+    }
+}
+
+/// Write `contents` to `path` (not a symlink) through a temporary file that gets `perms`.
+fn replace(path: &Path, contents: &[u8], perms: &Perms) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     create_dir(dir)?;
     let tmp = sidecar(path, &format!(".tmp.{}", std::process::id()));
-    let result = (|| -> io::Result<()> {
+    let result = (|| -> Result<()> {
         let _ = fs::remove_file(&tmp);
+        // 0600 until `perms` are applied: the contents are never readable by more users than
+        // the finished file's.
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(mode)
+            .mode(0o600)
             .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(&tmp)?;
         f.write_all(contents)?;
+        perms.apply(&f, path)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| {
-            format!(
-                "cannot write {} (the old file, if any, is unchanged)",
-                path.display()
-            )
-        });
+        return Err(e.context(format!(
+            "cannot write {} (the old file, if any, is unchanged)",
+            path.display()
+        )));
+    }
+    // The rename happened: the new file is in place, whatever follows. Without the directory
+    // fsync only its durability across a crash is in doubt, which is worth a warning, not an
+    // error (callers would undo work that the file already records).
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        crate::output::warn(&format!(
+            "wrote {}, but cannot sync its directory {} to disk ({e}); after a power loss the file may be back to its old contents",
+            path.display(),
+            dir.display()
+        ));
     }
     remove_stale_temporaries(path);
     Ok(())
@@ -258,7 +416,7 @@ mod tests {
         let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&dir.path().join("new")), 0o755);
         assert_eq!(mode(&sidecar(&p, ".lock")), 0o600);
-        assert_eq!(mode(&p) & !0o022, 0o644 & !0o022, "0644 less the umask");
+        assert_eq!(mode(&p), 0o644, "exactly 0644, whatever the umask");
 
         // A symlinked directory is refused, for the lock and the file alike.
         let elsewhere = dir.path().join("elsewhere");
@@ -289,6 +447,59 @@ mod tests {
         write_atomic(&q, b"new", 0o644).unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
         assert_eq!(fs::read_to_string(&q).unwrap(), "new");
+    }
+
+    #[test]
+    fn a_symlinked_file_is_written_through_and_the_links_are_kept() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/c.toml");
+        fs::write(&target, "old").unwrap();
+        // c.toml -> second -> real/c.toml, both relative.
+        symlink("second", dir.path().join("c.toml")).unwrap();
+        symlink("real/c.toml", dir.path().join("second")).unwrap();
+        let p = dir.path().join("c.toml");
+        assert_eq!(
+            resolve_link(&p).unwrap(),
+            fs::canonicalize(&target).unwrap()
+        );
+        write_atomic(&p, b"new", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "new");
+        for link in ["c.toml", "second"] {
+            let m = fs::symlink_metadata(dir.path().join(link)).unwrap();
+            assert!(m.file_type().is_symlink(), "{link} is still a link");
+        }
+        // A plain path resolves to itself.
+        assert_eq!(resolve_link(&target).unwrap(), target);
+    }
+
+    #[test]
+    fn a_replaced_file_keeps_its_owner_group_and_mode_and_a_copy_gets_them_too() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test gives files another owner: run the tests as root (bash scripts/test.sh)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nix.conf");
+        fs::write(&p, "access-tokens = github.com=secret\n").unwrap();
+        std::os::unix::fs::chown(&p, Some(1234), Some(2345)).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        let backup = dir.path().join("nix.conf.binfmtctl-backup");
+        fs::write(&backup, "an older backup").unwrap();
+        write_atomic_like(&backup, b"copy", &p).unwrap();
+        write_atomic(&p, b"new", 0o644).unwrap();
+        for f in [&p, &backup] {
+            let m = fs::metadata(f).unwrap();
+            assert_eq!(
+                (m.uid(), m.gid(), m.mode() & 0o7777),
+                (1234, 2345, 0o640),
+                "{}",
+                f.display()
+            );
+        }
+        assert_eq!(fs::read_to_string(&p).unwrap(), "new");
     }
 
     #[test]

@@ -224,11 +224,42 @@ ls /proc/sys/fs/binfmt_misc
              register\nriscv64-linux\nstatus\n\
              # the table already matches the configuration; nothing to do\n\
              == read-only\nenable=2\n\
-             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock: Read-only file system (os error 30)\n\
+             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock (is {cfg} on a read-only file system? use --config to keep the configuration elsewhere): Read-only file system (os error 30)\n\
              disable=2\n\
-             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock: Read-only file system (os error 30)\n\
+             binfmtctl: error: cannot open the lock file {cfg}/config.toml.lock (is {cfg} on a read-only file system? use --config to keep the configuration elsewhere): Read-only file system (os error 30)\n\
              config-intact\nregister\nriscv64-linux\nstatus\n\
              apply=0\nregister\nriscv64-linux\nstatus\n"
+        )
+    );
+}
+
+#[test]
+fn a_directory_that_cannot_be_synced_after_the_rename_is_a_warning_not_an_undo() {
+    // The config's directory may be written and searched but not read (mode 0333, root's):
+    // as nobody, binfmtctl can replace the config but not open the directory to fsync it.
+    // The config then already holds the new record, so the registration must stay.
+    let t = scratch();
+    let cfg = t.path().join("cfg");
+    fs::create_dir(&cfg).unwrap();
+    common::set_mode(&cfg, 0o333);
+    let out = private(
+        As::Nobody,
+        t.path(),
+        r#"C() { "$B" --config "$T/cfg/config.toml" --state-dir "$T/state" "$@"; }
+C enable riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"; cat "$T/err"
+grep -c '^name = "riscv64-linux"$' "$T/cfg/config.toml"
+ls /proc/sys/fs/binfmt_misc
+"#,
+    );
+    let cfg = cfg.display();
+    assert_eq!(
+        ok(&out),
+        format!(
+            "enable=0\n\
+             binfmtctl: warning: wrote {cfg}/config.toml, but cannot sync its directory {cfg} to disk (Permission denied (os error 13)); \
+             after a power loss the file may be back to its old contents\n\
+             binfmtctl: riscv64-linux: /usr/bin/qemu-riscv64-static (static, flags PF)\n\
+             1\nregister\nriscv64-linux\nstatus\n"
         )
     );
 }

@@ -509,6 +509,38 @@ stat -c '%n %a' "$T/config.toml" "$T/config.toml.lock" "$T/state" "$T/state/stat
 }
 
 #[test]
+fn a_symlinked_config_stays_a_link_and_its_target_is_written() {
+    // The config kept in a repository and linked into place: binfmtctl writes the target.
+    let t = scratch();
+    let (etc, repo) = (t.path().join("etc"), t.path().join("repo"));
+    fs::create_dir(&etc).unwrap();
+    fs::create_dir(&repo).unwrap();
+    fs::write(repo.join("config.toml"), "").unwrap();
+    std::os::unix::fs::symlink("../repo/config.toml", etc.join("config.toml")).unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"C() { "$B" --config "$T/etc/config.toml" --state-dir "$T/state" "$@"; }
+C enable riscv64-linux >/dev/null 2>"$T/err" || { cat "$T/err"; exit 3; }
+test -L "$T/etc/config.toml" && echo "enabled: link kept"
+grep -c '^name = "riscv64-linux"$' "$T/repo/config.toml"
+C disable riscv64-linux >/dev/null 2>"$T/err" || { cat "$T/err"; exit 4; }
+test -L "$T/etc/config.toml" && echo "disabled: link kept"
+grep -c riscv64 "$T/repo/config.toml"
+ls -A "$T/etc" "$T/repo"
+"#,
+    );
+    let t = t.path().display();
+    assert_eq!(
+        ok(&out),
+        format!(
+            "enabled: link kept\n1\ndisabled: link kept\n0\n\
+             {t}/etc:\nconfig.toml\nconfig.toml.lock\n\n{t}/repo:\nconfig.toml\n"
+        )
+    );
+}
+
+#[test]
 fn flag_c_needs_its_own_option_and_says_why() {
     let t = scratch();
     let out = private(

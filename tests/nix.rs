@@ -119,3 +119,187 @@ fn nix_accepts_binfmtctl_conf() {
         "{platforms}"
     );
 }
+
+/// Write `text` to `path`, creating its directory first.
+fn put(path: &std::path::Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn lines_appended_after_the_block_are_not_joined_by_disable() {
+    // nix.conf without a final newline: binfmtctl adds one before its block, and must leave
+    // it when the user has written more lines after the block.
+    let t = scratch();
+    let conf = t.path().join("nix/nix.conf");
+    put(&conf, "sandbox = true");
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"N={conf}
+bfc --nix-conf "$N" enable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 3; }}
+echo "max-jobs = 4" >> "$N"
+bfc --nix-conf "$N" disable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 4; }}
+"#,
+            conf = conf.display()
+        ),
+    );
+    ok(&out);
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "sandbox = true\nmax-jobs = 4\n"
+    );
+}
+
+#[test]
+fn modes_do_not_follow_the_umask_and_the_backup_is_as_private_as_nix_conf() {
+    let t = scratch();
+    let (open, secret) = (
+        t.path().join("nix/nix.conf"),
+        t.path().join("secret/nix.conf"),
+    );
+    for (f, mode) in [(&open, 0o644), (&secret, 0o600)] {
+        put(f, "sandbox = true\n");
+        common::set_mode(f, mode);
+    }
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"N={open}
+P={secret}
+umask 077
+bfc --nix-conf "$N" enable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 3; }}
+stat -c '%n %a' "$N" "$N.binfmtctl-backup" "$T/nix/binfmtctl.conf" "$T/config.toml"
+bfc --nix-conf "$N" disable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 4; }}
+stat -c '%n %a' "$N"
+umask 022
+bfc --nix-conf "$P" enable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 5; }}
+stat -c '%n %a' "$P" "$P.binfmtctl-backup"
+"#,
+            open = open.display(),
+            secret = secret.display()
+        ),
+    );
+    let (n, p, t) = (open.display(), secret.display(), t.path().display());
+    assert_eq!(
+        ok(&out),
+        format!(
+            "{n} 644\n{n}.binfmtctl-backup 644\n{t}/nix/binfmtctl.conf 644\n{t}/config.toml 644\n\
+             {n} 644\n\
+             {p} 600\n{p}.binfmtctl-backup 600\n"
+        )
+    );
+}
+
+#[test]
+fn a_nix_conf_whose_owner_binfmtctl_cannot_keep_is_left_alone() {
+    // As nobody, root's nix.conf in a directory anyone may write: replacing it would hand it
+    // to nobody. binfmtctl refuses and names the file.
+    let t = scratch();
+    let conf = t.path().join("nix/nix.conf");
+    put(&conf, "sandbox = true\n");
+    common::set_mode(conf.parent().unwrap(), 0o777);
+    let out = private(
+        As::Nobody,
+        t.path(),
+        &format!(
+            r#"N={conf}
+bfc --nix-conf "$N" enable --nix riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
+ls -A "$T/nix"
+"#,
+            conf = conf.display()
+        ),
+    );
+    let text = ok(&out);
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    let n = conf.display();
+    assert_eq!(text, "enable=2\nnix.conf\n", "nothing written: {err}");
+    assert!(
+        err.contains(&format!(
+            "{n} belongs to uid 65534 (gid 65534), and binfmtctl, running as uid 0, cannot give {n}.binfmtctl-backup that owner"
+        )) && err.contains(&format!("run binfmtctl as root or as the owner of {n}\n")),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "sandbox = true\n");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&conf).unwrap()),
+        0,
+        "still root's"
+    );
+}
+
+#[test]
+fn a_symlinked_nix_conf_stays_a_link_and_its_target_is_restored_exactly() {
+    use std::os::unix::fs::symlink;
+    let t = scratch();
+    let (link, target) = (
+        t.path().join("nix/nix.conf"),
+        t.path().join("store/nix.conf"),
+    );
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    let original = "sandbox = true\nmax-jobs = 2";
+    put(&target, original);
+    common::set_mode(&target, 0o444);
+    symlink("../store/nix.conf", &link).unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"N={link}
+bfc --nix-conf "$N" enable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 3; }}
+test -L "$N" && echo "enabled: link kept"
+grep -c '^!include {owned}$' "$T/store/nix.conf"
+bfc --nix-conf "$N" disable --nix riscv64-linux >/dev/null 2>"$T/err" || {{ cat "$T/err"; exit 4; }}
+test -L "$N" && echo "disabled: link kept"
+stat -c '%a' "$T/store/nix.conf"
+"#,
+            link = link.display(),
+            owned = link.with_file_name("binfmtctl.conf").display()
+        ),
+    );
+    assert_eq!(
+        ok(&out),
+        "enabled: link kept\n1\ndisabled: link kept\n444\n"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), original);
+}
+
+#[test]
+fn a_nix_conf_linked_into_the_nix_store_is_refused_before_anything_is_registered() {
+    // A dangling link stands for NixOS's /etc/nix/nix.conf -> /etc/static/... -> /nix/store/...
+    // (the store itself cannot be written here); binfmtctl never follows it to read anything.
+    let t = scratch();
+    let link = t.path().join("nix/nix.conf");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    let store = "/nix/store/00000000000000000000000000000000-binfmtctl-test/nix.conf";
+    std::os::unix::fs::symlink(store, &link).unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            r#"N={link}
+bfc --nix-conf "$N" enable --nix riscv64-linux; echo "enable=$?"
+ls -A "$T" "$T/nix"; snap # an empty table
+"#,
+            link = link.display()
+        ),
+    );
+    let text = ok(&out);
+    assert_eq!(
+        common::stderr(&out),
+        format!(
+            "binfmtctl: error: {} is managed by NixOS (a link into /nix/store: {store}); set nix.settings.extra-platforms \
+             (or use binfmtctl's NixOS module, services.binfmtctl) instead\n",
+            link.display()
+        )
+    );
+    let t = t.path().display();
+    assert_eq!(
+        text,
+        format!(
+            "enable=2\n{t}:\nconfig.toml.lock\nnix\n\n{t}/nix:\nnix.conf\n== status\nenabled\n"
+        )
+    );
+}

@@ -78,6 +78,10 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     require_admin("binfmtctl enable")?;
     let _lock = store::Lock::acquire(&ctx.config_path)?;
     let (mut config, mut state) = (ctx.config()?, ctx.state()?);
+    if !args.runtime && (args.nix || config.nix) {
+        // Before anything is registered: a nix.conf binfmtctl may not edit stops the command.
+        crate::nixconf::check_editable(&ctx.nix_conf)?;
+    }
     if ctx.registry.ensure_mounted()? {
         output::note(&format!(
             "mounted binfmt_misc at {}",
