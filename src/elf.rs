@@ -31,8 +31,28 @@ const EI_DATA: usize = 5;
 const EI_OSABI: usize = 7;
 
 const ET_REL: u16 = 1;
-const ET_EXEC: u16 = 2;
-const ET_DYN: u16 = 3;
+pub const ET_EXEC: u16 = 2;
+pub const ET_DYN: u16 = 3;
+
+/// The kinds of executable a binfmt_misc entry may accept, as (e_type, what to call them):
+/// an entry whose mask keeps all of e_type accepts only one of them.
+pub const PROGRAM_KINDS: [(u16, &str); 2] =
+    [(ET_EXEC, "non-PIE (ET_EXEC)"), (ET_DYN, "PIE (ET_DYN)")];
+
+/// A copy of an ELF header with `e_type` (bytes 16-17, in the byte order `EI_DATA` names) set
+/// to the given value; None when `header` is not that much of an ELF header.
+pub fn with_e_type(header: &[u8], e_type: u16) -> Option<Vec<u8>> {
+    if header.len() < 18 || !header.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let mut out = header.to_vec();
+    out[16..18].copy_from_slice(&if header[5] == 2 {
+        e_type.to_be_bytes()
+    } else {
+        e_type.to_le_bytes()
+    });
+    Some(out)
+}
 const ET_CORE: u16 = 4;
 
 const PT_DYNAMIC: u32 = 2;

@@ -148,9 +148,26 @@ pub fn mount_private_binfmt_misc() -> Result<Registry> {
     Ok(registry)
 }
 
-/// chroot into `dir` (inside a fresh user + mount namespace, so no privilege is needed).
+/// chroot into `dir`, inside a fresh user + mount namespace, so no privilege is needed. Where
+/// new user namespaces are refused (Docker's default seccomp profile, sysctl
+/// user.max_user_namespaces = 0, Ubuntu's AppArmor restriction) a caller with CAP_SYS_ADMIN
+/// (real root) takes a mount namespace alone: the chroot then sees the same binfmt_misc
+/// entries, which is all the empty-chroot test needs.
 pub fn chroot(dir: &Path) -> Result<()> {
-    enter_as_root()?;
+    // Asked first: a failed attempt may leave the process in a new, unmapped user namespace.
+    let admin = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_ADMIN,
+    )
+    .unwrap_or(false);
+    if let Err(userns) = enter_as_root() {
+        if !admin {
+            return Err(userns);
+        }
+        unshare(CloneFlags::CLONE_NEWNS)
+            .map_err(|e| anyhow::anyhow!("{userns:#}; nor a mount namespace without one: {e}"))?;
+    }
     nix::unistd::chroot(dir).with_context(|| format!("cannot chroot into {}", dir.display()))?;
     nix::unistd::chdir("/").context("cannot chdir to / in the chroot")?;
     Ok(())

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::elf;
 use crate::registry::{Bytes, Entry, EntryName, Matcher};
 
 mod builtin {
@@ -178,19 +179,12 @@ impl Profile {
     }
 
     /// A header this profile's programs start with: the magic at its offset (don't-care bytes
-    /// as the profile writes them), as an ET_EXEC and as an ET_DYN (PIE) program.
+    /// as the profile writes them), as an ET_EXEC and as an ET_DYN (PIE) program, in the order
+    /// of [`elf::PROGRAM_KINDS`] (the same header twice when the magic is not an ELF one).
     pub fn sample_headers(&self) -> Vec<Vec<u8>> {
-        let mut exec = vec![0u8; self.offset];
-        exec.extend_from_slice(&self.magic.0);
-        let mut dynamic = exec.clone();
-        // e_type is bytes 16-17 of an ELF header; which byte is low depends on EI_DATA.
-        if dynamic.len() >= 18 && dynamic.starts_with(b"\x7fELF") {
-            let low = if dynamic[5] == 2 { 17 } else { 16 };
-            if dynamic[low] == 2 {
-                dynamic[low] = 3;
-            }
-        }
-        vec![exec, dynamic]
+        let mut header = vec![0u8; self.offset];
+        header.extend_from_slice(&self.magic.0);
+        program_kinds(&header)
     }
 
     /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE).
@@ -210,6 +204,15 @@ impl Profile {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(&*self.system).chain(self.aliases.iter().map(|a| &**a))
     }
+}
+
+/// A program header as each kind of [`elf::PROGRAM_KINDS`] (non-PIE, PIE): an ELF header
+/// with its e_type set to each; anything else (a wasm magic) as it is, once for each kind.
+pub fn program_kinds(header: &[u8]) -> Vec<Vec<u8>> {
+    elf::PROGRAM_KINDS
+        .iter()
+        .map(|&(e_type, _)| elf::with_e_type(header, e_type).unwrap_or_else(|| header.to_vec()))
+        .collect()
 }
 
 fn toml_message(text: &str, e: &toml::de::Error) -> String {

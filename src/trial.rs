@@ -19,6 +19,8 @@ use crate::probe::{Probe, FIXED_STATUS, MARKER};
 pub const ARGV0: &str = "Zbinfmtctl-probe";
 /// How the hidden `__exec-in-chroot` helper reports an exec failure on stderr.
 pub const EXEC_ERROR_PREFIX: &str = "binfmtctl-exec-error: ";
+/// How it reports that it could not set up the chroot (no namespaces): nothing was tested.
+pub const SETUP_ERROR_PREFIX: &str = "binfmtctl-setup-error: ";
 
 /// A private directory holding probes; removed when dropped.
 pub struct ProbeDir {
@@ -95,6 +97,10 @@ pub enum Outcome {
     NoInterpreter,
     /// Anything else: exec failed otherwise, or the program misbehaved (a qemu bug?).
     Failed { message: String },
+    /// The empty chroot could not be set up (new namespaces refused): nothing was tested.
+    NotTested { reason: String },
+    /// binfmtctl has no probe program for the system: nothing was run.
+    NotProbed,
 }
 
 impl Outcome {
@@ -106,6 +112,14 @@ impl Outcome {
 /// Read the result of running a probe from its output.
 fn judge(probe: &Probe, out: &std::process::Output) -> Outcome {
     let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(reason) = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(SETUP_ERROR_PREFIX))
+    {
+        return Outcome::NotTested {
+            reason: reason.to_owned(),
+        };
+    }
     if let Some(rest) = stderr
         .lines()
         .find_map(|l| l.strip_prefix(EXEC_ERROR_PREFIX))
@@ -177,7 +191,9 @@ fn output_retrying_etxtbsy(cmd: &mut Command) -> io::Result<std::process::Output
 }
 
 /// Exec a probe chrooted into its (otherwise empty) directory, in fresh user and mount
-/// namespaces, through the hidden `__exec-in-chroot` subcommand of this very binary.
+/// namespaces (a mount namespace alone for root where user namespaces are refused: see
+/// `namespace::chroot`), through the hidden `__exec-in-chroot` subcommand of this very binary.
+/// [`Outcome::NotTested`] when the chroot could not be set up.
 pub fn exec_in_chroot(probe: &Probe, dir: &Path) -> Outcome {
     let me = match std::env::current_exe() {
         Ok(p) => p,
@@ -203,13 +219,17 @@ pub fn exec_in_chroot(probe: &Probe, dir: &Path) -> Outcome {
 }
 
 /// The body of `__exec-in-chroot`: enter namespaces, chroot, exec. Returns only on failure,
-/// having printed the reason on stderr in the form `judge` reads.
+/// having printed the reason on stderr in the form `judge` reads: a failure to set up the
+/// chroot (namespaces refused) apart from a failed exec, which is a finding about the entry.
 pub fn chroot_and_exec(
     dir: &Path,
     program: &Path,
     argv0: &str,
 ) -> anyhow::Result<std::process::ExitCode> {
-    crate::namespace::chroot(dir)?;
+    if let Err(e) = crate::namespace::chroot(dir) {
+        eprintln!("{SETUP_ERROR_PREFIX}{e:#}");
+        return Ok(std::process::ExitCode::from(127));
+    }
     let mut err = Command::new(program).arg0(argv0).exec();
     // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
     for _ in 0..20 {

@@ -169,3 +169,173 @@ fn check_warns_when_nix_lacks_the_platform() {
         "{report:#}"
     );
 }
+
+/// The NixOS riscv64 magic and mask with byte `at` of each replaced (`\xNN` escapes).
+fn riscv64_with(at: usize, magic_byte: &str, mask_byte: &str) -> (String, String) {
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    // Split into bytes: `\xNN` escapes, or plain characters ("ELF").
+    let put = |s: &str, b: &str| {
+        let mut bytes: Vec<&str> = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            let n = if rest.starts_with("\\x") { 4 } else { 1 };
+            bytes.push(&rest[..n]);
+            rest = &rest[n..];
+        }
+        bytes[at] = b;
+        bytes.concat()
+    };
+    (put(&magic, magic_byte), put(&mask, mask_byte))
+}
+
+/// Shell lines registering `good` (static qemu, PF) and then a newer entry `name` that
+/// accepts only one kind of riscv64 program, with a missing interpreter.
+fn good_and_partial(name: &str, magic: &str, mask: &str) -> String {
+    let (good_magic, good_mask) = common::nixos_magic("riscv64-linux");
+    format!(
+        "printf '%s' ':good:M::{good_magic}:{good_mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 3\n\
+         printf '%s' ':{name}:M::{magic}:{mask}:/nonexistent/qemu:' > /proc/sys/fs/binfmt_misc/register || exit 3"
+    )
+}
+
+#[test]
+fn check_blames_the_entry_the_kernel_uses_for_the_probe() {
+    // `exec-only` has \xff\xff as e_type mask: it accepts non-PIE (ET_EXEC) programs only,
+    // the probe among them, and wins for them over the older `good`.
+    let (magic, mask) = riscv64_with(16, r"\x02", r"\xff");
+    let (code, report) = check(As::Me, &good_and_partial("exec-only", &magic, &mask));
+    assert_eq!(code, 1, "{report:#}");
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["winner"], "exec-only", "{s:#}");
+    assert_eq!(s["entries"], serde_json::json!(["exec-only", "good"]));
+    assert_eq!(s["exec"], serde_json::json!({"result": "no_interpreter"}));
+    assert_eq!(
+        messages(s, "error"),
+        [
+            "entry exec-only matches, but its interpreter /nonexistent/qemu cannot be opened | fix: install the emulator again or re-register: binfmtctl enable riscv64-linux --force",
+            "the interpreter /nonexistent/qemu of entry exec-only was deleted | fix: reinstall the emulator, or register the one installed now: binfmtctl enable riscv64-linux --force",
+            "entry exec-only accepts only non-PIE (ET_EXEC) riscv64-linux programs and, being newer, takes them from entry good: they run with /nonexistent/qemu | fix: remove it: echo -1 > /proc/sys/fs/binfmt_misc/exec-only",
+        ]
+    );
+}
+
+#[test]
+fn check_fails_for_a_newer_entry_that_takes_only_pie_programs() {
+    // `pie-only` (e_type ET_DYN, mask \xff) leaves the probe (ET_EXEC) to `good` but takes
+    // every PIE riscv64 program, and its interpreter is missing: they all fail.
+    let (magic, mask) = riscv64_with(16, r"\x03", r"\xff");
+    let hello = common::hello_riscv64(false);
+    let (code, report) = check(
+        As::Me,
+        &format!(
+            "{}\n{} >/dev/null 2>&1; [ $? = 127 ] || {{ echo 'a PIE riscv64 program did not fail with 127' >&2; exit 4; }}",
+            good_and_partial("pie-only", &magic, &mask),
+            hello.display()
+        ),
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["winner"], "good", "{s:#}");
+    assert_eq!(s["exec"]["result"], "ran");
+    assert_eq!(
+        messages(s, "error"),
+        ["entry pie-only accepts only PIE (ET_DYN) riscv64-linux programs and, being newer, takes them from entry good: they run with /nonexistent/qemu | fix: remove it: echo -1 > /proc/sys/fs/binfmt_misc/pie-only"]
+    );
+}
+
+/// `check` of riscv64-linux (enabled) where new user namespaces are refused: the private
+/// instance's max_user_namespaces is 0 (a limit of this namespace and its children only; the
+/// host's stays as it was), then `then` runs.
+fn check_without_user_namespaces(then: &str) -> (i32, Value) {
+    check(
+        As::Me,
+        &format!(
+            "bfc enable riscv64-linux >/dev/null 2>&1 || exit 3\n\
+             echo 0 > /proc/sys/user/max_user_namespaces || exit 4\n\
+             unshare --user true 2>/dev/null && exit 5\n{then}"
+        ),
+    )
+}
+
+#[test]
+fn check_falls_back_to_a_mount_namespace_without_user_namespaces() {
+    // Root of the private instance's user namespace has CAP_SYS_ADMIN there: the chroot test
+    // runs in a mount namespace of its own.
+    let (code, report) = check_without_user_namespaces("");
+    assert_eq!(code, 0, "{report:#}");
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(
+        s["chroot"],
+        serde_json::json!({"result": "ran", "argv0_preserved": true}),
+        "{s:#}"
+    );
+    assert!(messages(s, "error").is_empty(), "{s:#}");
+}
+
+#[test]
+fn check_warns_when_the_chroot_cannot_be_set_up() {
+    // As before, but check runs without capabilities (uid 0 gains none at exec with the
+    // noroot securebits): no user namespace and no fallback, so the chroot is not tested.
+    let (code, report) = check_without_user_namespaces(
+        "bfc() { setpriv --securebits +noroot,+noroot_locked --inh-caps -all --bounding-set -all -- \"$B\" --config \"$T/config.toml\" --state-dir \"$T/state\" \"$@\"; }",
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["exec"]["result"], "ran", "{s:#}");
+    assert_eq!(s["chroot"]["result"], "not_tested", "{s:#}");
+    let reason = s["chroot"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("cannot create a user namespace"),
+        "{reason}"
+    );
+    assert!(reason.contains("No space left on device"), "{reason}");
+    assert!(messages(s, "error").is_empty(), "{s:#}");
+    let warnings = messages(s, "warning");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("chroot not tested: {reason} | fix: "))),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn check_does_not_fail_a_system_it_has_no_probe_for() {
+    // NixOS's wasm entry (wasm32-wasi and wasm64-wasi share its magic), run by wasmtime.
+    let (code, report) = check(
+        As::Me,
+        r"printf '%s' ':wasm:M::\x00asm::/bin/true:' > /proc/sys/fs/binfmt_misc/register || exit 3",
+    );
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["wasm32-wasi", "wasm64-wasi"] {
+        let s = system(&report, name);
+        assert_eq!(s["winner"], "wasm");
+        assert_eq!(s["exec"], serde_json::json!({"result": "not_probed"}));
+        assert_eq!(s["chroot"], serde_json::json!({"result": "not_probed"}));
+        assert!(messages(s, "error").is_empty(), "{s:#}");
+        let warnings = messages(s, "warning");
+        assert!(
+            warnings.contains(&format!("{name} not probed: binfmtctl has no probe program for it, so whether entry wasm runs its programs is unknown | fix: run a {name} program by hand to test entry wasm (interpreter /bin/true)")),
+            "{warnings:?}"
+        );
+        assert!(!s.to_string().contains("qemu"), "{s:#}");
+    }
+}
+
+#[test]
+fn check_says_a_dynamic_qemu_with_f_cannot_load_in_the_chroot() {
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    let (code, report) = check(
+        As::Me,
+        &format!("printf '%s' ':riscv64-linux:M::{magic}:{mask}:/usr/bin/qemu-riscv64:PF' > /proc/sys/fs/binfmt_misc/register || exit 3"),
+    );
+    assert_eq!(code, 1);
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["flags"], "PF");
+    assert_eq!(s["exec"]["result"], "ran");
+    assert_eq!(s["chroot"], serde_json::json!({"result": "no_interpreter"}));
+    assert_eq!(
+        messages(s, "error"),
+        ["inside an empty chroot (what containers and the Nix sandbox see) the interpreter /usr/bin/qemu-riscv64 does not start: it has flag F but is dynamically linked, and its loader and libraries are not there | fix: use a static qemu: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static --force"]
+    );
+}

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::CheckArgs;
 use crate::probe;
+use crate::profile::{program_kinds, Profile};
 use crate::registry::Entry;
 use crate::state::file_id;
 use crate::trial::{self, Outcome, ProbeDir};
@@ -31,9 +32,10 @@ struct Report {
 #[derive(Serialize)]
 struct SystemCheck {
     system: String,
-    /// Enabled entries that accept this system's programs, newest (winning) first.
+    /// Enabled entries that accept this system's programs (PIE, non-PIE or both), newest
+    /// first, the order the kernel tries them in.
     entries: Vec<String>,
-    /// The entry the kernel uses, when any.
+    /// The entry the kernel uses for the probe (a non-PIE program), when any.
     winner: Option<String>,
     interpreter: Option<String>,
     flags: Option<String>,
@@ -81,7 +83,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let state = ctx.state()?;
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
-    let mut problems = table_problems(&entries);
+    let mut problems = table_problems(&entries, ctx.registry.root());
     // Every probe file is written (and closed) before anything else starts a process: a file
     // still open for writing in a child that is just being forked makes exec fail with ETXTBSY.
     for system in &systems {
@@ -99,7 +101,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
             .collect();
         handles
             .into_iter()
-            .filter_map(|h| h.join().ok())
+            .zip(&systems)
+            .map(|(h, system)| joined(system, h.join()))
             .collect::<Result<Vec<_>>>()
     })?;
     let mut checks = checks;
@@ -115,7 +118,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     if !ctx.registry.is_mounted() {
         problems.push(error(
             format!("binfmt_misc is not mounted at {}", ctx.registry.root().display()),
-            "run `binfmtctl enable SYSTEM` (it mounts it) or: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc".into(),
+            format!("run `binfmtctl enable SYSTEM` (it mounts it) or: mount -t binfmt_misc binfmt_misc {}", ctx.registry.root().display()),
         ));
     } else if !ctx.registry.facility_enabled()? {
         problems.push(error(
@@ -157,10 +160,16 @@ fn select_systems(
     };
     if args.systems.is_empty() {
         config.systems.iter().for_each(|r| push(&r.system));
+        // An entry that takes only PIE (or only non-PIE) programs of a system counts too.
         for e in entries.iter().filter(|e| e.enabled) {
             ctx.profiles
-                .accepted_by(&e.matcher)
+                .all()
                 .iter()
+                .filter(|p| {
+                    p.sample_headers()
+                        .iter()
+                        .any(|h| e.matcher.matches_header(h))
+                })
                 .for_each(|p| push(&p.system));
         }
     } else {
@@ -171,6 +180,135 @@ fn select_systems(
     Ok(out)
 }
 
+/// The outcome of a probe thread: a panic becomes a failed system (exit 1), never a system
+/// left out of the report.
+fn joined(system: &str, joined: std::thread::Result<Result<SystemCheck>>) -> Result<SystemCheck> {
+    let panic = match joined {
+        Ok(check) => return check,
+        Err(panic) => panic,
+    };
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    let message = format!("binfmtctl hit an internal error while checking {system}: {what}");
+    Ok(SystemCheck {
+        system: system.to_owned(),
+        entries: Vec::new(),
+        winner: None,
+        interpreter: None,
+        flags: None,
+        exec: Outcome::Failed {
+            message: message.clone(),
+        },
+        chroot: Outcome::NotTested {
+            reason: "binfmtctl hit an internal error".to_owned(),
+        },
+        argv0_preserved: None,
+        problems: vec![error(
+            message,
+            "please report it as a binfmtctl bug, with the output of binfmtctl status --json"
+                .into(),
+        )],
+        ok: false,
+    })
+}
+
+/// Who gets a system's programs: the headers they start with, one per kind of
+/// [`crate::elf::PROGRAM_KINDS`] (non-PIE, PIE), and for each the entry the kernel uses.
+struct Dispatch<'e> {
+    headers: Vec<Vec<u8>>,
+    /// Per kind: the newest enabled entry whose magic matches (the kernel's rule).
+    winners: Vec<Option<&'e Entry>>,
+    /// Enabled entries that match any of the headers, newest first.
+    accepting: Vec<&'e Entry>,
+}
+
+impl<'e> Dispatch<'e> {
+    /// From the probe's own header when there is a probe (the bytes the kernel matches when
+    /// check execs it), else from the profile's magic.
+    fn new(profile: &Profile, probe: Option<&probe::Probe>, entries: &'e [Entry]) -> Self {
+        let headers = probe.map_or_else(|| profile.sample_headers(), |p| program_kinds(&p.bytes));
+        let matching = |e: &&Entry, h: &[u8]| e.enabled && e.matcher.matches_header(h);
+        let winners = headers
+            .iter()
+            .map(|h| entries.iter().find(|e| matching(e, h)))
+            .collect();
+        let accepting = entries
+            .iter()
+            .filter(|e| headers.iter().any(|h| matching(e, h)))
+            .collect();
+        Dispatch {
+            headers,
+            winners,
+            accepting,
+        }
+    }
+
+    /// The entry the probe (a non-PIE program) goes to.
+    fn probe_winner(&self) -> Option<&'e Entry> {
+        self.winners[0]
+    }
+
+    /// Errors about entries that take fewer than all kinds, or none: a newer entry that
+    /// accepts only PIE or only non-PIE programs takes those from the entry meant for them; an
+    /// entry that wins for no kind is shadowed.
+    fn problems(&self, system: &str, root: &Path) -> Vec<Problem> {
+        let kinds = crate::elf::PROGRAM_KINDS;
+        let mut out = Vec::new();
+        for (at, e) in self.accepting.iter().enumerate() {
+            let accepts: Vec<bool> = self
+                .headers
+                .iter()
+                .map(|h| e.matcher.matches_header(h))
+                .collect();
+            let wins: Vec<usize> = (0..kinds.len())
+                .filter(|&k| self.winners[k].is_some_and(|w| w.name == e.name))
+                .collect();
+            let Some(&won) = wins.first() else {
+                let over = accepts
+                    .iter()
+                    .position(|&a| a)
+                    .and_then(|k| self.winners[k])
+                    .map_or("?", |w| w.name.as_str());
+                out.push(error(
+                    format!("entry {} also accepts {system} programs but is shadowed by the newer entry {over}: only {over} is used", e.name),
+                    format!("remove the one you do not want: binfmtctl disable --name {}", e.name),
+                ));
+                continue;
+            };
+            if accepts.iter().all(|&a| a) {
+                continue;
+            }
+            let remove = format!("echo -1 > {}", root.join(e.name.as_str()).display());
+            let only = format!(
+                "entry {} accepts only {} {system} programs",
+                e.name, kinds[won].1
+            );
+            let older = self.accepting[at + 1..]
+                .iter()
+                .find(|o| o.matcher.matches_header(&self.headers[won]));
+            let rest = accepts.iter().position(|&a| !a).unwrap_or(0);
+            match (older, self.winners[rest]) {
+                (Some(o), _) => out.push(error(
+                    format!("{only} and, being newer, takes them from entry {}: they run with {}", o.name, e.interpreter),
+                    format!("remove it: {remove}"),
+                )),
+                (None, None) => out.push(error(
+                    format!("{only}: {} ones get \"Exec format error\"", kinds[rest].1),
+                    format!("replace it by one for both: {remove} && binfmtctl enable {system}"),
+                )),
+                (None, Some(other)) => out.push(warning(
+                    format!("{only}; {} ones go to entry {}: two entries, maybe two interpreters, for one system", kinds[rest].1, other.name),
+                    format!("replace both by one entry: {remove} && echo -1 > {} && binfmtctl enable {system}", root.join(other.name.as_str()).display()),
+                )),
+            }
+        }
+        out
+    }
+}
+
 fn check_system(
     ctx: &Ctx,
     system: &str,
@@ -179,21 +317,34 @@ fn check_system(
     dir: &ProbeDir,
 ) -> Result<SystemCheck> {
     let profile = ctx.profiles.lookup(system)?;
-    let accepting: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| e.enabled && profile.accepted_by(&e.matcher))
-        .collect();
-    let winner = accepting.first().copied();
+    let probe = probe::for_system(system);
+    let dispatch = Dispatch::new(profile, probe.as_ref(), entries);
+    let winner = dispatch.probe_winner();
     let mut problems = Vec::new();
-    let (exec, chroot) = run_probe(system, dir);
+    let (exec, chroot) = match &probe {
+        Some(p) => run_probe(p, dir),
+        None => (Outcome::NotProbed, Outcome::NotProbed),
+    };
     let enable = format!("binfmtctl enable {system}");
+    let by_hand = match profile.cpu.as_deref() {
+        Some(_) => "check the interpreter by hand; this may be a qemu bug",
+        None => "check the interpreter by hand",
+    };
     match (&exec, winner) {
         (Outcome::Ran { .. }, _) => {}
+        (Outcome::NotProbed, None) => problems.push(error(
+            format!("no enabled binfmt_misc entry accepts {system} programs"),
+            enable.clone(),
+        )),
         (Outcome::NoEntry, _) => problems.push(error(
             format!(
                 "no binfmt_misc entry runs {system} programs: exec gives \"Exec format error\""
             ),
             enable.clone(),
+        )),
+        (Outcome::NotProbed, Some(w)) => problems.push(warning(
+            format!("{system} not probed: binfmtctl has no probe program for it, so whether entry {} runs its programs is unknown", w.name),
+            format!("run a {system} program by hand to test entry {} (interpreter {})", w.name, w.interpreter),
         )),
         (Outcome::NoInterpreter, Some(w)) => problems.push(error(
             format!(
@@ -207,20 +358,24 @@ fn check_system(
                 "the {system} probe did not run through the kernel: {}",
                 outcome_text(other)
             ),
-            "check the interpreter by hand; this may be a qemu bug".into(),
+            by_hand.into(),
         )),
     }
     if exec.ran() {
         match &chroot {
             Outcome::Ran { .. } => {}
-            Outcome::NoInterpreter => problems.push(error(
+            Outcome::NoInterpreter => problems.push(chroot_unreachable(profile, winner)),
+            Outcome::NotTested { reason } => problems.push(warning(
                 format!(
-                    "inside an empty chroot (what containers and the Nix sandbox see) the interpreter {} is not reachable: the entry lacks flag F",
-                    winner.map_or("?", |w| w.interpreter.as_str())
+                    "chroot not tested: {reason}{}",
+                    match winner {
+                        Some(w) if !w.flags.fix_binary => format!(" (entry {} lacks flag F, so it would not work there)", w.name),
+                        _ => String::new(),
+                    }
                 ),
-                format!("register a static qemu with F: install qemu-user-static, then {enable} --force"),
+                "run binfmtctl check as root, or where new user namespaces are allowed (sysctl user.max_user_namespaces > 0; Ubuntu: sysctl kernel.apparmor_restrict_unprivileged_userns=0; Docker: --security-opt seccomp=unconfined)".into(),
             )),
-            other => problems.push(error(format!("inside an empty chroot the probe failed: {}", outcome_text(other)), enable.clone())),
+            other => problems.push(error(format!("inside an empty chroot the probe failed: {}", outcome_text(other)), by_hand.into())),
         }
     }
     let argv0_preserved = match &exec {
@@ -236,18 +391,17 @@ fn check_system(
         }
     }
     if let Some(w) = winner {
-        problems.extend(entry_warnings(w, system, state));
+        problems.extend(entry_warnings(w, profile, state));
     }
-    for shadowed in accepting.iter().skip(1) {
-        problems.push(error(
-            format!("entry {} also accepts {system} programs but is shadowed by the newer entry {}: only {1} is used", shadowed.name, accepting[0].name),
-            format!("remove the one you do not want: binfmtctl disable --name {}", shadowed.name),
-        ));
-    }
+    problems.extend(dispatch.problems(system, ctx.registry.root()));
     let ok = problems.iter().all(|p| p.severity != "error");
     Ok(SystemCheck {
         system: system.to_owned(),
-        entries: accepting.iter().map(|e| e.name.to_string()).collect(),
+        entries: dispatch
+            .accepting
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect(),
         winner: winner.map(|w| w.name.to_string()),
         interpreter: winner.map(|w| w.interpreter.clone()),
         flags: winner.map(|w| w.flags.to_string()),
@@ -257,6 +411,44 @@ fn check_system(
         problems,
         ok,
     })
+}
+
+/// The probe ran plainly but got ENOENT in the empty chroot: without F the kernel looks the
+/// interpreter up there; with F it has the file, but a dynamic one still needs its loader and
+/// libraries, which are not there.
+fn chroot_unreachable(profile: &Profile, winner: Option<&Entry>) -> Problem {
+    let system = &*profile.system;
+    let seen = "inside an empty chroot (what containers and the Nix sandbox see) the interpreter";
+    let Some(w) = winner.filter(|w| w.flags.fix_binary) else {
+        return error(
+            format!(
+                "{seen} {} is not reachable: the entry lacks flag F",
+                winner.map_or("?", |w| w.interpreter.as_str())
+            ),
+            format!("register a static qemu with F: install qemu-user-static, then binfmtctl enable {system} --force"),
+        );
+    };
+    let dynamic = elf::read_file(Path::new(&w.interpreter)).is_ok_and(|i| !i.is_static());
+    if !dynamic {
+        return error(
+            format!("{seen} {} was not found (ENOENT) although entry {} has flag F", w.interpreter, w.name),
+            format!("register it again (F takes the file as it is then): binfmtctl enable {system} --force"),
+        );
+    }
+    let fix = match crate::interpreter::find(profile).filter(|i| i.is_static) {
+        Some(i) => format!(
+            "use a static qemu: binfmtctl enable {system} --interpreter {} --force",
+            i.path.display()
+        ),
+        None => format!(
+            "use a static qemu: {}; then binfmtctl enable {system} --force",
+            crate::interpreter::install_hint(profile)
+        ),
+    };
+    error(
+        format!("{seen} {} does not start: it has flag F but is dynamically linked, and its loader and libraries are not there", w.interpreter),
+        fix,
+    )
 }
 
 /// Write the system's probe into a directory of its own (the chroot: nothing but the probe).
@@ -276,22 +468,17 @@ fn write_probe(system: &str, dir: &ProbeDir) -> Result<()> {
 }
 
 /// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot.
-fn run_probe(system: &str, dir: &ProbeDir) -> (Outcome, Outcome) {
-    let Some(p) = probe::for_system(system) else {
-        let none = Outcome::Failed {
-            message: "binfmtctl has no probe for this system".to_owned(),
-        };
-        return (none.clone(), none);
-    };
-    let sub = dir.path().join(format!("{system}.d"));
+fn run_probe(p: &probe::Probe, dir: &ProbeDir) -> (Outcome, Outcome) {
+    let sub = dir.path().join(format!("{}.d", p.system));
     (
-        trial::exec(&p, &sub.join(p.system)),
-        trial::exec_in_chroot(&p, &sub),
+        trial::exec(p, &sub.join(p.system)),
+        trial::exec_in_chroot(p, &sub),
     )
 }
 
 /// Warnings about the winning entry and its interpreter.
-fn entry_warnings(w: &Entry, system: &str, state: &crate::state::State) -> Vec<Problem> {
+fn entry_warnings(w: &Entry, profile: &Profile, state: &crate::state::State) -> Vec<Problem> {
+    let system = &*profile.system;
     let mut out = Vec::new();
     let interp = Path::new(&w.interpreter);
     let reenable = format!("binfmtctl enable {system} --force");
@@ -305,10 +492,17 @@ fn entry_warnings(w: &Entry, system: &str, state: &crate::state::State) -> Vec<P
             }
         }
         if elf::read_file(interp).is_ok_and(|i| !i.is_static()) {
-            out.push(warning(
-                format!("{} is dynamically linked: the emulated programs' LD_* variables reach the host qemu, and chroots cannot load it", w.interpreter),
-                format!("install qemu-user-static, then {reenable}"),
-            ));
+            out.push(match profile.cpu {
+                Some(_) => warning(
+                    format!("{} is dynamically linked: the emulated programs' LD_* variables reach the host qemu, and chroots cannot load it", w.interpreter),
+                    format!("install qemu-user-static, then {reenable}"),
+                ),
+                // Not qemu (wasmtime, wine): no qemu advice.
+                None => warning(
+                    format!("{} is dynamically linked: chroots (containers, the Nix sandbox) cannot load it", w.interpreter),
+                    format!("where {system} programs must run there, register a statically linked {} with F: {reenable} --interpreter PATH", profile.interpreters.join(" or ")),
+                ),
+            });
         }
         if let Some(bad) = crate::interpreter::untrusted(interp) {
             out.push(warning(
@@ -343,30 +537,22 @@ fn entry_warnings(w: &Entry, system: &str, state: &crate::state::State) -> Vec<P
 
 /// Problems of the table as a whole: an entry that accepts this host's own programs makes
 /// every native exec recurse into the interpreter (ELOOP).
-fn table_problems(entries: &[Entry]) -> Vec<Problem> {
+fn table_problems(entries: &[Entry], root: &Path) -> Vec<Problem> {
     let Ok(own) =
         std::env::current_exe().and_then(|p| elf::read_file(&p).map_err(std::io::Error::other))
     else {
         return Vec::new();
     };
-    let mut exec_header = own.header.clone();
-    let e_type_low = if own.endian == elf::Endian::Big {
-        17
-    } else {
-        16
-    };
-    let mut headers = vec![own.header.clone()];
-    if exec_header.len() > e_type_low {
-        exec_header[e_type_low] ^= 1; // the other of ET_EXEC / ET_DYN
-        headers.push(exec_header);
-    }
+    // This binary's own header, and as the other kinds (PIE, non-PIE) of native program.
+    let mut headers = program_kinds(&own.header);
+    headers.push(own.header);
     entries
         .iter()
         .filter(|e| e.enabled && headers.iter().any(|h| e.matcher.matches_header(h)))
         .map(|e| {
             error(
                 format!("entry {} accepts this host's own native programs: every native exec would loop through {}", e.name, e.interpreter),
-                format!("remove it now: echo -1 > /proc/sys/fs/binfmt_misc/{}", e.name),
+                format!("remove it now: echo -1 > {}", root.join(e.name.as_str()).display()),
             )
         })
         .collect()
@@ -401,6 +587,8 @@ fn outcome_text(o: &Outcome) -> String {
         Outcome::NoEntry => "Exec format error (no entry)".into(),
         Outcome::NoInterpreter => "interpreter not found (ENOENT)".into(),
         Outcome::Failed { message } => message.clone(),
+        Outcome::NotTested { .. } => "not tested".into(),
+        Outcome::NotProbed => "not probed".into(),
     }
 }
 
@@ -453,4 +641,97 @@ fn render(report: &Report) -> String {
         text += &format!("{}: {}\n    fix: {}\n", p.severity, p.message, p.fix);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Bytes;
+
+    /// An enabled entry matching `magic` under `mask` at offset 0.
+    fn entry(name: &str, magic: &[u8], mask: &[u8]) -> Entry {
+        let text = format!(
+            "enabled\ninterpreter /usr/bin/qemu-{name}\nflags: F\noffset 0\nmagic {}\nmask {}\n",
+            Bytes(magic.to_vec()).to_hex(),
+            Bytes(mask.to_vec()).to_hex()
+        );
+        Entry::parse(name.parse().unwrap(), &text).unwrap()
+    }
+
+    #[test]
+    fn a_panicked_probe_thread_fails_its_system() {
+        let joined_panic = std::thread::spawn(|| -> Result<SystemCheck> { panic!("boom") }).join();
+        let c = joined("riscv64-linux", joined_panic).unwrap();
+        assert_eq!(c.system, "riscv64-linux");
+        assert!(!c.ok, "a panic must fail the check (exit 1)");
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].severity, "error");
+        assert_eq!(
+            c.problems[0].message,
+            "binfmtctl hit an internal error while checking riscv64-linux: boom"
+        );
+        assert!(c.problems[0].fix.starts_with("please report it"));
+        // A thread that did not panic passes its result through.
+        let fine = joined("riscv64-linux", Ok(Err(anyhow::anyhow!("an error"))));
+        assert_eq!(
+            fine.err().map(|e| e.to_string()).as_deref(),
+            Some("an error")
+        );
+    }
+
+    #[test]
+    fn the_native_loop_fix_names_the_registry_root() {
+        let own = elf::read_file(&std::env::current_exe().unwrap()).unwrap();
+        let native = entry("native", &own.header[..20], &[0xff; 20]);
+        let problems = table_problems(&[native], Path::new("/mnt/binfmt"));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].fix,
+            "remove it now: echo -1 > /mnt/binfmt/native"
+        );
+    }
+
+    #[test]
+    fn entries_taking_only_some_programs_are_named() {
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profile = profiles.lookup("riscv64-linux").unwrap();
+        let probe = probe::for_system("riscv64-linux").unwrap();
+        let magic = &probe.bytes[..20];
+        let mut exact = [0xff; 20];
+        exact[7] = 0; // EI_OSABI: any
+        let mut both = exact;
+        both[16] = 0xfe; // ET_EXEC and ET_DYN
+        let mut pie = magic.to_vec();
+        pie[16] = 3;
+        let root = Path::new("/b");
+        let problems = |entries: &[Entry]| {
+            Dispatch::new(profile, Some(&probe), entries)
+                .problems("riscv64-linux", root)
+                .into_iter()
+                .map(|p| format!("{}: {} | {}", p.severity, p.message, p.fix))
+                .collect::<Vec<_>>()
+        };
+        // Alone, an entry for non-PIE programs leaves PIE ones to no one.
+        assert_eq!(
+            problems(&[entry("exec", magic, &exact)]),
+            ["error: entry exec accepts only non-PIE (ET_EXEC) riscv64-linux programs: PIE (ET_DYN) ones get \"Exec format error\" | replace it by one for both: echo -1 > /b/exec && binfmtctl enable riscv64-linux"]
+        );
+        // Two entries that split the programs between them: each is named once.
+        assert_eq!(
+            problems(&[entry("pie", &pie, &exact), entry("exec", magic, &exact)]),
+            [
+                "warning: entry pie accepts only PIE (ET_DYN) riscv64-linux programs; non-PIE (ET_EXEC) ones go to entry exec: two entries, maybe two interpreters, for one system | replace both by one entry: echo -1 > /b/pie && echo -1 > /b/exec && binfmtctl enable riscv64-linux",
+                "warning: entry exec accepts only non-PIE (ET_EXEC) riscv64-linux programs; PIE (ET_DYN) ones go to entry pie: two entries, maybe two interpreters, for one system | replace both by one entry: echo -1 > /b/exec && echo -1 > /b/pie && binfmtctl enable riscv64-linux",
+            ]
+        );
+        // An older entry for non-PIE programs behind one for both is shadowed.
+        assert_eq!(
+            problems(&[entry("both", magic, &both), entry("exec", magic, &exact)]),
+            ["error: entry exec also accepts riscv64-linux programs but is shadowed by the newer entry both: only both is used | remove the one you do not want: binfmtctl disable --name exec"]
+        );
+        // A disabled entry takes nothing.
+        let mut off = entry("pie", &pie, &exact);
+        off.enabled = false;
+        assert!(problems(&[off, entry("both", magic, &both)]).is_empty());
+    }
 }
