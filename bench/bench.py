@@ -357,6 +357,11 @@ class Bench:
         w = self.worker("run")
         empty = os.path.join(self.work, "empty-root")
         os.makedirs(empty, exist_ok=True)
+        # A table as Debian's qemu-user-static leaves it: every /usr/lib/binfmt.d/qemu-*.conf.
+        debian = self.worker("run-debian-table")
+        confs = os.path.join(os.path.dirname(a.debian_conf), "qemu-*.conf")
+        debian.sh(f"for f in {confs}; do grep -v '^#' \"$f\" > {BINFMT}/register; done")
+        n_debian = int(debian.sh(f"ls {BINFMT} | grep -c '^qemu-'").strip())
         v = [
             Variant("qemu-riscv64-static -0 ./hello -- ./hello (direct)", w,
                     dict(path=a.qemu_static, argv=["qemu-riscv64-static", "-0", prog, "--", prog], env=env, cwd=cwd)),
@@ -371,6 +376,8 @@ class Bench:
             Variant("binfmtctl --root EMPTY-DIR run ./hello", w,
                     dict(self.bctl("--root", empty, "run", prog), env=env, cwd=cwd)),
             Variant("binfmtctl run ./hello (riscv64 registered: via the kernel)", registered_worker,
+                    dict(self.bctl("run", prog), env=env, cwd=cwd)),
+            Variant(f"binfmtctl run ./hello (Debian's {n_debian} qemu-* entries registered: via the kernel)", debian,
                     dict(self.bctl("run", prog), env=env, cwd=cwd)),
         ]
         want = f"hello argv0={prog}\n"

@@ -22,7 +22,7 @@ use crate::elf::{self, ElfError, ElfInfo};
 use crate::interpreter::{self, Interpreter};
 use crate::native;
 use crate::profile::Profile;
-use crate::registry::{Entry, Matcher, Registry};
+use crate::registry::{Entry, Matcher, Registry, RegistryError};
 use crate::sysroot::{self, Sysroot, SysrootError};
 
 /// Where execvp(3) looks when `$PATH` is unset (glibc's default).
@@ -321,18 +321,37 @@ fn kernel_runs(registry: &Registry, path: &Path, header: &[u8]) -> bool {
     if !registry.is_mounted() || !registry.facility_enabled().unwrap_or(false) {
         return false;
     }
-    let Ok(entries) = registry.entries() else {
+    let Ok(names) = registry.names() else {
         return false;
     };
-    winner(&entries, path, header).is_some_and(|e| usable(e, Path::new(&e.interpreter).exists()))
+    // Read entry by entry, newest first, up to the winner: a Debian table holds ~30 entries
+    // (a read each), and `run` is an exec wrapper. An entry removed between readdir and read
+    // is skipped; one that cannot be read ends the search: without the winner known, qemu
+    // directly is the way that surely works.
+    let entries = names
+        .iter()
+        .map_while(|name| match registry.entry(name) {
+            Ok(e) => Some(Some(e)),
+            Err(RegistryError::NoSuchEntry(..)) => Some(None),
+            Err(_) => None,
+        })
+        .flatten();
+    winner(entries, path, header).is_some_and(|e| usable(&e, Path::new(&e.interpreter).exists()))
+}
+
+/// Whether the kernel would use `e` for the file if no newer entry took it.
+fn wins(e: &Entry, path: &Path, header: &[u8]) -> bool {
+    e.enabled && matches(&e.matcher, path, header)
 }
 
 /// The entry the kernel would use: the newest enabled one that matches (`entries` lists them
 /// newest first, the order the kernel tries them in; disabled entries are skipped).
-fn winner<'a>(entries: &'a [Entry], path: &Path, header: &[u8]) -> Option<&'a Entry> {
-    entries
-        .iter()
-        .find(|e| e.enabled && matches(&e.matcher, path, header))
+fn winner<E: std::borrow::Borrow<Entry>>(
+    entries: impl IntoIterator<Item = E>,
+    path: &Path,
+    header: &[u8],
+) -> Option<E> {
+    entries.into_iter().find(|e| wins(e.borrow(), path, header))
 }
 
 /// The kernel's rule: a magic entry matches the file's first bytes; an extension entry
