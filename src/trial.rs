@@ -30,7 +30,11 @@ pub struct ProbeDir {
 impl ProbeDir {
     /// A new empty directory (mode 0755) under the temp dir.
     pub fn new() -> io::Result<ProbeDir> {
-        create_unique_dir("binfmtctl-probe-", 0o755).map(|path| ProbeDir { path })
+        let path = create_unique_dir(PROBE_DIR_PREFIX, 0o755)?;
+        if let Some(tmp) = path.parent() {
+            remove_stale_probe_dirs(tmp, STALE_PROBE_DIR);
+        }
+        Ok(ProbeDir { path })
     }
 
     pub fn path(&self) -> &Path {
@@ -47,6 +51,40 @@ impl ProbeDir {
             .open(&file)?;
         io::Write::write_all(&mut f, &probe.bytes)?;
         Ok(file)
+    }
+}
+
+const PROBE_DIR_PREFIX: &str = "binfmtctl-probe-";
+/// A probe directory lives as long as one `check` or native measurement: seconds. One this
+/// old was left by a process that was killed (SIGKILL skips `Drop`).
+const STALE_PROBE_DIR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Remove this user's probe directories in `tmp` older than `stale`: tidiness, errors are
+/// ignored. Only directories (never a symlink: `remove_dir_all` does not follow them inside
+/// either) owned by the effective user, so nothing of another user's is touched.
+fn remove_stale_probe_dirs(tmp: &Path, stale: std::time::Duration) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for entry in entries.filter_map(Result::ok) {
+        if !entry
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(PROBE_DIR_PREFIX.as_bytes())
+        {
+            continue;
+        }
+        let Ok(m) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let old = m
+            .modified()
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > stale));
+        if m.is_dir() && m.uid() == me && old {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -249,6 +287,36 @@ pub fn chroot_and_exec(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn probe_dirs_of_killed_processes_are_removed_once_stale() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = |name: &str| {
+            let p = tmp.path().join(name);
+            std::fs::create_dir(&p).unwrap();
+            std::fs::write(p.join("riscv64-linux"), "probe").unwrap();
+            p
+        };
+        let (old, fresh, other) = (
+            dir("binfmtctl-probe-1-a-0"),
+            dir("binfmtctl-probe-2-b-0"),
+            dir("unrelated-1"),
+        );
+        let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        for p in [&old, &other] {
+            std::fs::File::open(p)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        super::remove_stale_probe_dirs(tmp.path(), super::STALE_PROBE_DIR);
+        assert!(
+            !old.exists(),
+            "a stale probe directory is removed, contents and all"
+        );
+        assert!(fresh.exists(), "a recent one may belong to a check at work");
+        assert!(other.exists(), "other directories are never touched");
+    }
+
     #[test]
     fn unique_dirs_are_new_and_distinct() {
         let a = super::create_unique_dir("binfmtctl-unit-", 0o700).unwrap();
