@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod elf;
+pub mod exec;
 pub mod exit_codes;
 pub mod interpreter;
 pub mod namespace;

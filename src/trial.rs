@@ -268,14 +268,15 @@ pub fn chroot_and_exec(
         eprintln!("{SETUP_ERROR_PREFIX}{e:#}");
         return Ok(std::process::ExitCode::from(127));
     }
-    let mut err = Command::new(program).arg0(argv0).exec();
+    let exec = || crate::exec::replace(program, &[argv0.into()], std::env::vars_os());
+    let mut err = exec();
     // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
     for _ in 0..20 {
         if err.raw_os_error() != Some(nix::errno::Errno::ETXTBSY as i32) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
-        err = Command::new(program).arg0(argv0).exec();
+        err = exec();
     }
     let name = err.raw_os_error().map_or_else(
         || "EIO".to_owned(),

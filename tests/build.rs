@@ -548,3 +548,20 @@ echo left: $(ls /proc/sys/fs/binfmt_misc | grep -c binfmtctl-build-)
         stderr(&out)
     );
 }
+
+#[test]
+fn a_program_the_build_does_not_emulate_is_named_with_its_system() {
+    // Emulating aarch64 only: the riscv64 program gets "Exec format error" (not /bin/sh
+    // reading an ELF file) and the error says which --system it needs.
+    let (_t, hello, out) =
+        common::private_hello("$B build --system aarch64 -- {hello}; echo rc=$?");
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "binfmtctl: error: cannot execute {}: Exec format error (os error 8); it is a riscv64-linux program, \
+             not emulated in this build (add --system riscv64-linux)\n",
+            hello.display()
+        )
+    );
+}

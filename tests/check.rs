@@ -135,8 +135,19 @@ printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x0
 #[test]
 fn check_of_a_system_without_entry_says_to_enable_it() {
     let t = scratch();
-    let out = private(As::Me, t.path(), "bfc check riscv64; echo \"check=$?\"");
+    let out = private(
+        As::Me,
+        t.path(),
+        "bfc check riscv64; echo \"check=$?\"; bfc check --json riscv64 > \"$T/r.json\"; true",
+    );
     let text = ok(&out);
+    // In the empty chroot too: ENOEXEC, no entry (glibc's execvp would have retried the probe
+    // as a /bin/sh script, and the missing /bin/sh read as "interpreter not found").
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("r.json")).unwrap()).unwrap();
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["exec"]["result"], "no_entry", "{s}");
+    assert_eq!(s["chroot"]["result"], "no_entry", "{s}");
     assert!(
         text.contains("riscv64-linux  FAIL    -      -      Exec format error (no entry)"),
         "{text}"

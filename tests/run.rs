@@ -474,3 +474,33 @@ fn a_system_that_does_not_match_the_program_is_refused() {
         "binfmtctl: error: /bin/true is ELF 64-bit LSB, x86-64 (0x3e), dynamic, interpreter /lib64/ld-linux-x86-64.so.2, not a riscv64-linux program; leave out --system to have it read from the file\n"
     );
 }
+
+#[test]
+fn a_script_whose_interpreter_is_foreign_and_not_emulated_fails_and_its_body_never_runs() {
+    // No registration: the kernel cannot run the script's riscv64 interpreter. glibc's execvp
+    // would then run the script with /bin/sh (its body, "echo"); binfmtctl must not.
+    let hello = common::hello_riscv64(true);
+    let t = scratch();
+    let script = t.path().join("s.sh");
+    fs::write(
+        &script,
+        format!("#!{} 9\necho THE-HOST-SHELL-RAN-IT\n", hello.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!("$B run {}; echo rc=$?", script.display()),
+    );
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "binfmtctl: error: {}: a #! script whose interpreter the kernel cannot run (Exec format error); if that \
+             interpreter is a program for another architecture, enable its system (binfmtctl enable SYSTEM) or start \
+             it through binfmtctl run\n",
+            script.display()
+        )
+    );
+}

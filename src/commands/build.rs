@@ -15,7 +15,6 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, ExitStatus};
 
@@ -85,8 +84,22 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
             registrations(&wanted, carried, report_dir.as_ref(), "binfmtctl-")
         })?;
         if report_dir.is_none() {
-            let err = cmd.exec();
-            bail!("cannot execute {}: {err}", Path::new(program).display());
+            // execve, not std's execvp: a program no entry runs must fail with "Exec format
+            // error", not be handed to /bin/sh as a script.
+            let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
+            let env = cmd
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())));
+            let env: Vec<(OsString, OsString)> = std::env::vars_os()
+                .filter(|(k, _)| cmd.get_envs().all(|(set, _)| set != k))
+                .chain(env)
+                .collect();
+            let err = crate::exec::replace(&path, &args.command, env);
+            bail!(
+                "cannot execute {}: {err}{}",
+                path.display(),
+                not_emulated(ctx, &path, &err)
+            );
         }
         wait_blocking_signals(&mut cmd)
     } else {
@@ -190,6 +203,23 @@ impl Drop for UnmountOnDrop<'_> {
             // Best effort: a busy mount stays, and nothing is lost by it.
             let _ = nix::mount::umount(root);
         }
+    }
+}
+
+/// For an "Exec format error": which system the program is for, and how to emulate it.
+fn not_emulated(ctx: &Ctx, path: &Path, err: &std::io::Error) -> String {
+    if err.raw_os_error() != Some(nix::libc::ENOEXEC) {
+        return String::new();
+    }
+    match crate::elf::read_file(path) {
+        Ok(info) => match ctx.profiles.for_header(&info.header).first() {
+            Some(p) => format!(
+                "; it is a {} program, not emulated in this build (add --system {})",
+                p.system, p.system
+            ),
+            None => format!("; it is {}, which no profile describes", info.describe()),
+        },
+        Err(_) => String::new(),
     }
 }
 

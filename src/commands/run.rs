@@ -10,9 +10,8 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
 
@@ -30,6 +29,8 @@ const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// `e_type` of programs: `ET_EXEC` and `ET_DYN` (PIE).
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
+/// execve's "Exec format error": no binary handler, binfmt_misc included, takes the file.
+const ENOEXEC: i32 = nix::libc::ENOEXEC;
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     let Some((typed, rest)) = args.command.split_first() else {
@@ -39,7 +40,18 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     let info = match elf::read_file(&path) {
         Ok(info) => info,
         // The kernel runs `#!` scripts itself (binfmt_script), foreign interpreter or not.
-        Err(_) if is_script(&path) => return Err(exec(&direct(&path, typed, rest))),
+        Err(_) if is_script(&path) => {
+            let err = exec(&direct(&path, typed, rest));
+            if err.raw_os_error() == Some(ENOEXEC) {
+                bail!(
+                    "{}: a #! script whose interpreter the kernel cannot run (Exec format error); if that \
+                     interpreter is a program for another architecture, enable its system (binfmtctl enable SYSTEM) \
+                     or start it through binfmtctl run",
+                    path.display()
+                );
+            }
+            return Err(cannot(&path, &err));
+        }
         Err(ElfError::InFile { err, .. }) if matches!(*err, ElfError::NotElf) => {
             bail!(
                 "{}: not an ELF file (nor a #! script); binfmtctl run runs ELF programs",
@@ -96,29 +108,38 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     // --interpreter names the emulator to use: the kernel's entry would ignore it.
     let kernel =
         !native && args.interpreter.is_none() && kernel_runs(&ctx.registry, &path, &info.header);
+    let by_qemu = || -> Result<Invocation> {
+        let qemu = match &args.interpreter {
+            Some(given) => Interpreter::at(given).map_err(|e| anyhow!(e))?,
+            None => interpreter::find_once(profile).ok_or_else(|| {
+                anyhow!(
+                    "{} is a {} program and no emulator for it was found; {}",
+                    path.display(),
+                    profile.system,
+                    interpreter::install_hint(profile)
+                )
+            })?,
+        };
+        // A static qemu takes the environment as it is: no need to read it here.
+        let env = (!qemu.is_static)
+            .then(std::env::vars_os)
+            .into_iter()
+            .flatten();
+        qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, env)
+    };
     let invocation = match route(native, kernel, sysroot_dir.is_some()) {
         Route::Native | Route::Kernel => direct(&path, typed, rest),
-        Route::Qemu => {
-            let qemu = match &args.interpreter {
-                Some(given) => Interpreter::at(given).map_err(|e| anyhow!(e))?,
-                None => interpreter::find_once(profile).ok_or_else(|| {
-                    anyhow!(
-                        "{} is a {} program and no emulator for it was found; {}",
-                        path.display(),
-                        profile.system,
-                        interpreter::install_hint(profile)
-                    )
-                })?,
-            };
-            // A static qemu takes the environment as it is: no need to read it here.
-            let env = (!qemu.is_static)
-                .then(std::env::vars_os)
-                .into_iter()
-                .flatten();
-            qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, env)?
-        }
+        Route::Qemu => by_qemu()?,
     };
-    Err(exec(&invocation))
+    let err = exec(&invocation);
+    if err.raw_os_error() == Some(ENOEXEC) && invocation.program == path {
+        // The kernel refused what it was expected to run: the binfmt_misc entry went away
+        // meanwhile, or the host lacks what the native table assumes (32-bit x86 switched off
+        // with ia32_emulation=0). qemu runs it.
+        let qemu = by_qemu()?;
+        return Err(cannot(&qemu.program, &exec(&qemu)));
+    }
+    Err(cannot(&invocation.program, &err))
 }
 
 /// How the program is started.
@@ -216,22 +237,22 @@ fn qemu_invocation(
     })
 }
 
-/// Replace this process; returns only on failure, with the error to report.
-fn exec(inv: &Invocation) -> anyhow::Error {
-    let mut cmd = Command::new(&inv.program);
-    cmd.arg0(&inv.argv0).args(&inv.args);
-    for name in &inv.env_remove {
-        cmd.env_remove(name);
-    }
-    // std resets SIGPIPE (which Rust ignores) and the signal mask before exec, so the program
-    // starts with the dispositions binfmtctl was started with.
-    let err = cmd.exec();
-    anyhow!("cannot execute {}: {err}", inv.program.display())
+/// Replace this process; returns only on failure, with execve's error.
+fn exec(inv: &Invocation) -> std::io::Error {
+    let argv: Vec<OsString> = std::iter::once(inv.argv0.clone())
+        .chain(inv.args.iter().cloned())
+        .collect();
+    let env = std::env::vars_os().filter(|(name, _)| !inv.env_remove.contains(name));
+    crate::exec::replace(&inv.program, &argv, env)
+}
+
+fn cannot(program: &Path, err: &std::io::Error) -> anyhow::Error {
+    anyhow!("cannot execute {}: {err}", program.display())
 }
 
 /// Find the program as execvp(3) does: a name with a `/` is a path; otherwise the first
 /// executable file of that name in `$PATH` (an empty entry is the current directory).
-fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf> {
+pub(super) fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf> {
     if typed.is_empty() {
         bail!("the program name is empty; give a program to run");
     }

@@ -1,0 +1,74 @@
+//! Replacing this process with a program, exactly: `execve(2)` of the path given, with no
+//! `$PATH` search and no second try through `/bin/sh`.
+//!
+//! std's `Command::exec` calls glibc's `execvp`, which runs a file the kernel refuses with
+//! `ENOEXEC` as a shell script (`/bin/sh FILE`), slash in its path or not. For binfmtctl that
+//! turns "no binfmt_misc entry runs this program" into a shell reading an ELF file ("Syntax
+//! error: word unexpected") or, for a `#!` script whose interpreter is a foreign program, into
+//! the script's body run by the host's shell. So `run`, `build` and `check` exec through here.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
+
+/// Exec `program` with `argv` (argv[0] included) and the environment `env` (usually
+/// `std::env::vars_os()`, adjusted). Returns only on failure, with the error of `execve`.
+///
+/// Like std before an exec, SIGPIPE goes back to its default action: Rust ignores it in its
+/// own process, and the program must die of a closed pipe as it would started by a shell. The
+/// signal mask is left as binfmtctl got it (std would clear it).
+pub fn replace(
+    program: &Path,
+    argv: &[OsString],
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+) -> io::Error {
+    let c = |s: &OsStr| CString::new(s.as_bytes());
+    let (Ok(path), Ok(args)) = (
+        c(program.as_os_str()),
+        argv.iter().map(|a| c(a)).collect::<Result<Vec<_>, _>>(),
+    ) else {
+        return io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an argument contains a NUL byte",
+        );
+    };
+    let env: Vec<CString> = env
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let mut kv = name;
+            kv.push("=");
+            kv.push(value);
+            c(&kv).ok()
+        })
+        .collect();
+    default_sigpipe();
+    match nix::unistd::execve(&path, &args, &env) {
+        Ok(never) => match never {},
+        Err(errno) => io::Error::from(errno),
+    }
+}
+
+/// Give SIGPIPE its default action back (std set it to "ignore" at start-up).
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context; nix
+    // marks `signal` unsafe for the handlers it can install, not for this.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_with_a_nul_byte_is_refused_not_truncated() {
+        let err = replace(
+            Path::new("/bin/true"),
+            &[OsString::from("a\0b")],
+            std::env::vars_os(),
+        );
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}
