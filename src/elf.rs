@@ -13,7 +13,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 /// How many leading bytes of a file `binfmt_misc` matches magics against (`BINPRM_BUF_SIZE`,
@@ -167,6 +167,8 @@ pub enum ElfError {
     BadInterp(&'static str),
     #[error("cannot read {}: {err}", path.display())]
     Io { path: PathBuf, err: io::Error },
+    #[error("{}: not a regular file but {kind}; programs are regular files", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
     /// A format error found by [`read_file`], with the file's path in front.
     #[error("{}: {err}", path.display())]
     InFile { path: PathBuf, err: Box<ElfError> },
@@ -186,18 +188,48 @@ pub fn read_file(path: &Path) -> Result<ElfInfo, ElfError> {
         path: path.to_owned(),
         err,
     };
-    let file = File::open(path).map_err(io_error)?;
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    let file = File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(ElfError::NotRegular {
+            path: path.to_owned(),
+            kind: file_kind(meta.file_type()),
+        });
+    }
     let source = FileSource { file: &file, path };
     let mut header = vec![0; HEADER_LEN];
     let len = source.read_up_to(0, &mut header).map_err(io_error)?;
     header.truncate(len);
     parse_from(&header, &source).map_err(|err| match err {
-        err @ ElfError::Io { .. } => err,
+        err @ (ElfError::Io { .. } | ElfError::NotRegular { .. }) => err,
         err => ElfError::InFile {
             path: path.to_owned(),
             err: Box::new(err),
         },
     })
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a file"
+    }
 }
 
 /// Known machine names for messages; None for unknown.
@@ -1347,7 +1379,7 @@ mod tests {
         let dir = std::env::temp_dir();
         let err = read_file(&dir).unwrap_err();
         assert!(
-            matches!(&err, ElfError::Io { path, .. } if *path == dir),
+            matches!(&err, ElfError::NotRegular { path, kind: "a directory" } if *path == dir),
             "{err:?}"
         );
 

@@ -504,3 +504,37 @@ fn a_script_whose_interpreter_is_foreign_and_not_emulated_fails_and_its_body_nev
         )
     );
 }
+
+#[test]
+fn a_fifo_is_refused_at_once_not_waited_on() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "mkfifo \"$T/fifo\" && chmod +x \"$T/fifo\" || exit 3\ntimeout 20 $B run \"$T/fifo\"; echo rc=$?",
+    );
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("fifo: not a regular file but a FIFO; programs are regular files\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_extension_entry_matching_the_name_is_not_taken_for_the_programs_emulator() {
+    // A newer `E` entry for `.rv` files would get the program (here /bin/echo would print its
+    // arguments): run goes to qemu instead, since that entry is no riscv64 emulator.
+    let (t, _, out) = common::private_hello(
+        r"bfc enable riscv64-linux >/dev/null 2>&1 || exit 3
+printf ':ext:E::rv::/bin/echo:P' > /proc/sys/fs/binfmt_misc/register || exit 4
+cp {hello} $T/a.rv
+HELLO_EXIT=0 $B run $T/a.rv x; echo rc=$?",
+    );
+    assert_eq!(
+        stdout(&out),
+        format!("hello argv0={}/a.rv [x]\nrc=0\n", t.path().display()),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -39,6 +39,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     let path = resolve(typed, std::env::var_os("PATH").as_deref())?;
     let info = match elf::read_file(&path) {
         Ok(info) => info,
+        Err(err @ ElfError::NotRegular { .. }) => return Err(err.into()),
         // The kernel runs `#!` scripts itself (binfmt_script), foreign interpreter or not.
         Err(_) if is_script(&path) => {
             let err = exec(&direct(&path, typed, rest));
@@ -106,8 +107,9 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
         Some(Sysroot::Host) | None => None,
     };
     // --interpreter names the emulator to use: the kernel's entry would ignore it.
-    let kernel =
-        !native && args.interpreter.is_none() && kernel_runs(&ctx.registry, &path, &info.header);
+    let kernel = !native
+        && args.interpreter.is_none()
+        && kernel_runs(&ctx.registry, profile, &path, &info.header);
     let by_qemu = || -> Result<Invocation> {
         let qemu = match &args.interpreter {
             Some(given) => Interpreter::at(given).map_err(|e| anyhow!(e))?,
@@ -338,7 +340,7 @@ fn sysroot_error(typed: &OsStr, profile: &Profile, err: SysrootError) -> anyhow:
 
 /// True when exec-ing the program will go through a binfmt_misc entry that works. Any failure
 /// to read the table counts as "no": qemu is then run directly, which needs no table.
-fn kernel_runs(registry: &Registry, path: &Path, header: &[u8]) -> bool {
+fn kernel_runs(registry: &Registry, profile: &Profile, path: &Path, header: &[u8]) -> bool {
     if !registry.is_mounted() || !registry.facility_enabled().unwrap_or(false) {
         return false;
     }
@@ -357,7 +359,11 @@ fn kernel_runs(registry: &Registry, path: &Path, header: &[u8]) -> bool {
             Err(_) => None,
         })
         .flatten();
-    winner(entries, path, header).is_some_and(|e| usable(&e, Path::new(&e.interpreter).exists()))
+    // The winner must be an emulator entry for this system (its magic accepts the system's
+    // programs), not, say, an extension entry a `.rv` file name happens to match.
+    winner(entries, path, header).is_some_and(|e| {
+        profile.accepted_by(&e.matcher) && usable(&e, Path::new(&e.interpreter).exists())
+    })
 }
 
 /// Whether the kernel would use `e` for the file if no newer entry took it.
@@ -731,8 +737,10 @@ mod tests {
     #[test]
     fn kernel_runs_nothing_without_a_mounted_table() {
         let t = tempfile::tempdir().unwrap();
+        let profiles = crate::profile::Profiles::builtin().unwrap();
         assert!(!kernel_runs(
             &Registry::new(t.path()),
+            profiles.lookup("riscv64-linux").unwrap(),
             Path::new("./hello"),
             b"\x7fELF"
         ));
