@@ -43,6 +43,9 @@ pub enum SysrootError {
         dir: PathBuf,
         missing: PathBuf,
     },
+    /// The `--sysroot` directory holds a loader of that name for another architecture.
+    #[error("{} is a loader for another architecture than the program's; name the sysroot of the program's own (e.g. /usr/<its GNU triple>)", .loader.display())]
+    Foreign { loader: PathBuf, dir: PathBuf },
     /// Neither the host nor any sysroot holds the loader.
     #[error("the loader {} was found neither on this machine nor in a sysroot (looked in: {})", .loader.display(), .looked_in.join(", "))]
     NotFound {
@@ -62,16 +65,32 @@ fn relative(loader: &Path) -> &Path {
 /// (`root` + loader), then every directory `root/usr/*/` (sorted by name; the first holding
 /// the loader wins).
 ///
+/// A loader found counts only when `fits` says it is one for the program's architecture:
+/// several share a name (`/lib/ld.so.1`: mips, mipsel, powerpc; `/lib/ld64.so.1`: s390x,
+/// ppc64; `/lib/ld-linux.so.2`: i386, sh4, sparc), and `/usr/mips-linux-gnu` sorts before
+/// `/usr/mipsel-linux-gnu`.
+///
 /// `root` is `/` except in tests; `given` and `env` are taken as they are, not under `root`.
 pub fn find(
     root: &Path,
     loader: &Path,
     given: Option<&Path>,
     env: Option<&OsStr>,
+    fits: &dyn Fn(&Path) -> bool,
 ) -> Result<Sysroot, SysrootError> {
     let rel = relative(loader);
+    let holds = |dir: &Path| {
+        let candidate = dir.join(rel);
+        candidate.exists() && fits(&candidate)
+    };
     if let Some(dir) = given {
         let missing = dir.join(rel);
+        if missing.exists() && !fits(&missing) {
+            return Err(SysrootError::Foreign {
+                loader: missing,
+                dir: dir.to_owned(),
+            });
+        }
         if missing.exists() {
             return Ok(Sysroot::Dir {
                 path: dir.to_owned(),
@@ -87,21 +106,20 @@ pub fn find(
     let mut looked_in = Vec::new();
     // An empty $QEMU_LD_PREFIX is as good as none.
     if let Some(dir) = env.filter(|e| !e.is_empty()).map(Path::new) {
-        let candidate = dir.join(rel);
-        if candidate.exists() {
+        if holds(dir) {
             return Ok(Sysroot::Dir {
                 path: dir.to_owned(),
                 origin: Origin::Env,
             });
         }
         // Set for another architecture, maybe: not an error, the search goes on.
-        looked_in.push(format!("{} ($QEMU_LD_PREFIX)", candidate.display()));
+        looked_in.push(format!("{} ($QEMU_LD_PREFIX)", dir.join(rel).display()));
     }
-    if root.join(rel).exists() {
+    if holds(root) {
         return Ok(Sysroot::Host);
     }
     looked_in.push(Path::new("/").join(rel).display().to_string());
-    if let Some(path) = search(&root.join("usr"), rel) {
+    if let Some(path) = search(&root.join("usr"), &holds) {
         return Ok(Sysroot::Dir {
             path,
             origin: Origin::Search,
@@ -114,8 +132,8 @@ pub fn find(
     })
 }
 
-/// The first directory `D` in `parent` (by name) where `D/rel` exists.
-fn search(parent: &Path, rel: &Path) -> Option<PathBuf> {
+/// The first directory `D` in `parent` (by name) that `holds` the loader.
+fn search(parent: &Path, holds: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
         .ok()?
         .filter_map(Result::ok)
@@ -123,7 +141,7 @@ fn search(parent: &Path, rel: &Path) -> Option<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    dirs.into_iter().find(|d| d.join(rel).exists())
+    dirs.into_iter().find(|d| holds(d))
 }
 
 #[cfg(test)]
@@ -251,7 +269,7 @@ mod tests {
                     root.join(e.trim_start_matches('/')).into_os_string()
                 }
             });
-            let got = find(root, loader, given.as_deref(), env.as_deref());
+            let got = find(root, loader, given.as_deref(), env.as_deref(), &|_| true);
             match expected {
                 Ok(("host", _)) => assert_eq!(got, Ok(Sysroot::Host), "{name}"),
                 Ok((dir, origin)) => assert_eq!(got, Ok(found(root, dir, *origin)), "{name}"),
@@ -280,16 +298,54 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            find(t.path(), Path::new(LOADER), None, None),
+            find(t.path(), Path::new(LOADER), None, None, &|_| true),
             Ok(found(t.path(), "/usr/riscv64-linux-gnu", Origin::Search))
         );
+    }
+
+    #[test]
+    fn a_loader_of_the_same_name_for_another_architecture_is_passed_over() {
+        // /lib/ld.so.1 is mips's, mipsel's and powerpc's: mips sorts first.
+        let t = tree(&[
+            "/usr/mips-linux-gnu/lib/ld.so.1",
+            "/usr/mipsel-linux-gnu/lib/ld.so.1",
+            "/lib/ld.so.1",
+        ]);
+        let mipsel = |p: &Path| p.to_string_lossy().contains("mipsel");
+        assert_eq!(
+            find(t.path(), Path::new("/lib/ld.so.1"), None, None, &mipsel),
+            Ok(found(t.path(), "/usr/mipsel-linux-gnu", Origin::Search))
+        );
+        let env = t.path().join("usr/mips-linux-gnu");
+        assert_eq!(
+            find(
+                t.path(),
+                Path::new("/lib/ld.so.1"),
+                None,
+                Some(env.as_os_str()),
+                &mipsel
+            ),
+            Ok(found(t.path(), "/usr/mipsel-linux-gnu", Origin::Search)),
+            "$QEMU_LD_PREFIX of another architecture is passed over too"
+        );
+        let given = t.path().join("usr/mips-linux-gnu");
+        assert!(matches!(
+            find(
+                t.path(),
+                Path::new("/lib/ld.so.1"),
+                Some(&given),
+                None,
+                &mipsel
+            ),
+            Err(SysrootError::Foreign { .. })
+        ));
     }
 
     #[test]
     fn this_machine_has_the_riscv64_cross_sysroot() {
         // libc6-riscv64-cross (installed by scripts/test-deps.sh) provides it.
         // A machine with Debian's riscv64 multiarch libc has the loader at its own path.
-        let got = find(Path::new("/"), Path::new(LOADER), None, None);
+        let got = find(Path::new("/"), Path::new(LOADER), None, None, &|_| true);
         assert!(
             got == Ok(Sysroot::Host)
                 || got

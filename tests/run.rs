@@ -538,3 +538,27 @@ HELLO_EXIT=0 $B run $T/a.rv x; echo rc=$?",
         stderr(&out)
     );
 }
+
+#[test]
+fn a_sysroot_whose_loader_is_for_another_architecture_is_refused_by_name() {
+    // The loader's name is right, its contents are an x86_64 program: not riscv64's loader.
+    let dynamic = common::hello_riscv64(false);
+    let t = scratch();
+    let lib = t.path().join("sysroot/lib");
+    fs::create_dir_all(&lib).unwrap();
+    fs::copy("/bin/true", lib.join("ld-linux-riscv64-lp64d.so.1")).unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            "$B run --sysroot $T/sysroot {}; echo rc=$?",
+            dynamic.display()
+        ),
+    );
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/sysroot/lib/ld-linux-riscv64-lp64d.so.1 is a loader for another architecture than the program's"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -90,18 +90,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     // The table, not the measurement: measuring execs every probe (~20 ms), too slow for an
     // exec wrapper, and the table only claims what the CPU surely runs (no AArch32 on aarch64).
     let native = native::table().contains(&&*profile.system);
-    let sysroot = match &info.interp {
-        Some(loader) if !native => Some(
-            sysroot::find(
-                Path::new("/"),
-                loader,
-                args.sysroot.as_deref(),
-                std::env::var_os("QEMU_LD_PREFIX").as_deref(),
-            )
-            .map_err(|err| sysroot_error(typed, profile, err))?,
-        ),
-        _ => None,
-    };
+    let sysroot = find_sysroot(args, typed, profile, info.interp.as_deref(), native)?;
     let sysroot_dir = match &sysroot {
         Some(Sysroot::Dir { path, .. }) => Some(path.as_path()),
         Some(Sysroot::Host) | None => None,
@@ -299,6 +288,37 @@ fn is_script(path: &Path) -> bool {
         .is_ok_and(|()| &start == b"#!")
 }
 
+/// The sysroot of a foreign dynamically linked program (`interp`: its `PT_INTERP`), if any.
+fn find_sysroot(
+    args: &RunArgs,
+    typed: &OsStr,
+    profile: &Profile,
+    interp: Option<&Path>,
+    native: bool,
+) -> Result<Option<Sysroot>> {
+    Ok(match interp {
+        Some(loader) if !native => Some(
+            sysroot::find(
+                Path::new("/"),
+                loader,
+                args.sysroot.as_deref(),
+                std::env::var_os("QEMU_LD_PREFIX").as_deref(),
+                &|candidate| loader_fits(profile, candidate),
+            )
+            .map_err(|err| sysroot_error(typed, profile, err))?,
+        ),
+        _ => None,
+    })
+}
+
+/// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
+/// profile as a program's would).
+fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
+    elf::read_file(candidate).is_ok_and(|l| {
+        elf::with_e_type(&l.header, ET_EXEC).is_some_and(|h| profile.matcher().matches_header(&h))
+    })
+}
+
 fn no_system(path: &Path, info: &ElfInfo) -> anyhow::Error {
     let machine = elf::machine_name(info.machine)
         .map_or_else(|| format!("machine {:#x}", info.machine), str::to_owned);
@@ -325,6 +345,7 @@ fn sysroot_error(typed: &OsStr, profile: &Profile, err: SysrootError) -> anyhow:
                 looked_in.join(", ")
             )
         }
+        err @ SysrootError::Foreign { .. } => anyhow!("{program}: {err}"),
         SysrootError::NotInGiven {
             loader,
             dir,
