@@ -15,9 +15,33 @@ use anyhow::Result;
 use crate::probe;
 use crate::trial::{self, ProbeDir};
 
-/// The table used when measuring is impossible: by the architecture binfmtctl was built for.
+/// The table used when measuring is impossible: by the architecture and byte order
+/// binfmtctl was built for (`ARCH` alone says "powerpc64" for ppc64 and ppc64le alike).
 pub fn table() -> &'static [&'static str] {
-    match std::env::consts::ARCH {
+    table_for(std::env::consts::ARCH, cfg!(target_endian = "little"))
+}
+
+fn table_for(arch: &str, little_endian: bool) -> &'static [&'static str] {
+    match (arch, little_endian) {
+        (_, false) => big_endian_table(arch),
+        _ => little_endian_table(arch),
+    }
+}
+
+fn big_endian_table(arch: &str) -> &'static [&'static str] {
+    match arch {
+        "powerpc64" => &["powerpc64-linux"],
+        "powerpc" => &["powerpc-linux"],
+        "s390x" => &["s390x-linux"],
+        "mips64" => &["mips64-linux"],
+        "mips" => &["mips-linux"],
+        "sparc64" => &["sparc64-linux"],
+        _ => &[],
+    }
+}
+
+fn little_endian_table(arch: &str) -> &'static [&'static str] {
+    match arch {
         "x86_64" => &[
             "x86_64-linux",
             "i386-linux",
@@ -30,10 +54,10 @@ pub fn table() -> &'static [&'static str] {
         "aarch64" => &["aarch64-linux"],
         "arm" => &["armv7l-linux", "armv6l-linux"],
         "riscv64" => &["riscv64-linux"],
-        "powerpc64" => &["powerpc64-linux"],
-        "s390x" => &["s390x-linux"],
+        "powerpc64" => &["powerpc64le-linux"],
         "loongarch64" => &["loongarch64-linux"],
         "mips64" => &["mips64el-linux"],
+        "mips" => &["mipsel-linux"],
         _ => &[],
     }
 }
@@ -120,4 +144,22 @@ pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<ExitCode> {
     }
     crate::output::print(&text)?;
     Ok(crate::exit_codes::success())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_table_follows_byte_order_not_only_the_architecture_name() {
+        use super::table_for;
+        assert_eq!(table_for("powerpc64", true), ["powerpc64le-linux"]);
+        assert_eq!(table_for("powerpc64", false), ["powerpc64-linux"]);
+        assert_eq!(table_for("mips64", true), ["mips64el-linux"]);
+        assert_eq!(table_for("mips64", false), ["mips64-linux"]);
+        assert!(
+            table_for("aarch64", false).is_empty(),
+            "aarch64_be runs no aarch64-linux program"
+        );
+        assert_eq!(table_for("aarch64", true), ["aarch64-linux"]);
+        assert_eq!(table_for("x86_64", true)[0], "x86_64-linux");
+    }
 }
