@@ -298,7 +298,7 @@ pub struct InstallUnitArgs {
     /// Where to write binfmtctl.service.
     #[arg(long, value_name = "DIR", default_value = "/etc/systemd/system")]
     pub unit_dir: PathBuf,
-    /// Write the unit but do not run `systemctl daemon-reload` and `systemctl enable`.
+    /// Write the unit but do not run `systemctl daemon-reload` and `systemctl enable --now`.
     #[arg(long)]
     pub no_enable: bool,
     /// Print the unit and where it would go, and change nothing.

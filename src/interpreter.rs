@@ -127,14 +127,26 @@ pub fn find_in(profile: &Profile, dirs: &[PathBuf]) -> Option<Interpreter> {
 
 /// How to install an emulator, for error messages.
 pub fn install_hint(profile: &Profile) -> String {
+    install_hint_for(profile, true)
+}
+
+/// As [`install_hint`]; `interpreter_option` says whether the command has --interpreter to
+/// suggest (`enable` and `run` have it; `build` and `check` do not).
+pub fn install_hint_for(profile: &Profile, interpreter_option: bool) -> String {
+    let or_name_one = if interpreter_option {
+        " or name one with --interpreter"
+    } else {
+        ""
+    };
+    let sep = if interpreter_option { ";" } else { "" };
     match profile.cpu.as_deref() {
         Some(cpu) => format!(
             "install a static qemu-user: Debian/Ubuntu `apt install qemu-user-static`, Fedora `dnf install qemu-user-static`, \
-             Arch `pacman -S qemu-user-static`, Nix `nix profile install nixpkgs#pkgsStatic.qemu-user`; \
-             or name one with --interpreter (looked for: qemu-{cpu}-static, qemu-{cpu})"
+             Arch `pacman -S qemu-user-static`, Nix `nix profile install nixpkgs#pkgsStatic.qemu-user`{sep}{or_name_one} \
+             (looked for: qemu-{cpu}-static, qemu-{cpu})"
         ),
         None => format!(
-            "install {} or name one with --interpreter",
+            "install {}{or_name_one}",
             profile.interpreters.join(" or ")
         ),
     }
@@ -308,6 +320,32 @@ mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::{symlink, PermissionsExt as _};
+
+    #[test]
+    fn the_install_hint_names_interpreter_only_for_commands_that_have_it() {
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        for system in ["riscv64-linux", "wasm32-wasi"] {
+            let p = profiles.lookup(system).unwrap();
+            assert!(
+                install_hint_for(p, true).contains(" or name one with --interpreter"),
+                "{system}"
+            );
+            let without = install_hint_for(p, false);
+            assert!(!without.contains("--interpreter"), "{system}: {without}");
+            assert!(
+                !without.contains(" ;") && !without.contains(";;"),
+                "{without}"
+            );
+        }
+        assert_eq!(
+            install_hint_for(profiles.lookup("wasm32-wasi").unwrap(), false),
+            "install wasmtime"
+        );
+        assert_eq!(
+            install_hint(profiles.lookup("wasm32-wasi").unwrap()),
+            "install wasmtime or name one with --interpreter"
+        );
+    }
 
     fn chmod(p: &Path, mode: u32) {
         fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();

@@ -108,9 +108,9 @@ fn marks_of(owned_text: &str) -> String {
         .collect()
 }
 
-/// Make Nix see `settings`: write the owned file and make sure nix.conf includes it.
-/// Returns true when anything changed.
-pub fn install(nix_conf: &Path, settings: &NixSettings) -> Result<bool> {
+/// Make Nix see `settings` (from the config file `config`): write the owned file and make sure
+/// nix.conf includes it. Returns true when anything changed.
+pub fn install(nix_conf: &Path, settings: &NixSettings, config: &Path) -> Result<bool> {
     check_editable(nix_conf)?;
     let owned = owned_path(nix_conf);
     let original = store::read_optional(nix_conf)?;
@@ -124,13 +124,13 @@ pub fn install(nix_conf: &Path, settings: &NixSettings) -> Result<bool> {
         }
         marks += &new_marks;
         // The owned file first, so nix.conf never includes a missing file.
-        write_owned(&owned, &marks, settings)?;
+        write_owned(&owned, &marks, settings, config)?;
         store::write_atomic(nix_conf, new_conf.as_bytes(), 0o644)?;
         return Ok(true);
     }
-    let new_owned = render_owned(&marks, settings);
+    let new_owned = render_owned(&marks, settings, config);
     if new_owned != old_owned {
-        write_owned(&owned, &marks, settings)?;
+        store::write_atomic(&owned, new_owned.as_bytes(), 0o644)?;
         changed = true;
     }
     Ok(changed)
@@ -197,15 +197,22 @@ fn managed_by_nixos(resolved: &Path) -> bool {
     resolved.starts_with("/nix/store")
 }
 
-fn render_owned(marks: &str, settings: &NixSettings) -> String {
+/// The owned file: a header naming the config file it comes from (`--config`), then `marks`
+/// and the settings.
+fn render_owned(marks: &str, settings: &NixSettings, config: &Path) -> String {
     format!(
-        "# Written by binfmtctl from /etc/binfmtctl/config.toml; do not edit. `binfmtctl nix-config` shows it.\n{marks}{}",
+        "# Written by binfmtctl from {}; do not edit. `binfmtctl nix-config` shows it.\n{marks}{}",
+        config.display(),
         settings.lines()
     )
 }
 
-fn write_owned(owned: &Path, marks: &str, settings: &NixSettings) -> Result<()> {
-    store::write_atomic(owned, render_owned(marks, settings).as_bytes(), 0o644)
+fn write_owned(owned: &Path, marks: &str, settings: &NixSettings, config: &Path) -> Result<()> {
+    store::write_atomic(
+        owned,
+        render_owned(marks, settings, config).as_bytes(),
+        0o644,
+    )
 }
 
 /// True when a nix-daemon process runs (it must be restarted to see new settings).

@@ -565,3 +565,89 @@ fn a_program_the_build_does_not_emulate_is_named_with_its_system() {
         )
     );
 }
+
+/// `binfmtctl build ARGS -- sh -c 'touch ran; exit 3'` in a new scratch directory: (the
+/// directory, whether the command ran, the output).
+fn build_touching(args: &[&str]) -> (tempfile::TempDir, bool, Output) {
+    let t = scratch();
+    let out = Command::new(BIN)
+        .arg("build")
+        .args(args)
+        .args(["--", "sh", "-c", "touch ran; exit 3"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    let ran = t.path().join("ran").exists();
+    (t, ran, out)
+}
+
+#[test]
+fn a_system_the_host_runs_natively_is_refused_before_anything_runs() {
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    for (given, system) in [("x86_64", "x86_64-linux"), ("i686-linux", "i686-linux")] {
+        let (_t, ran, out) = build_touching(&["--system", given]);
+        assert_eq!(out.status.code(), Some(2), "{given}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "binfmtctl: error: {system} runs natively on this host (x86_64); its programs need no emulation, and \
+                 registering it would send native programs through the emulator (every exec loops: ELOOP). Leave out \
+                 --system {given}\n"
+            )
+        );
+        assert!(!ran, "{given}: the command ran");
+    }
+}
+
+#[test]
+fn a_report_that_cannot_be_written_stops_the_build_before_it_runs() {
+    let (_t, ran, out) = build_touching(&["--system", "riscv64", "--report", "/nonexistent/r.txt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl: error: cannot write the report to /nonexistent/r.txt; name a file in a directory you can write, \
+         or - for stderr: No such file or directory (os error 2)\n"
+    );
+    assert!(!ran, "the command ran");
+    // `-` is stderr, and the command's status passes through.
+    let (_t, ran, out) = build_touching(&["--system", "riscv64", "--report", "-"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(ran);
+    assert!(
+        stderr(&out)
+            .starts_with("binfmtctl build report: 0 foreign program(s) executed under emulation"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn build_hints_name_only_options_build_has() {
+    let (_t, ran, out) = build_touching(&["--system", "wasm32"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl: error: no interpreter for wasm32-wasi found; install wasmtime\n"
+    );
+    assert!(!ran);
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs binfmtctl as nobody and needs root"
+    );
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(BIN)
+        .args(["build", "--host-table", "--system", "riscv64", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl: error: binfmtctl build without a private binfmt_misc instance (Linux < 6.7, or --host-table) needs \
+         root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo\n"
+    );
+}

@@ -181,6 +181,36 @@ fn check_warns_when_nix_lacks_the_platform() {
     );
 }
 
+#[test]
+fn check_does_not_ask_nix_to_add_a_system_the_host_runs_natively() {
+    common::require("nix", "nix-bin");
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "mkdir -p \"$T/nixconf\" && printf 'extra-platforms = aarch64-linux\\n' > \"$T/nixconf/nix.conf\" && export NIX_CONF_DIR=\"$T/nixconf\"\n\
+         bfc check --json i386 i586 riscv64-linux > \"$T/report.json\"; echo \"check=$?\"",
+    );
+    ok(&out);
+    let text = std::fs::read_to_string(t.path().join("report.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let asks_nix = |s: &str| {
+        messages(system(&report, s), "warning")
+            .iter()
+            .any(|w| w.starts_with("Nix is installed"))
+    };
+    // The same run warns for a foreign system: the warning itself is working.
+    assert!(asks_nix("riscv64-linux"), "{report:#}");
+    for native in ["i386-linux", "i586-linux"] {
+        assert!(!asks_nix(native), "{native}: {report:#}");
+    }
+}
+
 /// The NixOS riscv64 magic and mask with byte `at` of each replaced (`\xNN` escapes).
 fn riscv64_with(at: usize, magic_byte: &str, mask_byte: &str) -> (String, String) {
     let (magic, mask) = common::nixos_magic("riscv64-linux");

@@ -230,6 +230,97 @@ fn man_page_covers_every_subcommand() {
         !text.contains("__exec-in-chroot"),
         "hidden commands stay hidden"
     );
+    // Only this one page exists: no references to binfmtctl-enable(1) and the like.
+    assert!(!text.contains("(1)"), "{text}");
+    assert!(text.contains(".SH SUBCOMMANDS\n"), "{text}");
+    assert!(
+        text.contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nSuccess.\n.TP\n\\fB1\\fR\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn completions_leave_out_the_hidden_internal_commands() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let text = ok(&run(&["completions", shell]));
+        for visible in ["install-unit", "nix-config", "state-dir", "dry-run"] {
+            assert!(text.contains(visible), "{shell} lacks {visible}");
+        }
+        for hidden in ["native-probe", "write-id-maps", "exec-in-chroot"] {
+            assert!(!text.contains(hidden), "{shell} offers {hidden}");
+        }
+    }
+}
+
+#[test]
+fn install_unit_dry_run_puts_this_binary_in_the_exec_lines_only() {
+    let out = run(&["install-unit", "--dry-run"]);
+    let text = ok(&out);
+    let exe = std::path::Path::new(common::BIN).canonicalize().unwrap();
+    let shipped = std::fs::read_to_string(format!(
+        "{}/systemd/binfmtctl.service",
+        common::MANIFEST_DIR
+    ))
+    .unwrap();
+    let want: String = shipped
+        .lines()
+        .map(|l| {
+            if l.starts_with("Exec") {
+                l.replace("/usr/bin/binfmtctl", &exe.display().to_string())
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    assert_eq!(
+        text,
+        format!(
+            "# would write /etc/systemd/system/binfmtctl.service\n{want}\
+             # would run: systemctl daemon-reload && systemctl enable --now binfmtctl.service\n"
+        )
+    );
+    assert!(
+        text.contains(&format!("ExecStart={} apply\n", exe.display())),
+        "{text}"
+    );
+    // The comment about symlinking a `cargo install`ed binary keeps its /usr/bin path.
+    assert!(
+        text.contains("(ln -s ~/.cargo/bin/binfmtctl /usr/bin/binfmtctl)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn install_unit_without_permission_says_to_use_sudo() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs binfmtctl as nobody and needs root"
+    );
+    let t = common::scratch();
+    let dir = t.path().join("units");
+    std::fs::create_dir(&dir).unwrap();
+    common::set_mode(&dir, 0o755);
+    let out = std::process::Command::new(common::require("setpriv", "util-linux"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(common::BIN)
+        .args(["install-unit", "--no-enable", "--unit-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "binfmtctl: error: cannot write {}/binfmtctl.service",
+            dir.display()
+        )) && err.ends_with(
+            "Permission denied (os error 13); installing the unit needs root: run it with sudo, or add --dry-run to \
+             see what it would write\n"
+        ),
+        "{err}"
+    );
+    assert!(!dir.join("binfmtctl.service").exists());
 }
 
 #[test]
@@ -250,7 +341,12 @@ fn install_unit_writes_a_unit_systemd_accepts() {
         text.contains(&format!("ExecStart={} apply\n", exe.display())),
         "{text}"
     );
-    assert!(!text.contains("/usr/bin/binfmtctl"), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("Exec"))
+            .all(|l| !l.contains("/usr/bin/binfmtctl")),
+        "{text}"
+    );
     let verify = std::process::Command::new(analyze)
         .args(["verify", "--man=no"])
         .arg(&unit)

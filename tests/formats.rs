@@ -178,4 +178,11 @@ fn import_refuses_flag_c_without_credentials() {
     ]);
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(v[0]["flags"], "OCF");
+    // The same warning as `enable --credentials`, naming what gets flag C.
+    assert_eq!(
+        common::stderr(&out),
+        "binfmtctl: warning: flag C makes setuid/setgid emulated programs run with raised privileges inside qemu-user, \
+         which was never designed to be a security boundary; any user who can run such a program may gain those \
+         privileges (importing riscv64-linux with flag C)\n"
+    );
 }

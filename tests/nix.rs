@@ -29,6 +29,14 @@ test -e "$T/nix/binfmtctl.conf" && echo OWNED-LEFT; true
     );
     let text = ok(&out);
     let owned = conf.with_file_name("binfmtctl.conf");
+    // bfc passes --config "$T/config.toml": the header names that file, not the default.
+    assert!(
+        text.contains(&format!(
+            "--- owned\n# Written by binfmtctl from {}/config.toml; do not edit.",
+            t.path().display()
+        )),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("!include {}\n", owned.display())),
         "{text}"

@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode, ExitStatus};
 use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
-use super::{registration, require_admin, Ctx};
+use super::{registration, require_admin_without_dry_run, Ctx};
 use crate::cli::BuildArgs;
 use crate::interpreter::{self, Interpreter};
 use crate::profile::Profile;
@@ -37,6 +37,9 @@ struct Wanted<'a> {
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     let wanted = select(ctx, args)?;
+    // Opened before anything runs: a report that cannot be written stops the build now, not
+    // after the command's work, whose exit status would then be lost.
+    let report_dest = args.report.as_deref().map(ReportDest::open).transpose()?;
     let program = &args.command[0];
     let nix = is_nix_command(program);
     if nix {
@@ -59,10 +62,9 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         (Some(_), false) => Some(BuildDir::create(&wanted)?),
         _ => None,
     };
-    if let (Some(dest), None) = (&args.report, &report_dir) {
+    if let (Some(dest), None) = (&report_dest, &report_dir) {
         // Said before the command runs: without a report to collect, binfmtctl execs it.
-        write_report(
-            dest,
+        dest.write(
             "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
              channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
         )?;
@@ -106,8 +108,11 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         with_host_table(ctx, &wanted, report_dir.as_ref(), &mut cmd)
     };
     let status = result?;
-    if let (Some(dest), Some(dir)) = (&args.report, &report_dir) {
-        write_report(dest, &render_report(&shim::read_report(&dir.path)))?;
+    if let (Some(dest), Some(dir)) = (&report_dest, &report_dir) {
+        // The command has run: its status is what counts, a lost report only a warning.
+        if let Err(err) = dest.write(&render_report(&shim::read_report(&dir.path))) {
+            output::warn(&format!("{err:#}"));
+        }
     }
     // Before pass_on, which may die the command's death by its signal.
     drop(report_dir);
@@ -140,11 +145,21 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
     } else {
         for name in &args.systems {
             let p = ctx.profiles.lookup(name)?;
+            // As `enable` refuses it: registered, every native exec would loop through a qemu
+            // of the host's own architecture (ELOOP) or run needlessly emulated.
+            if native::is_native(&p.system) {
+                bail!(
+                    "{} runs natively on this host ({}); its programs need no emulation, and registering it would send \
+                     native programs through the emulator (every exec loops: ELOOP). Leave out --system {name}",
+                    p.system,
+                    std::env::consts::ARCH
+                );
+            }
             let interpreter = interpreter::find(p).with_context(|| {
                 format!(
                     "no interpreter for {} found; {}",
                     p.system,
-                    interpreter::install_hint(p)
+                    interpreter::install_hint_for(p, false)
                 )
             })?;
             out.push(Wanted {
@@ -320,7 +335,7 @@ fn with_host_table(
     report: Option<&BuildDir>,
     cmd: &mut Command,
 ) -> Result<ExitStatus> {
-    require_admin(
+    require_admin_without_dry_run(
         "binfmtctl build without a private binfmt_misc instance (Linux < 6.7, or --host-table)",
     )?;
     let registry = &ctx.registry;
@@ -506,15 +521,39 @@ pub fn render_report(execs: &[Exec]) -> String {
     text
 }
 
-fn write_report(dest: &Path, text: &str) -> Result<()> {
-    if dest == Path::new("-") {
-        eprint!("{text}");
-        return Ok(());
+/// Where the report goes: stderr (`-`) or a file, created before the command runs.
+enum ReportDest {
+    Stderr,
+    File(PathBuf, fs::File),
+}
+
+impl ReportDest {
+    fn open(dest: &Path) -> Result<ReportDest> {
+        if dest == Path::new("-") {
+            return Ok(ReportDest::Stderr);
+        }
+        let file = fs::File::create(dest).with_context(|| {
+            format!(
+                "cannot write the report to {}; name a file in a directory you can write, or - for stderr",
+                dest.display()
+            )
+        })?;
+        Ok(ReportDest::File(dest.to_owned(), file))
     }
-    let mut f = fs::File::create(dest)
-        .with_context(|| format!("cannot write the report to {}", dest.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write the report to {}", dest.display()))
+
+    fn write(&self, text: &str) -> Result<()> {
+        match self {
+            ReportDest::Stderr => {
+                eprint!("{text}");
+                Ok(())
+            }
+            ReportDest::File(path, file) => {
+                let mut file: &fs::File = file;
+                file.write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write the report to {}", path.display()))
+            }
+        }
+    }
 }
 
 /// `nix`, `nix-build`, `nix-store`, `nix-shell`, `nix-instantiate`... by program name.

@@ -107,7 +107,12 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     })?;
     let mut checks = checks;
     if let Some(platforms) = nix_platforms.join().unwrap_or(None) {
-        for c in checks.iter_mut().filter(|c| !platforms.contains(&c.system)) {
+        // A system the host runs natively needs no platform entry from binfmtctl (and `enable`
+        // refuses it): Nix builds for it as the host's own, or not at all.
+        for c in checks
+            .iter_mut()
+            .filter(|c| !platforms.contains(&c.system) && !crate::native::is_native(&c.system))
+        {
             let system = &c.system;
             c.problems.push(warning(
                 format!("Nix is installed but {system} is not in its extra-platforms: Nix will refuse to build {system} derivations"),

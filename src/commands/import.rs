@@ -116,6 +116,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             });
         }
     }
+    warn_credentials(&records);
     if rows.is_empty() {
         bail!(
             "no registrations found in {}",
@@ -145,6 +146,23 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
         output::print(&render(&rows))?;
     }
     Ok(exit_codes::success())
+}
+
+/// As `enable --credentials` does: entries recorded with flag C take effect at the next
+/// `apply` (and at boot).
+fn warn_credentials(records: &[SystemConfig]) {
+    let with_c: Vec<&str> = records
+        .iter()
+        .filter(|r| r.flags.0.credentials)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !with_c.is_empty() {
+        output::warn(&format!(
+            "{} (importing {} with flag C)",
+            super::CREDENTIALS_WARNING,
+            with_c.join(", ")
+        ));
+    }
 }
 
 fn render(rows: &[Imported]) -> String {

@@ -27,6 +27,11 @@ use crate::profile::{Profile, Profiles};
 use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
 use crate::state::State;
 
+/// Said whenever flag C is registered or recorded (`enable --credentials`, `import
+/// --credentials`): what the flag gives away.
+pub const CREDENTIALS_WARNING: &str = "flag C makes setuid/setgid emulated programs run with raised privileges inside qemu-user, \
+     which was never designed to be a security boundary; any user who can run such a program may gain those privileges";
+
 /// Run one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -142,13 +147,17 @@ impl Ctx {
         if !config.nix {
             return Ok(());
         }
-        let changed =
-            nixconf::install(&self.nix_conf, &self.nix_settings(config)).with_context(|| {
-                format!(
-                    "cannot update Nix's settings ({}); run `binfmtctl apply` to retry",
-                    self.nix_conf.display()
-                )
-            })?;
+        let changed = nixconf::install(
+            &self.nix_conf,
+            &self.nix_settings(config),
+            &self.config_path,
+        )
+        .with_context(|| {
+            format!(
+                "cannot update Nix's settings ({}); run `binfmtctl apply` to retry",
+                self.nix_conf.display()
+            )
+        })?;
         if changed {
             output::note(&format!(
                 "Nix settings written to {} (included from {})",
@@ -213,8 +222,18 @@ pub fn describe(registry: &Registry, action: &crate::plan::Action, dry_run: bool
     }
 }
 
-/// Fail unless this process may change binfmt_misc (CAP_SYS_ADMIN in its user namespace).
+/// Fail unless this process may change binfmt_misc (CAP_SYS_ADMIN in its user namespace); for
+/// a command that has --dry-run, which the message suggests.
 pub fn require_admin(what: &str) -> Result<()> {
+    check_admin(what, true)
+}
+
+/// As [`require_admin`], for a command without --dry-run (`build --host-table`).
+pub fn require_admin_without_dry_run(what: &str) -> Result<()> {
+    check_admin(what, false)
+}
+
+fn check_admin(what: &str, has_dry_run: bool) -> Result<()> {
     let has = caps::has_cap(
         None,
         caps::CapSet::Effective,
@@ -224,6 +243,34 @@ pub fn require_admin(what: &str) -> Result<()> {
     if has {
         Ok(())
     } else {
-        anyhow::bail!("{what} needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo, or add --dry-run to see what it would do")
+        anyhow::bail!("{}", needs_admin(what, has_dry_run))
+    }
+}
+
+/// The message for a command run without the privilege it needs.
+fn needs_admin(what: &str, has_dry_run: bool) -> String {
+    let dry_run = if has_dry_run {
+        ", or add --dry-run to see what it would do"
+    } else {
+        ""
+    };
+    format!("{what} needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo{dry_run}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_admin;
+
+    #[test]
+    fn the_admin_hint_offers_dry_run_only_where_the_command_has_it() {
+        assert_eq!(
+            needs_admin("binfmtctl enable", true),
+            "binfmtctl enable needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo, or add --dry-run to see \
+             what it would do"
+        );
+        assert_eq!(
+            needs_admin("binfmtctl build --host-table", false),
+            "binfmtctl build --host-table needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo"
+        );
     }
 }
