@@ -370,7 +370,8 @@ pub struct DisableArgs {
     /// Disable every registration binfmtctl made.
     #[arg(long, conflicts_with = "systems")]
     pub all: bool,
-    /// Remove the entry with this name, even one binfmtctl did not create.
+    /// Remove the entry with this name, even one binfmtctl did not create (an error when no
+    /// entry, config record or registration of binfmtctl's has the name).
     #[arg(long, value_name = "NAME")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.

@@ -439,3 +439,47 @@ bfc enable riscv64-linux >/dev/null 2>"$T/on.err"; echo "on=$?"
         read("off.err")
     );
 }
+
+/// `disable SYSTEM` finds binfmtctl's own `--runtime` entry under another name; `--name` of
+/// an entry nobody knows is an error; a system only another tool's entry runs is named, with
+/// how to remove that entry.
+#[test]
+fn disable_finds_its_renamed_runtime_entry_and_names_what_it_cannot_disable() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+E=/proc/sys/fs/binfmt_misc
+conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+[ -f $conf ] || { echo "$conf is missing: apt install qemu-user-static" >&2; exit 3; }
+bfc enable --runtime --name foo riscv64-linux >/dev/null 2>&1 || exit 4
+bfc disable riscv64-linux; echo "renamed=$?"
+test -e $E/foo && echo FOO-STILL-THERE
+bfc disable --name nosuch 2>"$T/nosuch.err"; echo "nosuch=$?"
+grep -v '^#' $conf > $E/register || exit 5
+bfc disable arm64 2>"$T/foreign.err"; echo "foreign=$?"
+test -e $E/qemu-aarch64 && echo qemu-aarch64-kept
+"#,
+    );
+    let text = ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(
+        text,
+        "# write -1 to /proc/sys/fs/binfmt_misc/foo\nrenamed=0\nnosuch=2\n\
+         # nothing to disable: no such registration of binfmtctl's\nforeign=0\nqemu-aarch64-kept\n"
+    );
+    assert_eq!(
+        read("nosuch.err"),
+        "binfmtctl: error: no entry named nosuch in /proc/sys/fs/binfmt_misc; binfmtctl status lists the entries\n"
+    );
+    let err = read("foreign.err");
+    assert!(
+        err.starts_with("binfmtctl: warning: aarch64-linux programs run through the entry qemu-aarch64 (not binfmtctl's, interpreter ")
+            && err.ends_with(
+                "), which binfmtctl leaves alone: remove it with binfmtctl disable --name qemu-aarch64, or remove it for good \
+                 where it comes from (/usr/lib/binfmt.d/qemu-aarch64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-aarch64)\n"
+            ),
+        "{err}"
+    );
+}

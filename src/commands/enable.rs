@@ -309,14 +309,8 @@ fn note_shadowed(
             if e.name == w.reg.name || !e.enabled || ours(e) || !w.profile.accepted_by(&e.matcher) {
                 continue;
             }
-            let remove = match binfmtd::owner(&scanned, &e.registration()) {
-                Some(file) => format!(
-                    "remove it for good where it comes from ({}; for Debian's binfmt-support: update-binfmts --disable {})",
-                    file.display(),
-                    e.name
-                ),
-                None => format!("remove it (binfmtctl disable --name {})", e.name),
-            };
+            let remove = super::remove_for_good(&scanned, e)
+                .unwrap_or_else(|| format!("remove it (binfmtctl disable --name {})", e.name));
             output::warn(&format!(
                 "the entry {other} (not binfmtctl's) also runs {system} programs; {name} {takes} precedence over it and \
                  `binfmtctl check` reports it as shadowed. To keep one: binfmtctl disable {system}, or {remove}",
