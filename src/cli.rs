@@ -143,7 +143,11 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Register qemu-user for systems, check it works, and record it for boot.
+    /// Register qemu-user for systems, check that their programs run, and record them for boot.
+    ///
+    /// Each entry is read back, then the system's probe (a tiny program) is executed through the
+    /// kernel. When it does not run, the registration is kept, a warning says why and what to do,
+    /// and the exit status is 1. With --runtime nothing is recorded.
     Enable(EnableArgs),
     /// Remove binfmtctl's registrations for systems and forget them.
     Disable(DisableArgs),
@@ -366,7 +370,8 @@ pub struct DisableArgs {
     /// Disable every registration binfmtctl made.
     #[arg(long, conflicts_with = "systems")]
     pub all: bool,
-    /// Remove the entry with this name, even one binfmtctl did not create.
+    /// Remove the entry with this name, even one binfmtctl did not create (an error when no
+    /// entry, config record or registration of binfmtctl's has the name).
     #[arg(long, value_name = "NAME")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.

@@ -121,22 +121,11 @@ pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<ExitCode> {
         .iter()
         .filter_map(|s| probe::for_system(s))
         .collect();
-    let ran: Vec<&str> = std::thread::scope(|scope| {
-        let handles: Vec<_> = probes
-            .iter()
-            .map(|p| {
-                scope.spawn(move || {
-                    trial::exec(p, &dir.join(p.system))
-                        .ran()
-                        .then_some(p.system)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|h| h.join().ok().flatten())
-            .collect()
-    });
+    let ran = trial::exec_each(&probes, dir)
+        .into_iter()
+        .zip(&probes)
+        .filter(|(outcome, _)| outcome.ran())
+        .map(|(_, p)| p.system);
     let mut text = String::new();
     for s in ran {
         text += s;

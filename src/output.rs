@@ -48,6 +48,12 @@ pub fn warn(message: &str) {
     eprintln!("binfmtctl: warning: {message}");
 }
 
+/// An error for people, on stderr, for a command that goes on after it (`apply` restores
+/// every other entry) and exits 2 in the end; other commands return their error to `main`.
+pub fn error(message: &str) {
+    eprintln!("binfmtctl: error: {message}");
+}
+
 /// A note for people, on stderr.
 pub fn note(message: &str) {
     eprintln!("binfmtctl: {message}");

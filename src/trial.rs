@@ -213,6 +213,31 @@ pub fn exec(probe: &Probe, file: &Path) -> Outcome {
     }
 }
 
+/// Exec each probe plainly (see [`exec`]), all at once in threads: the files are in `dir`,
+/// named after their systems, as [`ProbeDir::write`] leaves them, every one written (and
+/// closed) before the first is executed (a file still open for writing in a child being forked
+/// makes exec fail with ETXTBSY). The outcomes in the order of `probes`.
+pub fn exec_each(probes: &[Probe], dir: &Path) -> Vec<Outcome> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = probes
+            .iter()
+            .map(|p| scope.spawn(move || exec(p, &dir.join(p.system))))
+            .collect();
+        handles
+            .into_iter()
+            .zip(probes)
+            .map(|(h, p)| {
+                h.join().unwrap_or_else(|_| Outcome::Failed {
+                    message: format!(
+                        "binfmtctl hit an internal error running the {} probe",
+                        p.system
+                    ),
+                })
+            })
+            .collect()
+    })
+}
+
 /// Run a command; when exec fails with ETXTBSY (a just-written file's descriptor still open
 /// in a process another thread forked an instant ago), try again a few times.
 fn output_retrying_etxtbsy(cmd: &mut Command) -> io::Result<std::process::Output> {

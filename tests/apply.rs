@@ -278,3 +278,48 @@ ls /proc/sys/fs/binfmt_misc | grep -c riscv64-linux
         "{err}"
     );
 }
+
+/// A configured interpreter that is not installed (qemu removed since `enable`): `apply`
+/// exits 2 with an error, not a warning, that shows the register line as written (it can be
+/// copied) and the fix; stdout marks the action FAILED; `--json`'s `failed` has the same text.
+#[test]
+fn apply_reports_a_missing_interpreter_as_an_error_with_the_fix() {
+    let t = scratch();
+    std::fs::write(
+        t.path().join("config.toml"),
+        "[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-staticX\"\nflags = \"PF\"\n",
+    )
+    .unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+bfc apply >"$T/out" 2>"$T/err"; echo "apply=$?"
+bfc apply --json >"$T/json" 2>/dev/null; echo "json=$?"
+# The line in the message, pasted as it is, is what apply wrote (the kernel refuses it again).
+sed -n "s/.*the kernel refused '\([^']*\)'.*/\1/p" "$T/err" > "$T/line"
+grep -qxF "$(sed -n 2p "$T/out")" "$T/line" && echo same-line
+"#,
+    );
+    assert_eq!(ok(&out), "apply=2\njson=2\nsame-line\n");
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    let line = format!(":riscv64-linux:M::{magic}:{mask}:/usr/bin/qemu-riscv64-staticX:PF");
+    assert_eq!(
+        read("out"),
+        format!(
+            "# write to /proc/sys/fs/binfmt_misc/register\n{line}\n\
+             # FAILED: register riscv64-linux (the error is on stderr)\n"
+        )
+    );
+    let error = format!(
+        "register riscv64-linux failed: the kernel refused '{line}' written to /proc/sys/fs/binfmt_misc/register: \
+         No such file or directory (os error 2); with flag F the kernel opens the interpreter now, and \
+         /usr/bin/qemu-riscv64-staticX does not exist. Fix: install /usr/bin/qemu-riscv64-staticX again \
+         (apt install qemu-user-static; Fedora: dnf install qemu-user-static), register another: \
+         binfmtctl enable riscv64-linux --interpreter PATH, or stop registering it: binfmtctl disable riscv64-linux"
+    );
+    assert_eq!(read("err"), format!("binfmtctl: error: {error}\n"));
+    let report: Value = serde_json::from_str(&read("json")).unwrap();
+    assert_eq!(report["failed"], serde_json::json!([error]));
+}

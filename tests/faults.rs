@@ -311,7 +311,7 @@ ls -U $E | grep riscv64 | tr '\n' ' '; echo
     let noexec = format!("{}/noexec", t.path().display());
     let refused = |line: &str, interp: &str| {
         format!(
-            "the kernel refused {line:?} written to {e}/register: Permission denied (os error 13); with flag F the kernel opens the interpreter now, and {interp} cannot be opened: check its permissions, and that it is not on a noexec mount"
+            "the kernel refused '{line}' written to {e}/register: Permission denied (os error 13); with flag F the kernel opens the interpreter now, and {interp} cannot be opened: check its permissions, and that it is not on a noexec mount"
         )
     };
     let rv =

@@ -382,3 +382,104 @@ bfc enable riscv64-linux >/dev/null 2>"$T/again.err" || exit 7
         read("dry.err")
     );
 }
+
+/// `enable` proves its registration by running the system's probe through the kernel. An
+/// emulator for another architecture, or binfmt_misc disabled as a whole, is registered as
+/// asked but reported with the fix (which works), and the exit status is 1.
+#[test]
+fn enable_checks_that_the_systems_programs_run() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+E=/proc/sys/fs/binfmt_misc
+bfc enable riscv64-linux >/dev/null 2>"$T/ok.err"; echo "ok=$?"
+bfc disable riscv64-linux >/dev/null || exit 3
+bfc enable --runtime --interpreter /usr/bin/qemu-aarch64-static riscv64-linux --json >"$T/wrong.json" 2>"$T/wrong.err"; echo "wrong=$?"
+grep interpreter $E/riscv64-linux
+fix=$(sed -n 's/.* own emulator: binfmtctl \(.*\); run binfmtctl check .*/\1/p' "$T/wrong.err")
+bfc $fix >/dev/null 2>"$T/fixed.err"; echo "fixed=$?"
+grep interpreter $E/riscv64-linux
+echo 0 > $E/status
+bfc enable riscv64-linux >"$T/off.out" 2>"$T/off.err"; echo "off=$?"
+sh -c "$(sed -n 's/.*; enable it: \(.*\); run binfmtctl check .*/\1/p' "$T/off.err")"
+bfc enable riscv64-linux >/dev/null 2>"$T/on.err"; echo "on=$?"
+"#,
+    );
+    let text = ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(
+        text,
+        "ok=0\nwrong=1\ninterpreter /usr/bin/qemu-aarch64-static\nfixed=0\n\
+         interpreter /usr/bin/qemu-riscv64-static\noff=1\non=0\n",
+        "{}{}",
+        read("wrong.err"),
+        read("off.err")
+    );
+    for quiet in ["ok.err", "fixed.err", "on.err"] {
+        assert!(!read(quiet).contains("warning"), "{quiet}: {}", read(quiet));
+    }
+    let wrong = "riscv64-linux is registered but its programs do not run: the interpreter \
+                 /usr/bin/qemu-aarch64-static emulates aarch64-linux, not riscv64-linux; register \
+                 riscv64-linux's own emulator: binfmtctl enable riscv64-linux --runtime --interpreter \
+                 /usr/bin/qemu-riscv64-static; run binfmtctl check riscv64-linux";
+    assert_eq!(read("wrong.err"), format!("binfmtctl: warning: {wrong}\n"));
+    let report: Value = serde_json::from_str(&read("wrong.json")).unwrap();
+    let action = &report["actions"][0];
+    assert_eq!(action["checked"]["result"], "failed", "{report:#}");
+    assert_eq!(action["problem"], wrong, "{report:#}");
+    assert!(
+        read("off.err").ends_with(
+            "binfmtctl: warning: riscv64-linux is registered but its programs do not run: binfmt_misc is \
+             disabled as a whole (/proc/sys/fs/binfmt_misc/status reads \"disabled\"), so the kernel runs \
+             no entry; enable it: echo 1 > /proc/sys/fs/binfmt_misc/status; run binfmtctl check riscv64-linux\n"
+        ),
+        "{}",
+        read("off.err")
+    );
+}
+
+/// `disable SYSTEM` finds binfmtctl's own `--runtime` entry under another name; `--name` of
+/// an entry nobody knows is an error; a system only another tool's entry runs is named, with
+/// how to remove that entry.
+#[test]
+fn disable_finds_its_renamed_runtime_entry_and_names_what_it_cannot_disable() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+E=/proc/sys/fs/binfmt_misc
+conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+[ -f $conf ] || { echo "$conf is missing: apt install qemu-user-static" >&2; exit 3; }
+bfc enable --runtime --name foo riscv64-linux >/dev/null 2>&1 || exit 4
+bfc disable riscv64-linux; echo "renamed=$?"
+test -e $E/foo && echo FOO-STILL-THERE
+bfc disable --name nosuch 2>"$T/nosuch.err"; echo "nosuch=$?"
+grep -v '^#' $conf > $E/register || exit 5
+bfc disable arm64 2>"$T/foreign.err"; echo "foreign=$?"
+test -e $E/qemu-aarch64 && echo qemu-aarch64-kept
+"#,
+    );
+    let text = ok(&out);
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(
+        text,
+        "# write -1 to /proc/sys/fs/binfmt_misc/foo\nrenamed=0\nnosuch=2\n\
+         # nothing to disable: no such registration of binfmtctl's\nforeign=0\nqemu-aarch64-kept\n"
+    );
+    assert_eq!(
+        read("nosuch.err"),
+        "binfmtctl: error: no entry named nosuch in /proc/sys/fs/binfmt_misc; binfmtctl status lists the entries\n"
+    );
+    let err = read("foreign.err");
+    assert!(
+        err.starts_with("binfmtctl: warning: aarch64-linux programs run through the entry qemu-aarch64 (not binfmtctl's, interpreter ")
+            && err.ends_with(
+                "), which binfmtctl leaves alone: remove it with binfmtctl disable --name qemu-aarch64, or remove it for good \
+                 where it comes from (/usr/lib/binfmt.d/qemu-aarch64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-aarch64)\n"
+            ),
+        "{err}"
+    );
+}

@@ -91,6 +91,57 @@ fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
     refused
 }
 
+/// What failed, why, and the fix, for an action the kernel refused.
+fn failure(
+    ctx: &Ctx,
+    config: &Config,
+    current: &[Entry],
+    action: &Action,
+    err: &crate::registry::RegistryError,
+) -> String {
+    let name = &action.registration().name;
+    let mut msg = format!("{} {name} failed: {err}", action.verb());
+    if matches!(action, Action::Replace { .. }) {
+        // The old entry was put back, as the newest: say what it now wins over.
+        for note in transaction::reordered(&ctx.registry, &ctx.profiles, current, &[name]) {
+            msg += &format!("; {note}");
+        }
+    }
+    if let Some(fix) = missing_interpreter_fix(ctx, config, action) {
+        msg += &format!(". {fix}");
+    }
+    msg
+}
+
+/// The fix for a registration that failed because its interpreter is not installed (qemu
+/// removed since `enable`): install it again, register another, or stop registering it.
+fn missing_interpreter_fix(ctx: &Ctx, config: &Config, action: &Action) -> Option<String> {
+    let r = action.registration();
+    if matches!(action, Action::Remove(_)) || Path::new(&r.interpreter).exists() {
+        return None;
+    }
+    let rec = config.get(&r.name)?;
+    let install = match ctx.profiles.lookup(&rec.system).ok()?.cpu {
+        Some(_) => "apt install qemu-user-static; Fedora: dnf install qemu-user-static".to_owned(),
+        None => format!("the package that has {}", r.interpreter),
+    };
+    let name = if rec.name.as_str() == rec.system {
+        String::new()
+    } else {
+        format!(" --name {}", rec.name)
+    };
+    let disable = if name.is_empty() {
+        rec.system.clone()
+    } else {
+        format!("--name {}", rec.name)
+    };
+    Some(format!(
+        "Fix: install {} again ({install}), register another: binfmtctl enable {}{name} --interpreter PATH, \
+         or stop registering it: binfmtctl disable {disable}",
+        r.interpreter, rec.system
+    ))
+}
+
 /// After the table changed: record what is ours, bring Nix in step, save the state.
 fn finish(
     ctx: &Ctx,
@@ -173,6 +224,8 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         report.conflicts.push(msg);
     }
     let mut text = String::new();
+    // Failed actions, said last as errors: what journalctl shows of the boot unit.
+    let mut errors = Vec::new();
     for a in &actions {
         let r = a.registration();
         if a.changes_anything() {
@@ -191,17 +244,13 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             Ok(()) if matches!(a, Action::Remove(_)) => state.forget(&r.name),
             Ok(()) => state.record(r),
             Err(e) => {
-                let mut msg = format!("{} {}: {e}", a.verb(), r.name);
-                if matches!(a, Action::Replace { .. }) {
-                    // The old entry was put back, as the newest: say what it now wins over.
-                    let names = [&r.name];
-                    for note in
-                        transaction::reordered(&ctx.registry, &ctx.profiles, &current, &names)
-                    {
-                        msg += &format!("; {note}");
-                    }
-                }
-                output::warn(&msg);
+                text += &format!(
+                    "# FAILED: {} {} (the error is on stderr)\n",
+                    a.verb(),
+                    r.name
+                );
+                let msg = failure(ctx, &config, &current, a, &e);
+                errors.push(msg.clone());
                 report.failed.push(msg);
             }
         }
@@ -216,6 +265,9 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             text += "# the table already matches the configuration; nothing to do\n";
         }
         output::print(&text)?;
+    }
+    for e in &errors {
+        output::error(e);
     }
     Ok(if report.failed.is_empty() && report.conflicts.is_empty() {
         exit_codes::success()

@@ -9,7 +9,7 @@ use super::{require_admin, Ctx};
 use crate::cli::DisableArgs;
 use crate::config::Config;
 use crate::plan::Action;
-use crate::registry::{EntryName, RegistryError};
+use crate::registry::{EntryName, Registration, RegistryError};
 use crate::state::State;
 use crate::{exit_codes, output, store, transaction};
 
@@ -61,8 +61,75 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
         if let Ok(name) = profile.system.parse::<EntryName>() {
             push(name, false);
         }
+        // Entries binfmtctl registered (--runtime among them) under another name that run
+        // the system's programs: `enable --runtime --name foo riscv64-linux`. Whether each is
+        // still binfmtctl's in the table is decided, as for every target, by `is_ours`.
+        state
+            .entries
+            .iter()
+            .filter(|o| {
+                o.line
+                    .parse::<Registration>()
+                    .is_ok_and(|r| profile.accepted_by(&r.matcher))
+            })
+            .for_each(|o| push(o.name.clone(), false));
     }
     Ok(out)
+}
+
+/// Another tool's enabled entries that run a named system's programs (Debian's qemu-aarch64
+/// for `disable arm64`): binfmtctl leaves them alone, and says which they are and how to
+/// remove them, rather than only "nothing to disable" while the system's programs still run.
+fn note_others_running(
+    ctx: &Ctx,
+    args: &DisableArgs,
+    config: &Config,
+    state: &State,
+    report: &mut Report,
+) {
+    if args.systems.is_empty() || !ctx.registry.is_mounted() {
+        return;
+    }
+    let Ok(entries) = ctx.registry.entries() else {
+        return;
+    };
+    let scanned = crate::binfmtd::scan(crate::binfmtd::DIRS);
+    let still = if report.removed.is_empty() {
+        ""
+    } else {
+        "still "
+    };
+    for s in &args.systems {
+        let Ok(profile) = ctx.profiles.lookup(s) else {
+            continue;
+        };
+        let others: Vec<_> = entries
+            .iter()
+            .filter(|e| {
+                e.enabled
+                && profile.accepted_by(&e.matcher)
+                && !ctx.is_ours(e, config, state)
+                // Named in the report already: removed, or left alone with a warning.
+                && !report
+                    .removed
+                    .iter()
+                    .chain(&report.left_alone)
+                    .any(|r| *r == e.name.as_str())
+            })
+            .collect();
+        for e in others {
+            let for_good = super::remove_for_good(&scanned, e)
+                .map_or_else(String::new, |f| format!(", or {f}"));
+            output::warn(&format!(
+                "{system} programs {still}run through the entry {name} (not binfmtctl's, interpreter {interp}), \
+                 which binfmtctl leaves alone: remove it with binfmtctl disable --name {name}{for_good}",
+                system = profile.system,
+                name = e.name,
+                interp = e.interpreter,
+            ));
+            report.left_alone.push(e.name.to_string());
+        }
+    }
 }
 
 pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
@@ -100,6 +167,18 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
                     report.left_alone.push(t.name.to_string());
                 }
             }
+            // A name given with --name that neither the table, the config nor the state knows:
+            // a typo, most likely; say so rather than "nothing to disable".
+            Err(e @ RegistryError::NoSuchEntry(..))
+                if t.explicit && config.get(&t.name).is_none() && state.get(&t.name).is_none() =>
+            {
+                anyhow::bail!("{e}; binfmtctl status lists the entries");
+            }
+            Err(e @ RegistryError::NotMounted(_))
+                if t.explicit && config.get(&t.name).is_none() && state.get(&t.name).is_none() =>
+            {
+                return Err(e.into());
+            }
             Err(RegistryError::NoSuchEntry(..) | RegistryError::NotMounted(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -114,6 +193,7 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
             report.forgotten.push(t.name.to_string());
         }
     }
+    note_others_running(ctx, args, &config, &state, &mut report);
     if !args.dry_run {
         // The table before, to tell what putting the entries back would reorder.
         let before = ctx.registry.entries().unwrap_or_default();
@@ -147,7 +227,7 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
             ctx.nix_conf.display()
         );
     }
-    if text.is_empty() && report.left_alone.is_empty() {
+    if text.is_empty() {
         text += "# nothing to disable: no such registration of binfmtctl's\n";
     }
     if args.json {

@@ -1,4 +1,5 @@
-//! `binfmtctl enable`: register qemu-user for systems, verify, record in the config.
+//! `binfmtctl enable`: register qemu-user for systems, verify (read the entry back, then
+//! execute the system's probe through the kernel), record in the config.
 
 use std::process::ExitCode;
 
@@ -11,8 +12,10 @@ use crate::config::{FlagsText, SystemConfig};
 use crate::interpreter::{self, Interpreter};
 use crate::output;
 use crate::plan::{self, Action, Foreign};
-use crate::profile::Profile;
+use crate::probe::{self, Probe};
+use crate::profile::{Profile, Profiles};
 use crate::registry::{Entry, EntryName, Flags, Registration};
+use crate::trial::{self, Outcome, ProbeDir};
 use crate::{binfmtd, exit_codes, native, store, transaction};
 
 #[derive(Serialize)]
@@ -35,6 +38,17 @@ struct ActionReport {
     #[serde(rename = "static")]
     is_static: bool,
     flags: String,
+    /// A plain exec of the system's probe through the kernel after registering, shaped as
+    /// `check`'s `exec`; null with --dry-run.
+    checked: Option<Outcome>,
+    /// Why the system's programs do not run, and the fix; null when they run.
+    problem: Option<String>,
+}
+
+/// What executing a system's probe after registering showed.
+struct Checked {
+    outcome: Outcome,
+    problem: Option<String>,
 }
 
 struct Wanted<'a> {
@@ -72,7 +86,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
             &|e| ctx.is_ours(e, &config, &state),
             true,
         );
-        return report(ctx, args, &wanted, &actions, true);
+        return report(ctx, args, &wanted, &actions, None);
     }
 
     require_admin("binfmtctl enable")?;
@@ -149,7 +163,135 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         &|e| ctx.is_ours(e, &config, &state),
         false,
     );
-    report(ctx, args, &wanted, &actions, false)
+    let checked = prove(ctx, args, &wanted);
+    report(ctx, args, &wanted, &actions, Some(&checked))
+}
+
+/// Execute each system's probe plainly through the kernel (what `check` does first): reading
+/// the entry back proves what the kernel holds, not that programs run (binfmt_misc disabled
+/// as a whole, an interpreter for another architecture). A registration that does not work
+/// is kept, as asked, with a warning that says why and how to fix it.
+fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
+    // wasm and the like have no probe: nothing is run for them.
+    let has_probe: Vec<Option<Probe>> = wanted
+        .iter()
+        .map(|w| probe::for_system(&w.profile.system))
+        .collect();
+    let probes: Vec<Probe> = has_probe.iter().flatten().cloned().collect();
+    let outcomes = ProbeDir::new().and_then(|dir| {
+        for p in &probes {
+            dir.write(p)?;
+        }
+        Ok(trial::exec_each(&probes, dir.path()))
+    });
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => {
+            let reason = format!("cannot write the probe programs: {e}");
+            output::warn(&format!(
+                "{reason}; whether the programs run was not checked: run binfmtctl check"
+            ));
+            vec![Outcome::NotTested { reason }; probes.len()]
+        }
+    };
+    // Only when a program got "Exec format error": binfmt_misc disabled as a whole explains it.
+    let disabled =
+        outcomes.contains(&Outcome::NoEntry) && ctx.registry.facility_enabled().is_ok_and(|on| !on);
+    let mut outcomes = outcomes.into_iter();
+    wanted
+        .iter()
+        .zip(&has_probe)
+        .map(|(w, probe)| {
+            let outcome = probe
+                .as_ref()
+                .and_then(|_| outcomes.next())
+                .unwrap_or(Outcome::NotProbed);
+            let problem = not_running(w, args, &outcome, disabled, ctx);
+            Checked { outcome, problem }
+        })
+        .collect()
+}
+
+/// Why a registered system's programs do not run, from its probe's outcome, with the fix
+/// where the outcome tells one; None when they run (or nothing was run).
+fn not_running(
+    w: &Wanted,
+    args: &EnableArgs,
+    outcome: &Outcome,
+    facility_disabled: bool,
+    ctx: &Ctx,
+) -> Option<String> {
+    let system = &*w.profile.system;
+    let interp = &w.reg.interpreter;
+    let root = ctx.registry.root();
+    let (what, fix) = match outcome {
+        Outcome::Ran { .. } | Outcome::NotProbed | Outcome::NotTested { .. } => return None,
+        Outcome::NoEntry if facility_disabled => (
+            format!(
+                "binfmt_misc is disabled as a whole ({} reads \"disabled\"), so the kernel runs no entry",
+                root.join("status").display()
+            ),
+            Some(format!(
+                "enable it: echo 1 > {}",
+                root.join("status").display()
+            )),
+        ),
+        Outcome::NoEntry => (
+            "exec gives \"Exec format error\": no enabled entry takes them".to_owned(),
+            None,
+        ),
+        Outcome::NoInterpreter => (
+            format!("the kernel cannot start the interpreter {interp} (ENOENT: it, or the loader of a dynamic one, is missing)"),
+            Some(format!("{}; then binfmtctl enable {system}", interpreter::install_hint(w.profile))),
+        ),
+        Outcome::Failed { message } => match emulator_of_another(w, &ctx.profiles) {
+            Some(other) => (
+                format!("the interpreter {interp} emulates {other}, not {system}"),
+                Some(reenable_with_right_interpreter(w, args)),
+            ),
+            None => (message.clone(), None),
+        },
+    };
+    let fix = fix.map_or_else(String::new, |f| format!("; {f}"));
+    Some(format!(
+        "{system} is registered but its programs do not run: {what}{fix}; run binfmtctl check {system}"
+    ))
+}
+
+/// The system whose qemu the wanted interpreter is, by its file name, when not the wanted
+/// system's: `--interpreter /usr/bin/qemu-aarch64-static` for riscv64-linux.
+fn emulator_of_another(w: &Wanted, profiles: &Profiles) -> Option<String> {
+    let file = std::path::Path::new(&w.reg.interpreter)
+        .file_name()?
+        .to_str()?;
+    let named = |p: &Profile| p.interpreters.iter().any(|i| i == file);
+    if named(w.profile) {
+        return None;
+    }
+    profiles
+        .all()
+        .iter()
+        .find(|p| named(p))
+        .map(|p| p.system.to_string())
+}
+
+/// `binfmtctl enable` again, with the same name and persistence, and the system's own qemu.
+fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
+    let system = &*w.profile.system;
+    let mut cmd = format!("binfmtctl enable {system}");
+    if w.reg.name.as_str() != system {
+        cmd += &format!(" --name {}", w.reg.name);
+    }
+    if args.runtime {
+        cmd += " --runtime";
+    }
+    match interpreter::find(w.profile) {
+        Some(i) => format!(
+            "register {system}'s own emulator: {cmd} --interpreter {}",
+            i.path.display()
+        ),
+        None => format!("{}; then {cmd}", interpreter::install_hint(w.profile)),
+    }
 }
 
 /// Another tool's enabled entry that also runs a wanted system's programs (Debian's
@@ -167,14 +309,8 @@ fn note_shadowed(
             if e.name == w.reg.name || !e.enabled || ours(e) || !w.profile.accepted_by(&e.matcher) {
                 continue;
             }
-            let remove = match binfmtd::owner(&scanned, &e.registration()) {
-                Some(file) => format!(
-                    "remove it for good where it comes from ({}; for Debian's binfmt-support: update-binfmts --disable {})",
-                    file.display(),
-                    e.name
-                ),
-                None => format!("remove it (binfmtctl disable --name {})", e.name),
-            };
+            let remove = super::remove_for_good(&scanned, e)
+                .unwrap_or_else(|| format!("remove it (binfmtctl disable --name {})", e.name));
             output::warn(&format!(
                 "the entry {other} (not binfmtctl's) also runs {system} programs; {name} {takes} precedence over it and \
                  `binfmtctl check` reports it as shadowed. To keep one: binfmtctl disable {system}, or {remove}",
@@ -331,14 +467,16 @@ fn report(
     args: &EnableArgs,
     wanted: &[Wanted],
     actions: &[Action],
-    dry_run: bool,
+    checked: Option<&[Checked]>,
 ) -> Result<ExitCode> {
+    let dry_run = checked.is_none();
     let register_path = ctx.registry.root().join("register").display().to_string();
     let config = (!args.runtime).then(|| ctx.config_path.display().to_string());
     let rows: Vec<ActionReport> = wanted
         .iter()
         .zip(actions)
-        .map(|(w, a)| ActionReport {
+        .enumerate()
+        .map(|(i, (w, a))| ActionReport {
             name: w.reg.name.to_string(),
             system: w.profile.system.to_string(),
             action: a.verb(),
@@ -346,17 +484,32 @@ fn report(
             interpreter: w.reg.interpreter.clone(),
             is_static: w.interpreter.is_static,
             flags: w.reg.flags.to_string(),
+            checked: checked.map(|c| c[i].outcome.clone()),
+            problem: checked.and_then(|c| c[i].problem.clone()),
         })
         .collect();
+    // Exit 1 ("checked and found wanting") when a registered system's programs do not run.
+    let code = if checked.is_some_and(|c| c.iter().any(|c| c.problem.is_some())) {
+        exit_codes::wanting()
+    } else {
+        exit_codes::success()
+    };
     let report = Report {
         dry_run,
         register_path,
         config,
         actions: rows,
     };
+    // After the notes on what was registered: said last, it is what the user reads.
+    let warn_problems = || {
+        for p in report.actions.iter().filter_map(|a| a.problem.as_deref()) {
+            output::warn(p);
+        }
+    };
     if args.json {
+        warn_problems();
         output::print_json(&report)?;
-        return Ok(exit_codes::success());
+        return Ok(code);
     }
     let mut text = String::new();
     for (row, action) in report.actions.iter().zip(actions) {
@@ -373,6 +526,7 @@ fn report(
             ));
         }
     }
+    warn_problems();
     output::print(&text)?;
-    Ok(exit_codes::success())
+    Ok(code)
 }

@@ -39,7 +39,9 @@ pub enum RegistryError {
     ReadOnly(PathBuf, PathBuf),
     #[error("an entry named {} already exists in {}", .0, .1.display())]
     Exists(String, PathBuf),
-    #[error("the kernel refused {line:?} written to {}: {err}; {hint}", .path.display())]
+    // The line as written, between single quotes: copy-pasteable (`printf '%s' '...' >
+    // register`), where Debug's escaping doubled every backslash of the \xNN escapes.
+    #[error("the kernel refused '{line}' written to {}: {err}; {hint}", .path.display())]
     Rejected {
         path: PathBuf,
         line: String,
