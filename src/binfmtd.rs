@@ -58,6 +58,13 @@ pub fn owner<'a>(scanned: &'a [(PathBuf, Registration)], reg: &Registration) -> 
     scanned
         .iter()
         .find(|(_, r)| r.same_effect(reg))
+        // The same line but for flags: Debian's binfmt-support registers the qemu-*.conf
+        // lines from /usr/share/binfmts, where `O` cannot be said (OPF there is PF here).
+        .or_else(|| {
+            scanned.iter().find(|(_, r)| {
+                r.name == reg.name && r.matcher == reg.matcher && r.interpreter == reg.interpreter
+            })
+        })
         .map(|(p, _)| p.as_path())
 }
 
@@ -75,5 +82,30 @@ mod tests {
             parse(":a:M::MZ::/bin/x:F\n:b:Q::MZ::/bin/x:\n").unwrap_err(),
             (2, LineError::Type("Q".into()))
         );
+    }
+
+    #[test]
+    fn an_entry_is_owned_by_the_file_with_its_line_flags_aside() {
+        let line = |flags: &str| -> Registration {
+            format!(
+                ":qemu-riscv64:M::\\x7fELF\\x02::/usr/libexec/qemu-binfmt/riscv64-binfmt-P:{flags}"
+            )
+            .parse()
+            .unwrap()
+        };
+        let scanned = vec![(
+            PathBuf::from("/usr/lib/binfmt.d/qemu-riscv64.conf"),
+            line("OPF"),
+        )];
+        let file = Some(Path::new("/usr/lib/binfmt.d/qemu-riscv64.conf"));
+        assert_eq!(owner(&scanned, &line("OPF")), file);
+        assert_eq!(
+            owner(&scanned, &line("PF")),
+            file,
+            "as binfmt-support registers it"
+        );
+        let mut other = line("OPF");
+        other.interpreter = "/usr/bin/qemu-riscv64-static".into();
+        assert_eq!(owner(&scanned, &other), None);
     }
 }

@@ -380,3 +380,23 @@ fn check_says_a_dynamic_qemu_with_f_cannot_load_in_the_chroot() {
         ["inside an empty chroot (what containers and the Nix sandbox see) the interpreter /usr/bin/qemu-riscv64 does not start: it has flag F but is dynamically linked, and its loader and libraries are not there | fix: use a static qemu: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static --force"]
     );
 }
+
+#[test]
+fn another_tools_entry_shadowed_by_binfmtctls_working_one_is_a_warning() {
+    // What Debian users have after `apt install qemu-user-static` and `binfmtctl enable`.
+    let (code, report) = check(
+        As::Me,
+        "grep -v '^#' /usr/lib/binfmt.d/qemu-riscv64.conf > /proc/sys/fs/binfmt_misc/register || exit 3\n\
+         bfc enable riscv64-linux >/dev/null 2>&1 || exit 4",
+    );
+    assert_eq!(code, 0, "{report}");
+    let s = system(&report, "riscv64-linux");
+    assert_eq!(s["winner"], "riscv64-linux");
+    assert!(messages(s, "error").is_empty(), "{s}");
+    assert_eq!(
+        messages(s, "warning")[0],
+        "entry qemu-riscv64 also accepts riscv64-linux programs but is shadowed by the newer entry riscv64-linux: \
+          only riscv64-linux is used (entry qemu-riscv64 is not binfmtctl's) | fix: remove it for good where it comes \
+          from (/usr/lib/binfmt.d/qemu-riscv64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-riscv64)"
+    );
+}

@@ -466,12 +466,12 @@ test -e $E/qemu-aarch64 && echo qemu-aarch64-kept
     let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
     assert_eq!(
         text,
-        "# write -1 to /proc/sys/fs/binfmt_misc/foo\nrenamed=0\nnosuch=2\n\
+        "# write -1 to /proc/sys/fs/binfmt_misc/foo\nrenamed=0\n# nothing to disable: no such registration of binfmtctl's\nnosuch=0\n\
          # nothing to disable: no such registration of binfmtctl's\nforeign=0\nqemu-aarch64-kept\n"
     );
     assert_eq!(
         read("nosuch.err"),
-        "binfmtctl: error: no entry named nosuch in /proc/sys/fs/binfmt_misc; binfmtctl status lists the entries\n"
+        "binfmtctl: no entry named nosuch in /proc/sys/fs/binfmt_misc; nothing to disable (binfmtctl status lists the entries)\n"
     );
     let err = read("foreign.err");
     assert!(
@@ -481,5 +481,37 @@ test -e $E/qemu-aarch64 && echo qemu-aarch64-kept
                  where it comes from (/usr/lib/binfmt.d/qemu-aarch64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-aarch64)\n"
             ),
         "{err}"
+    );
+}
+
+#[test]
+fn systems_says_nothing_is_enabled_while_binfmt_misc_is_switched_off() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable riscv64-linux >/dev/null 2>&1 || exit 3
+bfc systems --json > "$T/on.json" || exit 4
+echo 0 > /proc/sys/fs/binfmt_misc/status || exit 5
+bfc systems --json > "$T/off.json" || exit 6
+"#,
+    );
+    ok(&out);
+    let enabled = |f: &str| {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(t.path().join(f)).unwrap()).unwrap();
+        v["systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["system"] == "riscv64-linux")
+            .unwrap()["enabled"]
+            .clone()
+    };
+    assert_eq!(enabled("on.json"), true);
+    assert_eq!(
+        enabled("off.json"),
+        false,
+        "status 0: the kernel runs no entry"
     );
 }

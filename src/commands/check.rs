@@ -2,6 +2,7 @@
 //! system, also where containers and the Nix sandbox look (an empty chroot in fresh
 //! namespaces), and say precisely what to fix when it does not.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::Path;
@@ -84,6 +85,21 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
     let mut problems = table_problems(&entries, ctx.registry.root());
+    // How to be rid of each entry binfmtctl did not make, for shadowing warnings.
+    let scanned = crate::binfmtd::scan(crate::binfmtd::DIRS);
+    let foreign: BTreeMap<String, String> = entries
+        .iter()
+        .filter(|e| !ctx.is_ours(e, &config, &state))
+        .map(|e| {
+            let fix = super::remove_for_good(&scanned, e).unwrap_or_else(|| {
+                format!(
+                    "remove it if you do not want it: binfmtctl disable --name {}",
+                    e.name
+                )
+            });
+            (e.name.to_string(), fix)
+        })
+        .collect();
     // Every probe file is written (and closed) before anything else starts a process: a file
     // still open for writing in a child that is just being forked makes exec fail with ETXTBSY.
     for system in &systems {
@@ -95,8 +111,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         let handles: Vec<_> = systems
             .iter()
             .map(|system| {
-                let (entries, state, dir) = (&entries, &state, &dir);
-                scope.spawn(move || check_system(ctx, system, entries, state, dir))
+                let (entries, state, foreign, dir) = (&entries, &state, &foreign, &dir);
+                scope.spawn(move || check_system(ctx, system, entries, state, foreign, dir))
             })
             .collect();
         handles
@@ -259,7 +275,16 @@ impl<'e> Dispatch<'e> {
     /// Errors about entries that take fewer than all kinds, or none: a newer entry that
     /// accepts only PIE or only non-PIE programs takes those from the entry meant for them; an
     /// entry that wins for no kind is shadowed.
-    fn problems(&self, system: &str, root: &Path) -> Vec<Problem> {
+    /// `foreign` has, for each entry binfmtctl did not make, how to be rid of it: such an entry
+    /// shadowed by a newer one that works is a warning (Debian's qemu-riscv64 beside
+    /// binfmtctl's riscv64-linux); binfmtctl's own entry shadowed is an error (what
+    /// binfmtctl registered is not what runs).
+    fn problems(
+        &self,
+        system: &str,
+        root: &Path,
+        foreign: &BTreeMap<String, String>,
+    ) -> Vec<Problem> {
         let kinds = crate::elf::PROGRAM_KINDS;
         let mut out = Vec::new();
         for (at, e) in self.accepting.iter().enumerate() {
@@ -277,10 +302,20 @@ impl<'e> Dispatch<'e> {
                     .position(|&a| a)
                     .and_then(|k| self.winners[k])
                     .map_or("?", |w| w.name.as_str());
-                out.push(error(
-                    format!("entry {} also accepts {system} programs but is shadowed by the newer entry {over}: only {over} is used", e.name),
-                    format!("remove the one you do not want: binfmtctl disable --name {}", e.name),
-                ));
+                let message = format!("entry {} also accepts {system} programs but is shadowed by the newer entry {over}: only {over} is used", e.name);
+                out.push(match foreign.get(e.name.as_str()) {
+                    Some(fix) => warning(
+                        format!("{message} (entry {} is not binfmtctl's)", e.name),
+                        fix.clone(),
+                    ),
+                    None => error(
+                        message,
+                        format!(
+                            "remove the one you do not want: binfmtctl disable --name {}",
+                            e.name
+                        ),
+                    ),
+                });
                 continue;
             };
             if accepts.iter().all(|&a| a) {
@@ -319,6 +354,7 @@ fn check_system(
     system: &str,
     entries: &[Entry],
     state: &crate::state::State,
+    foreign: &BTreeMap<String, String>,
     dir: &ProbeDir,
 ) -> Result<SystemCheck> {
     let profile = ctx.profiles.lookup(system)?;
@@ -398,7 +434,7 @@ fn check_system(
     if let Some(w) = winner {
         problems.extend(entry_warnings(w, profile, state));
     }
-    problems.extend(dispatch.problems(system, ctx.registry.root()));
+    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign));
     let ok = problems.iter().all(|p| p.severity != "error");
     Ok(SystemCheck {
         system: system.to_owned(),
@@ -711,7 +747,7 @@ mod tests {
         let root = Path::new("/b");
         let problems = |entries: &[Entry]| {
             Dispatch::new(profile, Some(&probe), entries)
-                .problems("riscv64-linux", root)
+                .problems("riscv64-linux", root, &BTreeMap::new())
                 .into_iter()
                 .map(|p| format!("{}: {} | {}", p.severity, p.message, p.fix))
                 .collect::<Vec<_>>()

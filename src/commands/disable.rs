@@ -132,6 +132,12 @@ fn note_others_running(
     }
 }
 
+fn nothing_named(e: &RegistryError) {
+    output::note(&format!(
+        "{e}; nothing to disable (binfmtctl status lists the entries)"
+    ));
+}
+
 pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
     if !args.dry_run {
         require_admin("binfmtctl disable")?;
@@ -167,12 +173,12 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
                     report.left_alone.push(t.name.to_string());
                 }
             }
-            // A name given with --name that neither the table, the config nor the state knows:
-            // a typo, most likely; say so rather than "nothing to disable".
+            // A --name nothing knows: a typo, or disabled already. Said; not an error, so that
+            // disabling twice (a script run again) succeeds.
             Err(e @ RegistryError::NoSuchEntry(..))
                 if t.explicit && config.get(&t.name).is_none() && state.get(&t.name).is_none() =>
             {
-                anyhow::bail!("{e}; binfmtctl status lists the entries");
+                nothing_named(&e);
             }
             Err(e @ RegistryError::NotMounted(_))
                 if t.explicit && config.get(&t.name).is_none() && state.get(&t.name).is_none() =>

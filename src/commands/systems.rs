@@ -37,8 +37,13 @@ struct SystemRow {
 }
 
 pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
+    // Switched off (`echo 0 > status`), binfmt_misc runs nothing: no system is enabled.
     let entries = if ctx.registry.is_mounted() {
-        ctx.registry.entries().ok()
+        match ctx.registry.facility_enabled() {
+            Ok(true) => ctx.registry.entries().ok(),
+            Ok(false) => Some(Vec::new()),
+            Err(_) => None,
+        }
     } else {
         None
     };
@@ -55,7 +60,12 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             cpu: p.cpu.as_deref().map(str::to_owned),
             native: native::is_native(&p.system),
             interpreter: interpreter::find_in(p, &dirs),
-            enabled: entries.as_ref().map(|es| p.winner(es).is_some()),
+            // The winning entry runs the programs when its interpreter is there (or held open).
+            enabled: entries.as_ref().map(|es| {
+                p.winner(es).is_some_and(|e| {
+                    e.flags.fix_binary || std::path::Path::new(&e.interpreter).exists()
+                })
+            }),
             configured: config.systems.iter().any(|r| r.system == p.system),
             nixos: p.nixos,
         })
