@@ -515,3 +515,22 @@ bfc systems --json > "$T/off.json" || exit 6
         "status 0: the kernel runs no entry"
     );
 }
+
+#[test]
+fn a_root_that_is_a_directory_with_files_is_never_mounted_over() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mkdir "$T/b" && echo important > "$T/b/file" || exit 3
+bfc --root "$T/b" enable --runtime aarch64 2>"$T/err"; echo "enable=$?"
+cat "$T/b/file"
+"#,
+    );
+    assert_eq!(ok(&out), "enable=2\nimportant\n");
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    assert!(
+        err.contains("/b is neither binfmt_misc nor an empty directory, so binfmtctl will not mount binfmt_misc over it"),
+        "{err}"
+    );
+}

@@ -54,6 +54,8 @@ pub enum RegistryError {
         new: Box<RegistryError>,
         old: Box<RegistryError>,
     },
+    #[error("{} is neither binfmt_misc nor an empty directory, so binfmtctl will not mount binfmt_misc over it (that would hide what it holds); check --root, or mount it yourself: mount -t binfmt_misc binfmt_misc DIR", .0.display())]
+    NotEmpty(PathBuf),
     #[error("no entry named {} in {}", .0, .1.display())]
     NoSuchEntry(String, PathBuf),
     #[error("{}: {err}", .path.display())]
@@ -106,6 +108,11 @@ impl Registry {
             if st.filesystem_type().0 == BINFMTFS_MAGIC && self.is_mounted() {
                 return Ok(false);
             }
+        }
+        // Never over a directory with something in it (a mistyped --root /tmp): the mount would
+        // hide it. The usual mount point, /proc/sys/fs/binfmt_misc, is empty until mounted.
+        if std::fs::read_dir(&self.root).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(RegistryError::NotEmpty(self.root.clone()));
         }
         nix::mount::mount(
             Some("binfmt_misc"),
