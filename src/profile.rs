@@ -226,6 +226,23 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// A GNU triple, as cross compilers are named (`aarch64-linux-gnu`, `riscv64-unknown-linux-gnu`,
+/// `arm-linux-gnueabihf`, `mips64el-linux-gnuabin32`): the system it names (`aarch64-linux`,
+/// `mips64el-linuxabin32`) and its CPU (for aliases such as `arm`). None for other names.
+fn from_gnu_triple(name: &str) -> Option<(String, String)> {
+    let mut parts = name.split('-');
+    let cpu = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    let at = rest.iter().position(|p| *p == "linux")?;
+    let abi = rest.get(at + 1)?;
+    let system = if abi.ends_with("abin32") {
+        format!("{cpu}-linuxabin32")
+    } else {
+        format!("{cpu}-linux")
+    };
+    Some((system, cpu.to_owned()))
+}
+
 /// Every known system.
 #[derive(Debug, Clone)]
 pub struct Profiles {
@@ -309,9 +326,16 @@ impl Profiles {
     /// Find a system by its name or an alias (case-insensitive).
     pub fn lookup(&self, name: &str) -> Result<&Profile, ProfileError> {
         let wanted = name.to_ascii_lowercase();
-        self.list
-            .iter()
-            .find(|p| p.names().any(|n| n.eq_ignore_ascii_case(&wanted)))
+        let named = |w: &str| {
+            self.list
+                .iter()
+                .find(|p| p.names().any(|n| n.eq_ignore_ascii_case(w)))
+        };
+        named(&wanted)
+            .or_else(|| {
+                let (system, cpu) = from_gnu_triple(&wanted)?;
+                named(&system).or_else(|| named(&cpu))
+            })
             .ok_or_else(|| ProfileError::Unknown {
                 name: name.to_owned(),
                 suggestions: self.closest(&wanted),
@@ -388,6 +412,34 @@ impl Profiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gnu_triples_name_their_systems() {
+        let p = Profiles::builtin().unwrap();
+        for (triple, system) in [
+            ("aarch64-linux-gnu", "aarch64-linux"),
+            ("riscv64-unknown-linux-gnu", "riscv64-linux"),
+            ("x86_64-unknown-linux-gnu", "x86_64-linux"),
+            ("powerpc64le-linux-gnu", "powerpc64le-linux"),
+            ("s390x-linux-gnu", "s390x-linux"),
+            ("mips64el-linux-gnuabi64", "mips64el-linux"),
+            ("mips64el-linux-gnuabin32", "mips64el-linuxabin32"),
+            (
+                "arm-linux-gnueabihf",
+                p.lookup("arm").unwrap().system.as_ref(),
+            ),
+        ] {
+            assert_eq!(
+                p.lookup(triple).map(|x| x.system.to_string()).ok(),
+                Some(system.to_owned()),
+                "{triple}"
+            );
+        }
+        assert!(
+            p.lookup("riscv64-unknown-elf").is_err(),
+            "not a Linux triple"
+        );
+    }
 
     #[test]
     fn builtin_names_are_unique() {
