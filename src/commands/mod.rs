@@ -259,17 +259,25 @@ fn check_admin(what: &str, has_dry_run: bool) -> Result<()> {
     if has {
         Ok(())
     } else {
-        anyhow::bail!("{}", needs_admin(what, has_dry_run))
+        let root = nix::unistd::geteuid().is_root();
+        anyhow::bail!("{}", needs_admin(what, has_dry_run, root))
     }
 }
 
-/// The message for a command run without the privilege it needs.
-fn needs_admin(what: &str, has_dry_run: bool) -> String {
+/// The message for a command run without the privilege it needs (`root`: uid 0 nonetheless,
+/// as in a container that dropped CAP_SYS_ADMIN, where sudo is no help).
+fn needs_admin(what: &str, has_dry_run: bool, root: bool) -> String {
     let dry_run = if has_dry_run {
         ", or add --dry-run to see what it would do"
     } else {
         ""
     };
+    if root {
+        return format!(
+            "{what} needs CAP_SYS_ADMIN to change binfmt_misc, which this root process lacks (a container?): \
+             run it on the host, or in a container started with --cap-add SYS_ADMIN (or --privileged){dry_run}"
+        );
+    }
     format!("{what} needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo{dry_run}")
 }
 
@@ -280,13 +288,19 @@ mod tests {
     #[test]
     fn the_admin_hint_offers_dry_run_only_where_the_command_has_it() {
         assert_eq!(
-            needs_admin("binfmtctl enable", true),
+            needs_admin("binfmtctl enable", true, false),
             "binfmtctl enable needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo, or add --dry-run to see \
              what it would do"
         );
         assert_eq!(
-            needs_admin("binfmtctl build --host-table", false),
+            needs_admin("binfmtctl build --host-table", false, false),
             "binfmtctl build --host-table needs root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo"
+        );
+        assert_eq!(
+            needs_admin("binfmtctl apply", true, true),
+            "binfmtctl apply needs CAP_SYS_ADMIN to change binfmt_misc, which this root process lacks (a container?): \
+             run it on the host, or in a container started with --cap-add SYS_ADMIN (or --privileged), or add --dry-run \
+             to see what it would do"
         );
     }
 }
