@@ -293,7 +293,7 @@ pub fn chroot_and_exec(
         eprintln!("{SETUP_ERROR_PREFIX}{e:#}");
         return Ok(std::process::ExitCode::from(127));
     }
-    let exec = || crate::exec::replace(program, &[argv0.into()], std::env::vars_os());
+    let exec = || crate::exec::replace(program, &[argv0.into()], None);
     let mut err = exec();
     // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
     for _ in 0..20 {

@@ -89,14 +89,14 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
             // execve, not std's execvp: a program no entry runs must fail with "Exec format
             // error", not be handed to /bin/sh as a script.
             let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
-            let env = cmd
+            let set = cmd
                 .get_envs()
                 .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())));
             let env: Vec<(OsString, OsString)> = std::env::vars_os()
                 .filter(|(k, _)| cmd.get_envs().all(|(set, _)| set != k))
-                .chain(env)
+                .chain(set)
                 .collect();
-            let err = crate::exec::replace(&path, &args.command, env);
+            let err = crate::exec::replace(&path, &args.command, Some(env));
             bail!(
                 "cannot execute {}: {err}{}",
                 path.display(),

@@ -233,7 +233,11 @@ fn exec(inv: &Invocation) -> std::io::Error {
     let argv: Vec<OsString> = std::iter::once(inv.argv0.clone())
         .chain(inv.args.iter().cloned())
         .collect();
-    let env = std::env::vars_os().filter(|(name, _)| !inv.env_remove.contains(name));
+    let env = (!inv.env_remove.is_empty()).then(|| {
+        std::env::vars_os()
+            .filter(|(name, _)| !inv.env_remove.contains(name))
+            .collect()
+    });
     crate::exec::replace(&inv.program, &argv, env)
 }
 
