@@ -276,10 +276,12 @@ impl Profiles {
     /// Built-ins, then every `*.toml` in `dir` (when it exists), overriding by system name.
     pub fn load(dir: Option<&Path>) -> Result<Profiles, ProfileError> {
         let mut p = Profiles::builtin()?;
+        let given = dir.is_some();
         let dir = dir.unwrap_or(Path::new(LOCAL_DIR));
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            // The default directory is optional; one named with --profiles must be there.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => return Ok(p),
             Err(err) => {
                 return Err(ProfileError::Io {
                     path: dir.to_owned(),

@@ -323,3 +323,16 @@ grep -qxF "$(sed -n 2p "$T/out")" "$T/line" && echo same-line
     let report: Value = serde_json::from_str(&read("json")).unwrap();
     assert_eq!(report["failed"], serde_json::json!([error]));
 }
+
+#[test]
+fn apply_without_a_configuration_says_so() {
+    let t = scratch();
+    let out = private(As::Me, t.path(), "bfc apply");
+    assert_eq!(
+        ok(&out),
+        format!(
+            "# no configuration at {}/config.toml (binfmtctl enable SYSTEM writes one); nothing to do\n",
+            t.path().display()
+        )
+    );
+}

@@ -159,6 +159,28 @@ fn debian_export_is_update_binfmts_format() {
 }
 
 #[test]
+fn debian_export_says_it_leaves_out_flag_o() {
+    let t = scratch();
+    let config = write_config(t.path());
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"PF\"", "\"OPF\"");
+    std::fs::write(&config, text).unwrap();
+    let out = run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "export",
+        "--format",
+        "debian",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        common::stderr(&out),
+        "binfmtctl: warning: riscv64-linux: the update-binfmts format has no field for flag O (open-binary); it is left out\n"
+    );
+}
+
+#[test]
 fn import_refuses_flag_c_without_credentials() {
     let t = scratch();
     let conf = t.path().join("c.conf");

@@ -562,3 +562,20 @@ fn a_sysroot_whose_loader_is_for_another_architecture_is_refused_by_name() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ld_variables_never_reach_a_dynamic_registered_qemu() {
+    // riscv64 registered with Debian's dynamically linked qemu (P, no F): through the kernel,
+    // LD_PRELOAD would load into qemu itself. run takes the qemu route, which moves it to -E.
+    common::require("qemu-riscv64", "qemu-user");
+    let (_t, _, out) = common::private_hello(
+        r"bfc enable riscv64-linux --interpreter /usr/bin/qemu-riscv64 >/dev/null 2>&1; [ $? -le 1 ] || exit 3
+LD_PRELOAD=/nonexistent.so HELLO_EXIT=0 $B run {hello} x; echo rc=$?",
+    );
+    assert!(stdout(&out).ends_with(" [x]\nrc=0\n"), "{}", stdout(&out));
+    assert!(
+        !stderr(&out).contains("cannot be preloaded"),
+        "the host's ld.so saw LD_PRELOAD: {}",
+        stderr(&out)
+    );
+}

@@ -168,6 +168,18 @@ fn finish(
     Ok(())
 }
 
+/// What `apply` says when it changes nothing.
+fn nothing_to_do(config: &std::path::Path) -> String {
+    if config.exists() {
+        "# the table already matches the configuration; nothing to do\n".to_owned()
+    } else {
+        format!(
+            "# no configuration at {} (binfmtctl enable SYSTEM writes one); nothing to do\n",
+            config.display()
+        )
+    }
+}
+
 pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let ApplyArgs { dry_run, json } = args;
     if !dry_run {
@@ -262,7 +274,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         output::print_json(&report)?;
     } else {
         if !actions.iter().any(Action::changes_anything) {
-            text += "# the table already matches the configuration; nothing to do\n";
+            text += &nothing_to_do(&ctx.config_path);
         }
         output::print(&text)?;
     }

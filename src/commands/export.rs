@@ -19,7 +19,16 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode> {
     let text = match args.format {
         ExportFormat::BinfmtD => binfmt_d(&regs),
         ExportFormat::Nixos => nixos(&regs),
-        ExportFormat::Debian => debian(&regs),
+        ExportFormat::Debian => {
+            // update-binfmts has no field for O: say so rather than drop it unseen.
+            for r in regs.iter().filter(|r| r.flags.open_binary) {
+                output::warn(&format!(
+                    "{}: the update-binfmts format has no field for flag O (open-binary); it is left out",
+                    r.name
+                ));
+            }
+            debian(&regs)
+        }
     };
     output::print(&text)?;
     Ok(exit_codes::success())

@@ -387,8 +387,18 @@ fn kernel_runs(registry: &Registry, profile: &Profile, path: &Path, header: &[u8
     // The winner must be an emulator entry for this system (its magic accepts the system's
     // programs), not, say, an extension entry a `.rv` file name happens to match.
     winner(entries, path, header).is_some_and(|e| {
-        profile.accepted_by(&e.matcher) && usable(&e, Path::new(&e.interpreter).exists())
+        profile.accepted_by(&e.matcher)
+            && usable(&e, Path::new(&e.interpreter).exists())
+            && !ld_variables_would_reach(Path::new(&e.interpreter))
     })
+}
+
+/// A dynamically linked registered interpreter obeys the `LD_*` variables meant for the
+/// emulated program (LD_PRELOAD loads into qemu itself); the qemu route moves them into `-E`.
+/// Checked only when such a variable is set.
+fn ld_variables_would_reach(interpreter: &Path) -> bool {
+    std::env::vars_os().any(|(name, _)| name.as_bytes().starts_with(b"LD_"))
+        && elf::read_file(interpreter).is_ok_and(|i| i.interp.is_some())
 }
 
 /// Whether the kernel would use `e` for the file if no newer entry took it.
