@@ -12,6 +12,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 
+use nix::sys::signal::SigHandler;
+
 /// Exec `program` with `argv` (argv[0] included) and the environment `env`, or this
 /// process's own when `None` (nothing copied: `run`'s usual case, where every microsecond is
 /// overhead on the program it starts). Returns only on failure, with the error of `execve`.
@@ -44,25 +46,28 @@ pub fn replace(
             })
             .collect()
     });
-    default_sigpipe();
+    sigpipe(SigHandler::SigDfl);
     let result = match &env {
         Some(env) => nix::unistd::execve(&path, &args, env),
         // execv(3) is execve with `environ`: no PATH search, no /bin/sh retry.
         None => nix::unistd::execv(&path, &args),
     };
+    // Failed: binfmtctl goes on (to report it), with a closed pipe an error again.
+    sigpipe(SigHandler::SigIgn);
     match result {
         Ok(never) => match never {},
         Err(errno) => io::Error::from(errno),
     }
 }
 
-/// Give SIGPIPE its default action back (std set it to "ignore" at start-up).
+/// Set SIGPIPE's action: default before the exec (std set it to "ignore" at start-up), back
+/// to "ignore" when the exec failed.
 #[allow(unsafe_code)]
-fn default_sigpipe() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: SIG_DFL installs no handler, so no code of ours can run in signal context; nix
-    // marks `signal` unsafe for the handlers it can install, not for this.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+fn sigpipe(action: SigHandler) {
+    debug_assert!(matches!(action, SigHandler::SigDfl | SigHandler::SigIgn));
+    // SAFETY: SIG_DFL and SIG_IGN install no handler, so no code of ours can run in signal
+    // context; nix marks `signal` unsafe for the handlers it can install, not for these.
+    let _ = unsafe { nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, action) };
 }
 
 #[cfg(test)]

@@ -235,6 +235,10 @@ fn from_gnu_triple(name: &str) -> Option<(String, String)> {
     let rest: Vec<&str> = parts.collect();
     let at = rest.iter().position(|p| *p == "linux")?;
     let abi = rest.get(at + 1)?;
+    // x32 and ILP32 are 32-bit ABIs of 64-bit CPUs: no system here runs them.
+    if abi.ends_with("x32") || abi.ends_with("ilp32") {
+        return None;
+    }
     let system = if abi.ends_with("abin32") {
         format!("{cpu}-linuxabin32")
     } else {
@@ -441,6 +445,11 @@ mod tests {
             p.lookup("riscv64-unknown-elf").is_err(),
             "not a Linux triple"
         );
+        assert!(
+            p.lookup("x86_64-linux-gnux32").is_err(),
+            "x32 is no x86_64-linux"
+        );
+        assert!(p.lookup("aarch64-linux-gnu_ilp32").is_err());
     }
 
     #[test]

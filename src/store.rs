@@ -100,7 +100,8 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
 
 /// Create a directory and its parents with mode 0755 (root-owned when run as root). An
 /// existing one must be a real directory: binfmtctl does not follow a symlink in the last
-/// component to write its files elsewhere (the files themselves are created with O_NOFOLLOW).
+/// component to write its files elsewhere (temporary files are created with O_NOFOLLOW; a
+/// file that is itself a symlink is written through to its target, see `write_atomic`).
 pub fn create_dir(dir: &Path) -> Result<()> {
     if dir.as_os_str().is_empty() {
         return Ok(());

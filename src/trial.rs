@@ -142,6 +142,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// In a few words, for tables and messages.
+    pub fn text(&self) -> String {
+        match self {
+            Outcome::Ran { .. } => "ran".into(),
+            Outcome::NoEntry => "Exec format error (no entry)".into(),
+            Outcome::NoInterpreter => "interpreter not found (ENOENT)".into(),
+            Outcome::Failed { message } => message.clone(),
+            Outcome::NotTested { .. } => "not tested".into(),
+            Outcome::NotProbed => "not probed".into(),
+        }
+    }
+
     pub fn ran(&self) -> bool {
         matches!(self, Outcome::Ran { .. })
     }
@@ -206,11 +218,24 @@ pub fn exec(probe: &Probe, file: &Path) -> Outcome {
         Err(e) => match e.raw_os_error().map(nix::errno::Errno::from_raw) {
             Some(nix::errno::Errno::ENOEXEC) => Outcome::NoEntry,
             Some(nix::errno::Errno::ENOENT) if file.exists() => Outcome::NoInterpreter,
+            Some(nix::errno::Errno::EACCES) if on_noexec(file) => Outcome::NotTested {
+                reason: format!(
+                    "{} is on a file system mounted noexec, where no program runs; set TMPDIR to a directory \
+                     where programs may run",
+                    file.parent().unwrap_or(file).display()
+                ),
+            },
             _ => Outcome::Failed {
                 message: format!("cannot exec {}: {e}", file.display()),
             },
         },
     }
+}
+
+/// Whether `file` is on a file system mounted noexec (a hardened /tmp).
+fn on_noexec(file: &Path) -> bool {
+    nix::sys::statvfs::statvfs(file)
+        .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC))
 }
 
 /// Exec each probe plainly (see [`exec`]), all at once in threads: the files are in `dir`,

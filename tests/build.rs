@@ -651,3 +651,21 @@ fn build_hints_name_only_options_build_has() {
          root (CAP_SYS_ADMIN) to change binfmt_misc; run it with sudo\n"
     );
 }
+
+#[test]
+fn a_script_without_shebang_is_explained_not_run_by_a_shell() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "printf 'echo hello\\n' > \"$T/nosb\" && chmod +x \"$T/nosb\" || exit 3\n$B build --system riscv64 -- \"$T/nosb\"; echo rc=$?",
+    );
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with(
+            "nosb: Exec format error (os error 8); it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

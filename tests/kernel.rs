@@ -534,3 +534,69 @@ cat "$T/b/file"
         "{err}"
     );
 }
+
+#[test]
+fn disabling_a_system_leaves_one_with_the_same_magic_alone() {
+    // armv6l-linux and armv7l-linux have identical magics: each accepts the other's programs.
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable armv6l-linux >/dev/null 2>&1; [ $? -le 1 ] || exit 3
+bfc disable armv7l-linux
+ls /proc/sys/fs/binfmt_misc | grep -c armv6l-linux
+grep -c 'system = "armv6l-linux"' "$T/config.toml"
+"#,
+    );
+    assert_eq!(
+        ok(&out),
+        "# nothing to disable: no such registration of binfmtctl's\n1\n1\n"
+    );
+}
+
+#[test]
+fn enable_with_a_noexec_temp_dir_says_it_could_not_check_and_succeeds() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mkdir "$T/nx" && mount -t tmpfs -o noexec tmpfs "$T/nx" || exit 3
+TMPDIR="$T/nx" bfc enable riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
+"#,
+    );
+    assert_eq!(ok(&out), "enable=0\n");
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    assert!(
+        err.contains("riscv64-linux: whether its programs run was not checked: ")
+            && err
+                .contains("is on a file system mounted noexec, where no program runs; set TMPDIR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn enable_again_behind_a_newer_broken_entry_blames_that_entry() {
+    // binfmtctl's entry is registered first; another tool's newer entry (its interpreter
+    // missing) then takes riscv64 programs. enable again changes nothing of binfmtctl's, so it
+    // must not claim precedence, and the failed probe is that entry's fault, not binfmtctl's.
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable --runtime riscv64-linux >/dev/null 2>&1 || exit 3
+printf '%s' ':qemu-riscv64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/nonexistent/qemu-riscv64:P' > /proc/sys/fs/binfmt_misc/register || exit 4
+bfc enable --runtime riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
+"#,
+    );
+    assert_eq!(ok(&out), "enable=1\n");
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    assert!(
+        err.contains("the newer entry qemu-riscv64 (not binfmtctl's) also runs riscv64-linux programs and takes precedence over riscv64-linux, which is not used"),
+        "{err}"
+    );
+    assert!(!err.contains("riscv64-linux takes precedence"), "{err}");
+    assert!(
+        err.contains("riscv64-linux is registered, but its programs go to the newer entry qemu-riscv64 (interpreter /nonexistent/qemu-riscv64), which does not run them"),
+        "{err}"
+    );
+}

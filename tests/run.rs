@@ -497,10 +497,11 @@ fn a_script_whose_interpreter_is_foreign_and_not_emulated_fails_and_its_body_nev
     assert_eq!(
         stderr(&out),
         format!(
-            "binfmtctl: error: {}: a #! script whose interpreter the kernel cannot run (Exec format error); if that \
-             interpreter is a program for another architecture, enable its system (binfmtctl enable SYSTEM) or start \
-             it through binfmtctl run\n",
-            script.display()
+            "binfmtctl: error: {s}: a #! script whose interpreter the kernel cannot run (Exec format error): {h} is a \
+             riscv64-linux program; run it with binfmtctl run {h} {s}, or enable that system (binfmtctl enable \
+             riscv64-linux)\n",
+            s = script.display(),
+            h = hello.display()
         )
     );
 }
@@ -577,5 +578,26 @@ LD_PRELOAD=/nonexistent.so HELLO_EXIT=0 $B run {hello} x; echo rc=$?",
         !stderr(&out).contains("cannot be preloaded"),
         "the host's ld.so saw LD_PRELOAD: {}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn a_native_program_the_kernel_refuses_is_reported_not_handed_to_qemu() {
+    // /bin/true with no program headers: an x86_64 ELF the kernel refuses (ENOEXEC). qemu
+    // of the host's own architecture would only crash on it.
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "cp /bin/true \"$T/bad\" && printf '\\000\\000' | dd of=\"$T/bad\" bs=1 seek=56 conv=notrunc 2>/dev/null || exit 3\n\
+         $B run \"$T/bad\"; echo rc=$?",
+    );
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "binfmtctl: error: cannot execute {}/bad: Exec format error (os error 8)\n",
+            t.path().display()
+        )
     );
 }

@@ -236,6 +236,12 @@ fn not_emulated(ctx: &Ctx, path: &Path, err: &std::io::Error) -> String {
             ),
             None => format!("; it is {}, which no profile describes", info.describe()),
         },
+        // Neither ELF nor `#!`: the kernel has no handler, and binfmtctl does not hand it to
+        // /bin/sh as execvp(3) would.
+        Err(_) if !std::fs::read(path).is_ok_and(|b| b.starts_with(b"#!")) => {
+            "; it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh"
+                .to_owned()
+        }
         Err(_) => String::new(),
     }
 }

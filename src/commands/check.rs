@@ -281,11 +281,14 @@ impl<'e> Dispatch<'e> {
     /// shadowed by a newer one that works is a warning (Debian's qemu-riscv64 beside
     /// binfmtctl's riscv64-linux); binfmtctl's own entry shadowed is an error (what
     /// binfmtctl registered is not what runs).
+    ///
+    /// Another tool's shadowed entry is only a warning while the winner works (`winner_runs`).
     fn problems(
         &self,
         system: &str,
         root: &Path,
         foreign: &BTreeMap<String, String>,
+        winner_runs: bool,
     ) -> Vec<Problem> {
         let kinds = crate::elf::PROGRAM_KINDS;
         let mut out = Vec::new();
@@ -305,7 +308,7 @@ impl<'e> Dispatch<'e> {
                     .and_then(|k| self.winners[k])
                     .map_or("?", |w| w.name.as_str());
                 let message = format!("entry {} also accepts {system} programs but is shadowed by the newer entry {over}: only {over} is used", e.name);
-                out.push(match foreign.get(e.name.as_str()) {
+                out.push(match foreign.get(e.name.as_str()).filter(|_| winner_runs) {
                     Some(fix) => warning(
                         format!("{message} (entry {} is not binfmtctl's)", e.name),
                         fix.clone(),
@@ -379,6 +382,10 @@ fn check_system(
             format!("no enabled binfmt_misc entry accepts {system} programs"),
             enable.clone(),
         )),
+        (Outcome::NotTested { reason }, _) => problems.push(error(
+            format!("the {system} probe could not be run: {reason}"),
+            "run binfmtctl check where programs may run (e.g. TMPDIR=/run/user/$UID)".to_owned(),
+        )),
         (Outcome::NoEntry, _) => problems.push(error(
             format!(
                 "no binfmt_misc entry runs {system} programs: exec gives \"Exec format error\""
@@ -399,7 +406,7 @@ fn check_system(
         (other, _) => problems.push(error(
             format!(
                 "the {system} probe did not run through the kernel: {}",
-                outcome_text(other)
+                other.text()
             ),
             by_hand.into(),
         )),
@@ -418,7 +425,7 @@ fn check_system(
                 ),
                 "run binfmtctl check as root, or where new user namespaces are allowed (sysctl user.max_user_namespaces > 0; Ubuntu: sysctl kernel.apparmor_restrict_unprivileged_userns=0; Docker: --security-opt seccomp=unconfined)".into(),
             )),
-            other => problems.push(error(format!("inside an empty chroot the probe failed: {}", outcome_text(other)), by_hand.into())),
+            other => problems.push(error(format!("inside an empty chroot the probe failed: {}", other.text()), by_hand.into())),
         }
     }
     let argv0_preserved = match &exec {
@@ -436,7 +443,7 @@ fn check_system(
     if let Some(w) = winner {
         problems.extend(entry_warnings(w, profile, state));
     }
-    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign));
+    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign, exec.ran()));
     let ok = problems.iter().all(|p| p.severity != "error");
     Ok(SystemCheck {
         system: system.to_owned(),
@@ -624,17 +631,6 @@ fn nix_platforms() -> Option<Vec<String>> {
     out.status.success().then_some(platforms)
 }
 
-fn outcome_text(o: &Outcome) -> String {
-    match o {
-        Outcome::Ran { .. } => "ran".into(),
-        Outcome::NoEntry => "Exec format error (no entry)".into(),
-        Outcome::NoInterpreter => "interpreter not found (ENOENT)".into(),
-        Outcome::Failed { message } => message.clone(),
-        Outcome::NotTested { .. } => "not tested".into(),
-        Outcome::NotProbed => "not probed".into(),
-    }
-}
-
 fn render(report: &Report) -> String {
     let rows: Vec<Vec<String>> = report
         .systems
@@ -650,8 +646,8 @@ fn render(report: &Report) -> String {
                 if c.ok { "ok" } else { "FAIL" }.to_owned(),
                 c.winner.clone().unwrap_or_else(|| "-".into()),
                 c.flags.clone().unwrap_or_else(|| "-".into()),
-                outcome_text(&c.exec),
-                outcome_text(&c.chroot),
+                c.exec.text(),
+                c.chroot.text(),
                 argv0.to_owned(),
             ]
         })
@@ -749,7 +745,7 @@ mod tests {
         let root = Path::new("/b");
         let problems = |entries: &[Entry]| {
             Dispatch::new(profile, Some(&probe), entries)
-                .problems("riscv64-linux", root, &BTreeMap::new())
+                .problems("riscv64-linux", root, &BTreeMap::new(), true)
                 .into_iter()
                 .map(|p| format!("{}: {} | {}", p.severity, p.message, p.fix))
                 .collect::<Vec<_>>()

@@ -64,13 +64,19 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
         // Entries binfmtctl registered (--runtime among them) under another name that run
         // the system's programs: `enable --runtime --name foo riscv64-linux`. Whether each is
         // still binfmtctl's in the table is decided, as for every target, by `is_ours`.
+        // Which system an entry is for: the config's record says, else the profiles recognise
+        // it (by its name or interpreter among systems with identical magics: armv6l/armv7l,
+        // i386..i686 accept each other's programs).
         state
             .entries
             .iter()
-            .filter(|o| {
-                o.line
-                    .parse::<Registration>()
-                    .is_ok_and(|r| profile.accepted_by(&r.matcher))
+            .filter(|o| match config.get(&o.name) {
+                Some(r) => r.system == profile.system,
+                None => o.line.parse::<Registration>().is_ok_and(|r| {
+                    ctx.profiles
+                        .recognise(&r)
+                        .is_some_and(|(p, _)| p.system == profile.system)
+                }),
             })
             .for_each(|o| push(o.name.clone(), false));
     }

@@ -83,6 +83,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         note_shadowed(
             &wanted,
             &current,
+            &actions,
             &|e| ctx.is_ours(e, &config, &state),
             true,
         );
@@ -160,6 +161,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     note_shadowed(
         &wanted,
         &current,
+        &actions,
         &|e| ctx.is_ours(e, &config, &state),
         false,
     );
@@ -206,6 +208,12 @@ fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
                 .as_ref()
                 .and_then(|_| outcomes.next())
                 .unwrap_or(Outcome::NotProbed);
+            if let Outcome::NotTested { reason } = &outcome {
+                output::warn(&format!(
+                    "{}: whether its programs run was not checked: {reason}",
+                    w.profile.system
+                ));
+            }
             let problem = not_running(w, args, &outcome, disabled, ctx);
             Checked { outcome, problem }
         })
@@ -222,8 +230,29 @@ fn not_running(
     ctx: &Ctx,
 ) -> Option<String> {
     let system = &*w.profile.system;
-    let interp = &w.reg.interpreter;
     let root = ctx.registry.root();
+    // The probe went to the entry the kernel uses, which may be another, newer one.
+    let table = ctx.registry.entries().unwrap_or_default();
+    let winner = w.profile.winner(&table).filter(|e| e.name != w.reg.name);
+    if let (Some(other), false) = (
+        winner,
+        matches!(
+            outcome,
+            Outcome::Ran { .. } | Outcome::NotProbed | Outcome::NotTested { .. }
+        ),
+    ) {
+        return Some(format!(
+            "{system} is registered, but its programs go to the newer entry {} (interpreter {}), which does not run \
+             them: {}; remove that entry (binfmtctl disable --name {}) or register {} again as the newest \
+             (binfmtctl disable {system} && binfmtctl enable {system})",
+            other.name,
+            other.interpreter,
+            outcome.text(),
+            other.name,
+            w.reg.name
+        ));
+    }
+    let interp = &w.reg.interpreter;
     let (what, fix) = match outcome {
         Outcome::Ran { .. } | Outcome::NotProbed | Outcome::NotTested { .. } => return None,
         Outcome::NoEntry if facility_disabled => (
@@ -300,17 +329,35 @@ fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
 fn note_shadowed(
     wanted: &[Wanted],
     current: &[Entry],
+    actions: &[Action],
     ours: &dyn Fn(&Entry) -> bool,
     dry_run: bool,
 ) {
     let scanned = binfmtd::scan(binfmtd::DIRS);
     for w in wanted {
-        for e in current {
+        // Registered now, ours becomes the newest entry; left as it was, it keeps its place
+        // (`current` lists the newest first).
+        let registers = actions.iter().any(|a| {
+            matches!(a, Action::Register(r) | Action::Replace { new: r, .. } if r.name == w.reg.name)
+        });
+        let place = current.iter().position(|e| e.name == w.reg.name);
+        for (at, e) in current.iter().enumerate() {
             if e.name == w.reg.name || !e.enabled || ours(e) || !w.profile.accepted_by(&e.matcher) {
                 continue;
             }
             let remove = super::remove_for_good(&scanned, e)
                 .unwrap_or_else(|| format!("remove it (binfmtctl disable --name {})", e.name));
+            if !registers && place.is_some_and(|p| at < p) {
+                output::warn(&format!(
+                    "the newer entry {other} (not binfmtctl's) also runs {system} programs and takes precedence over \
+                     {name}, which is not used. To use {name}: {remove}, or register it again as the newest \
+                     (binfmtctl disable {system} && binfmtctl enable {system})",
+                    other = e.name,
+                    system = w.profile.system,
+                    name = w.reg.name,
+                ));
+                continue;
+            }
             output::warn(&format!(
                 "the entry {other} (not binfmtctl's) also runs {system} programs; {name} {takes} precedence over it and \
                  `binfmtctl check` reports it as shadowed. To keep one: binfmtctl disable {system}, or {remove}",

@@ -44,12 +44,7 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
         Err(_) if is_script(&path) => {
             let err = exec(&direct(&path, typed, rest));
             if err.raw_os_error() == Some(ENOEXEC) {
-                bail!(
-                    "{}: a #! script whose interpreter the kernel cannot run (Exec format error); if that \
-                     interpreter is a program for another architecture, enable its system (binfmtctl enable SYSTEM) \
-                     or start it through binfmtctl run",
-                    path.display()
-                );
+                return Err(script_not_run(&path, &ctx.profiles));
             }
             return Err(cannot(&path, &err));
         }
@@ -118,17 +113,28 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
             .flatten();
         qemu_invocation(&qemu, typed, &path, sysroot_dir, rest, env)
     };
-    let invocation = match route(native, kernel, sysroot_dir.is_some()) {
+    let how = route(native, kernel, sysroot_dir.is_some());
+    let invocation = match how {
         Route::Native | Route::Kernel => direct(&path, typed, rest),
         Route::Qemu => by_qemu()?,
     };
     let err = exec(&invocation);
-    if err.raw_os_error() == Some(ENOEXEC) && invocation.program == path {
-        // The kernel refused what it was expected to run: the binfmt_misc entry went away
-        // meanwhile, or the host lacks what the native table assumes (32-bit x86 switched off
-        // with ia32_emulation=0). qemu runs it.
-        let qemu = by_qemu()?;
-        return Err(cannot(&qemu.program, &exec(&qemu)));
+    // The kernel refused what it was expected to run: the binfmt_misc entry went away
+    // meanwhile, or the host lacks a secondary system the native table assumes (32-bit x86
+    // switched off with ia32_emulation=0). qemu runs it. Never for the host's own system: a
+    // native program the kernel refuses is broken, and qemu of the host's architecture would
+    // only crash on it.
+    let secondary = native::table().first() != Some(&&*profile.system);
+    if err.raw_os_error() == Some(ENOEXEC)
+        && (how == Route::Kernel || (how == Route::Native && secondary))
+    {
+        let qemu = by_qemu().map_err(|e| cannot(&path, &err).context(e))?;
+        let again = exec(&qemu);
+        return Err(anyhow!(
+            "cannot execute {}: {err}; nor through {}: {again}",
+            path.display(),
+            qemu.program.display()
+        ));
     }
     Err(cannot(&invocation.program, &err))
 }
@@ -241,6 +247,40 @@ fn exec(inv: &Invocation) -> std::io::Error {
     crate::exec::replace(&inv.program, &argv, env)
 }
 
+/// A `#!` script the kernel refused: its interpreter is no program the kernel runs. Names
+/// the interpreter, what it is, and the command that runs the script.
+fn script_not_run(path: &Path, profiles: &crate::profile::Profiles) -> anyhow::Error {
+    let first = std::fs::read(path)
+        .ok()
+        .and_then(|b| b.split(|&c| c == b'\n').next().map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    let line = String::from_utf8_lossy(first.strip_prefix(b"#!").unwrap_or(&first)).into_owned();
+    let interp = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (what, enable) = match elf::read_file(Path::new(&interp)) {
+        Ok(info) => match profiles.for_header(&info.header).first() {
+            Some(p) => (
+                format!("{interp} is a {} program", p.system),
+                format!("binfmtctl enable {}", p.system),
+            ),
+            None => (
+                format!("{interp} is {}", info.describe()),
+                "binfmtctl enable SYSTEM".to_owned(),
+            ),
+        },
+        Err(e) => (e.to_string(), "binfmtctl enable SYSTEM".to_owned()),
+    };
+    anyhow!(
+        "{}: a #! script whose interpreter the kernel cannot run (Exec format error): {what}; run it with \
+         binfmtctl run {interp} {}, or enable that system ({enable})",
+        path.display(),
+        path.display()
+    )
+}
+
 fn cannot(program: &Path, err: &std::io::Error) -> anyhow::Error {
     anyhow!("cannot execute {}: {err}", program.display())
 }
@@ -318,9 +358,14 @@ fn find_sysroot(
 /// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
 /// profile as a program's would).
 fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
-    elf::read_file(candidate).is_ok_and(|l| {
-        elf::with_e_type(&l.header, ET_EXEC).is_some_and(|h| profile.matcher().matches_header(&h))
-    })
+    match elf::read_file(candidate) {
+        Ok(l) => elf::with_e_type(&l.header, ET_EXEC)
+            .is_some_and(|h| profile.matcher().matches_header(&h)),
+        // Unreadable here (permissions): not known to be another architecture's; qemu, which
+        // must read it too, says what is wrong.
+        Err(ElfError::Io { .. }) => true,
+        Err(_) => false,
+    }
 }
 
 fn no_system(path: &Path, info: &ElfInfo) -> anyhow::Error {
