@@ -16,7 +16,7 @@ const UNIT_NAME: &str = "binfmtctl.service";
 /// The comments that mention the shipped path (how to make `/usr/bin/binfmtctl` lead to a
 /// `cargo install`ed one) would turn into nonsense advice with `exe` in it.
 pub fn unit_for(exe: &Path) -> String {
-    let exe = exe.display().to_string();
+    let exe = systemd_word(&exe.display().to_string());
     UNIT.split_inclusive('\n')
         .map(|line| {
             if line.starts_with("Exec") {
@@ -26,6 +26,24 @@ pub fn unit_for(exe: &Path) -> String {
             }
         })
         .collect()
+}
+
+/// A path as one word of an `Exec*=` line (systemd.service(5), "Command lines"): `%` is a
+/// specifier there, doubled to stand for itself; a path with blanks, quotes or backslashes is
+/// quoted, with C-style escapes inside.
+fn systemd_word(path: &str) -> String {
+    let escaped = path
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
+    if path
+        .chars()
+        .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c == '\'')
+    {
+        format!("\"{escaped}\"")
+    } else {
+        escaped
+    }
 }
 
 /// What to do when the unit cannot be written for lack of permission.
@@ -90,4 +108,28 @@ pub fn run(args: &InstallUnitArgs) -> Result<ExitCode> {
     }
     output::note("enabled and started binfmtctl.service: it restores the registrations at boot and after every restart of systemd-binfmt");
     Ok(exit_codes::success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_lines_take_any_path_as_one_word() {
+        assert_eq!(
+            systemd_word("/usr/local/bin/binfmtctl"),
+            "/usr/local/bin/binfmtctl"
+        );
+        assert_eq!(
+            systemd_word("/opt/my tools/binfmtctl"),
+            "\"/opt/my tools/binfmtctl\""
+        );
+        assert_eq!(systemd_word("/opt/100%/binfmtctl"), "/opt/100%%/binfmtctl");
+        assert_eq!(systemd_word("/opt/a\"b\\c"), "\"/opt/a\\\"b\\\\c\"");
+        let unit = unit_for(Path::new("/opt/my tools/binfmtctl"));
+        assert!(
+            unit.contains("\nExecStart=\"/opt/my tools/binfmtctl\" apply\n"),
+            "{unit}"
+        );
+    }
 }
