@@ -400,3 +400,21 @@ fn another_tools_entry_shadowed_by_binfmtctls_working_one_is_a_warning() {
           from (/usr/lib/binfmt.d/qemu-riscv64.conf; for Debian's binfmt-support: update-binfmts --disable qemu-riscv64)"
     );
 }
+
+#[test]
+fn checking_only_native_systems_needs_no_binfmt_misc() {
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    let t = scratch();
+    let out = common::private_unmounted(As::Me, t.path(), "bfc check x86_64-linux; echo rc=$?");
+    let text = ok(&out);
+    assert!(text.contains("x86_64-linux  ok "), "{text}");
+    assert!(
+        text.contains("warning: binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("rc=0"), "{text}");
+}

@@ -138,13 +138,18 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
             ));
         }
     }
+    // Only emulated systems need binfmt_misc: `check x86_64-linux` on an x86_64 host does not.
+    let native = crate::native::table();
+    let only_native =
+        !checks.is_empty() && checks.iter().all(|c| native.contains(&c.system.as_str()));
+    let table_problem = if only_native { warning } else { error };
     if !ctx.registry.is_mounted() {
-        problems.push(error(
+        problems.push(table_problem(
             format!("binfmt_misc is not mounted at {}", ctx.registry.root().display()),
             format!("run `binfmtctl enable SYSTEM` (it mounts it) or: mount -t binfmt_misc binfmt_misc {}", ctx.registry.root().display()),
         ));
     } else if !ctx.registry.facility_enabled()? {
-        problems.push(error(
+        problems.push(table_problem(
             "binfmt_misc is disabled as a whole (its status file reads \"disabled\")".into(),
             format!("echo 1 > {}", ctx.registry.root().join("status").display()),
         ));
