@@ -43,8 +43,9 @@ pub enum SysrootError {
         dir: PathBuf,
         missing: PathBuf,
     },
-    /// The `--sysroot` directory holds a loader of that name for another architecture.
-    #[error("{} is a loader for another architecture than the program's; name the sysroot of the program's own (e.g. /usr/<its GNU triple>)", .loader.display())]
+    /// The `--sysroot` directory holds a file of the loader's name that is not the program's
+    /// architecture's loader, or cannot be read.
+    #[error("{} is not a loader for the program's architecture (or cannot be read); name the sysroot of the program's own (e.g. /usr/<its GNU triple>)", .loader.display())]
     Foreign { loader: PathBuf, dir: PathBuf },
     /// Neither the host nor any sysroot holds the loader.
     #[error("the loader {} was found neither on this machine nor in a sysroot (looked in: {})", .loader.display(), .looked_in.join(", "))]

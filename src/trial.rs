@@ -142,6 +142,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The probe was run and did not work (not: it ran, or it could not be run at all).
+    pub fn failed(&self) -> bool {
+        matches!(
+            self,
+            Outcome::NoEntry | Outcome::NoInterpreter | Outcome::Failed { .. }
+        )
+    }
+
     /// In a few words, for tables and messages.
     pub fn text(&self) -> String {
         match self {

@@ -418,3 +418,18 @@ fn checking_only_native_systems_needs_no_binfmt_misc() {
     );
     assert!(text.trim_end().ends_with("rc=0"), "{text}");
 }
+
+#[test]
+fn another_tools_entry_shadowed_where_no_probe_runs_stays_a_warning() {
+    // wasm32-wasi has no probe: that the winner works is not disproved, so another tool's
+    // shadowed entry is no error.
+    let (code, report) = check(
+        As::Me,
+        r"printf ':wasmtime:M::\x00asm:\xff\xff\xff\xff:/bin/true:' > /proc/sys/fs/binfmt_misc/register || exit 3
+bfc enable --runtime --interpreter /bin/true wasm32-wasi >/dev/null 2>&1; [ $? -le 1 ] || exit 4
+bfc check --json wasm32-wasi > /dev/null",
+    );
+    let s = system(&report, "wasm32-wasi");
+    assert!(messages(s, "error").is_empty(), "{s}");
+    assert_eq!(code, 0, "{report}");
+}

@@ -600,3 +600,17 @@ bfc enable --runtime riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
         "{err}"
     );
 }
+
+#[test]
+fn disable_removes_a_renamed_runtime_entry_of_a_system_whose_magic_another_shares() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r"bfc enable --runtime --name foo armv6l-linux >/dev/null 2>&1; [ $? -le 1 ] || exit 3
+bfc disable --runtime armv6l-linux >/dev/null
+ls /proc/sys/fs/binfmt_misc | grep -c '^foo$'
+",
+    );
+    assert_eq!(stdout(&out), "0\n", "{}", stderr(&out));
+}

@@ -481,24 +481,16 @@ fn a_script_whose_interpreter_is_foreign_and_not_emulated_fails_and_its_body_nev
     // would then run the script with /bin/sh (its body, "echo"); binfmtctl must not.
     let hello = common::hello_riscv64(true);
     let t = scratch();
-    let script = t.path().join("s.sh");
-    fs::write(
-        &script,
-        format!("#!{} 9\necho THE-HOST-SHELL-RAN-IT\n", hello.display()),
-    )
-    .unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    let out = private(
-        As::Me,
+    let (script, out) = run_script(
         t.path(),
-        &format!("$B run {}; echo rc=$?", script.display()),
+        &format!("#!{} 9\necho THE-HOST-SHELL-RAN-IT\n", hello.display()),
     );
     assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
         format!(
             "binfmtctl: error: {s}: a #! script whose interpreter the kernel cannot run (Exec format error): {h} is a \
-             riscv64-linux program; run it with binfmtctl run {h} {s}, or enable that system (binfmtctl enable \
+             riscv64-linux program; run it with binfmtctl run {h} 9 {s}, or enable that system (binfmtctl enable \
              riscv64-linux)\n",
             s = script.display(),
             h = hello.display()
@@ -558,7 +550,7 @@ fn a_sysroot_whose_loader_is_for_another_architecture_is_refused_by_name() {
     );
     assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("/sysroot/lib/ld-linux-riscv64-lp64d.so.1 is a loader for another architecture than the program's"),
+        stderr(&out).contains("/sysroot/lib/ld-linux-riscv64-lp64d.so.1 is not a loader for the program's architecture"),
         "{}",
         stderr(&out)
     );
@@ -600,4 +592,30 @@ fn a_native_program_the_kernel_refuses_is_reported_not_handed_to_qemu() {
             t.path().display()
         )
     );
+}
+
+#[test]
+fn a_script_whose_hashbang_names_nothing_says_so() {
+    let t = scratch();
+    let (_, out) = run_script(t.path(), "#!   \necho THE-HOST-SHELL-RAN-IT\n");
+    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("its #! line names no interpreter\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Write an executable script `text` into `dir` and `binfmtctl run` it in a private instance
+/// (no registration); the output ends with `rc=<its exit status>`.
+fn run_script(dir: &Path, text: &str) -> (PathBuf, Output) {
+    let script = dir.join("s.sh");
+    fs::write(&script, text).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = private(
+        As::Me,
+        dir,
+        &format!("$B run {}; echo rc=$?", script.display()),
+    );
+    (script, out)
 }

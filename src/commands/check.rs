@@ -287,7 +287,8 @@ impl<'e> Dispatch<'e> {
     /// binfmtctl's riscv64-linux); binfmtctl's own entry shadowed is an error (what
     /// binfmtctl registered is not what runs).
     ///
-    /// Another tool's shadowed entry is only a warning while the winner works (`winner_runs`).
+    /// Another tool's shadowed entry is only a warning unless the winner is proven broken
+    /// (`winner_runs` false).
     fn problems(
         &self,
         system: &str,
@@ -448,7 +449,7 @@ fn check_system(
     if let Some(w) = winner {
         problems.extend(entry_warnings(w, profile, state));
     }
-    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign, exec.ran()));
+    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign, !exec.failed()));
     let ok = problems.iter().all(|p| p.severity != "error");
     Ok(SystemCheck {
         system: system.to_owned(),

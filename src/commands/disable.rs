@@ -64,19 +64,18 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
         // Entries binfmtctl registered (--runtime among them) under another name that run
         // the system's programs: `enable --runtime --name foo riscv64-linux`. Whether each is
         // still binfmtctl's in the table is decided, as for every target, by `is_ours`.
-        // Which system an entry is for: the config's record says, else the profiles recognise
-        // it (by its name or interpreter among systems with identical magics: armv6l/armv7l,
-        // i386..i686 accept each other's programs).
+        // An entry the config records is for the system its record says (armv6l/armv7l and
+        // i386..i686 have identical magics: each accepts the other's programs); a --runtime
+        // one, for every system whose programs it runs.
         state
             .entries
             .iter()
             .filter(|o| match config.get(&o.name) {
                 Some(r) => r.system == profile.system,
-                None => o.line.parse::<Registration>().is_ok_and(|r| {
-                    ctx.profiles
-                        .recognise(&r)
-                        .is_some_and(|(p, _)| p.system == profile.system)
-                }),
+                None => o
+                    .line
+                    .parse::<Registration>()
+                    .is_ok_and(|r| profile.accepted_by(&r.matcher)),
             })
             .for_each(|o| push(o.name.clone(), false));
     }

@@ -231,16 +231,20 @@ fn not_running(
 ) -> Option<String> {
     let system = &*w.profile.system;
     let root = ctx.registry.root();
-    // The probe went to the entry the kernel uses, which may be another, newer one.
+    // The probe went to the entry the kernel uses for it (its own header decides), which may
+    // be another, newer one. Not for "Exec format error": then no entry took it at all.
     let table = ctx.registry.entries().unwrap_or_default();
-    let winner = w.profile.winner(&table).filter(|e| e.name != w.reg.name);
-    if let (Some(other), false) = (
-        winner,
-        matches!(
-            outcome,
-            Outcome::Ran { .. } | Outcome::NotProbed | Outcome::NotTested { .. }
-        ),
-    ) {
+    let winner = probe::for_system(system)
+        .and_then(|p| {
+            table
+                .iter()
+                .find(|e| e.enabled && e.matcher.matches_header(&p.bytes))
+                .cloned()
+        })
+        .filter(|e| e.name != w.reg.name);
+    // (Not for "Exec format error": no entry took the probe at all.)
+    let failed = outcome.failed() && *outcome != Outcome::NoEntry;
+    if let (Some(other), true) = (winner, failed) {
         return Some(format!(
             "{system} is registered, but its programs go to the newer entry {} (interpreter {}), which does not run \
              them: {}; remove that entry (binfmtctl disable --name {}) or register {} again as the newest \

@@ -21,7 +21,11 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode> {
         ExportFormat::Nixos => nixos(&regs),
         ExportFormat::Debian => {
             // update-binfmts has no field for O: say so rather than drop it unseen.
-            for r in regs.iter().filter(|r| r.flags.open_binary) {
+            // (C implies O there: `credentials yes` brings it back.)
+            for r in regs
+                .iter()
+                .filter(|r| r.flags.open_binary && !r.flags.credentials)
+            {
                 output::warn(&format!(
                     "{}: the update-binfmts format has no field for flag O (open-binary); it is left out",
                     r.name

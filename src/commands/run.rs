@@ -128,7 +128,8 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     if err.raw_os_error() == Some(ENOEXEC)
         && (how == Route::Kernel || (how == Route::Native && secondary))
     {
-        let qemu = by_qemu().map_err(|e| cannot(&path, &err).context(e))?;
+        let qemu = by_qemu()
+            .map_err(|e| e.context(format!("cannot execute {}: {err}", path.display())))?;
         let again = exec(&qemu);
         return Err(anyhow!(
             "cannot execute {}: {err}; nor through {}: {again}",
@@ -250,34 +251,48 @@ fn exec(inv: &Invocation) -> std::io::Error {
 /// A `#!` script the kernel refused: its interpreter is no program the kernel runs. Names
 /// the interpreter, what it is, and the command that runs the script.
 fn script_not_run(path: &Path, profiles: &crate::profile::Profiles) -> anyhow::Error {
-    let first = std::fs::read(path)
+    // The kernel reads the #! line from the first 256 bytes (BINPRM_BUF_SIZE) and splits the
+    // interpreter from its one argument at the first blank.
+    let mut head = Vec::new();
+    let _ = std::fs::File::open(path).and_then(|f| f.take(256).read_to_end(&mut head));
+    let line = head.strip_prefix(b"#!").unwrap_or(&head);
+    let line = line.split(|&c| c == b'\n').next().unwrap_or_default();
+    let line = line.trim_ascii_start();
+    let end = line
+        .iter()
+        .position(|&c| c == b' ' || c == b'\t')
+        .unwrap_or(line.len());
+    let (interp, arg) = (&line[..end], line[end..].trim_ascii());
+    let refused = format!(
+        "{}: a #! script whose interpreter the kernel cannot run (Exec format error)",
+        path.display()
+    );
+    if interp.is_empty() {
+        return anyhow!("{refused}: its #! line names no interpreter");
+    }
+    let interp = Path::new(OsStr::from_bytes(interp));
+    let profile = elf::read_file(interp)
         .ok()
-        .and_then(|b| b.split(|&c| c == b'\n').next().map(<[u8]>::to_vec))
-        .unwrap_or_default();
-    let line = String::from_utf8_lossy(first.strip_prefix(b"#!").unwrap_or(&first)).into_owned();
-    let interp = line
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let (what, enable) = match elf::read_file(Path::new(&interp)) {
-        Ok(info) => match profiles.for_header(&info.header).first() {
-            Some(p) => (
-                format!("{interp} is a {} program", p.system),
-                format!("binfmtctl enable {}", p.system),
-            ),
-            None => (
-                format!("{interp} is {}", info.describe()),
-                "binfmtctl enable SYSTEM".to_owned(),
-            ),
-        },
-        Err(e) => (e.to_string(), "binfmtctl enable SYSTEM".to_owned()),
+        .and_then(|info| profiles.for_header(&info.header).first().copied());
+    let Some(p) = profile else {
+        return anyhow!(
+            "{refused}: {} is no program binfmtctl knows a system for",
+            interp.display()
+        );
+    };
+    let arg = if arg.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", String::from_utf8_lossy(arg))
     };
     anyhow!(
-        "{}: a #! script whose interpreter the kernel cannot run (Exec format error): {what}; run it with \
-         binfmtctl run {interp} {}, or enable that system ({enable})",
+        "{refused}: {} is a {} program; run it with binfmtctl run {}{arg} {}, or enable that system (binfmtctl \
+         enable {})",
+        interp.display(),
+        p.system,
+        interp.display(),
         path.display(),
-        path.display()
+        p.system
     )
 }
 
@@ -361,9 +376,7 @@ fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
     match elf::read_file(candidate) {
         Ok(l) => elf::with_e_type(&l.header, ET_EXEC)
             .is_some_and(|h| profile.matcher().matches_header(&h)),
-        // Unreadable here (permissions): not known to be another architecture's; qemu, which
-        // must read it too, says what is wrong.
-        Err(ElfError::Io { .. }) => true,
+        // Unreadable here (permissions): qemu could not read it either; the search goes on.
         Err(_) => false,
     }
 }
@@ -434,16 +447,18 @@ fn kernel_runs(registry: &Registry, profile: &Profile, path: &Path, header: &[u8
     winner(entries, path, header).is_some_and(|e| {
         profile.accepted_by(&e.matcher)
             && usable(&e, Path::new(&e.interpreter).exists())
-            && !ld_variables_would_reach(Path::new(&e.interpreter))
+            && !ld_variables_would_reach(Path::new(&e.interpreter), profile)
     })
 }
 
 /// A dynamically linked registered interpreter obeys the `LD_*` variables meant for the
 /// emulated program (LD_PRELOAD loads into qemu itself); the qemu route moves them into `-E`.
 /// Checked only when such a variable is set.
-fn ld_variables_would_reach(interpreter: &Path) -> bool {
+fn ld_variables_would_reach(interpreter: &Path, profile: &Profile) -> bool {
     std::env::vars_os().any(|(name, _)| name.as_bytes().starts_with(b"LD_"))
         && elf::read_file(interpreter).is_ok_and(|i| i.interp.is_some())
+        // Only when the qemu route has a qemu to run: else the registered one is the way.
+        && interpreter::find_once(profile).is_some()
 }
 
 /// Whether the kernel would use `e` for the file if no newer entry took it.
