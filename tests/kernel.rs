@@ -441,8 +441,8 @@ bfc enable riscv64-linux >/dev/null 2>"$T/on.err"; echo "on=$?"
 }
 
 /// `disable SYSTEM` finds binfmtctl's own `--runtime` entry under another name; `--name` of
-/// an entry nobody knows is an error; a system only another tool's entry runs is named, with
-/// how to remove that entry.
+/// an entry nobody knows says so and succeeds (disabling twice is no error); a system only
+/// another tool's entry runs is named, with how to remove that entry.
 #[test]
 fn disable_finds_its_renamed_runtime_entry_and_names_what_it_cannot_disable() {
     let t = scratch();

@@ -239,21 +239,13 @@ fn not_emulated(ctx: &Ctx, path: &Path, err: &std::io::Error) -> String {
         // Read, and neither ELF nor `#!`: the kernel has no handler, and binfmtctl does not
         // hand it to /bin/sh as execvp(3) would.
         Err(crate::elf::ElfError::InFile { err, .. })
-            if matches!(*err, crate::elf::ElfError::NotElf) && !starts_with_shebang(path) =>
+            if matches!(*err, crate::elf::ElfError::NotElf) && !super::run::is_script(path) =>
         {
             "; it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh"
                 .to_owned()
         }
         Err(_) => String::new(),
     }
-}
-
-fn starts_with_shebang(path: &Path) -> bool {
-    use std::io::Read as _;
-    let mut start = [0u8; 2];
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut start))
-        .is_ok_and(|()| &start == b"#!")
 }
 
 /// Whether an enabled entry runs a system's programs: it accepts them and its interpreter is

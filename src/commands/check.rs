@@ -259,9 +259,10 @@ impl<'e> Dispatch<'e> {
     fn new(profile: &Profile, probe: Option<&probe::Probe>, entries: &'e [Entry]) -> Self {
         let headers = probe.map_or_else(|| profile.sample_headers(), |p| program_kinds(&p.bytes));
         let matching = |e: &&Entry, h: &[u8]| e.enabled && e.matcher.matches_header(h);
+        // The probe's file is named after its system: no extension entry takes it.
         let winners = headers
             .iter()
-            .map(|h| entries.iter().find(|e| matching(e, h)))
+            .map(|h| crate::registry::winner(entries, Path::new(&*profile.system), h))
             .collect();
         let accepting = entries
             .iter()

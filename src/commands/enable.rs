@@ -235,12 +235,7 @@ fn not_running(
     // be another, newer one. Not for "Exec format error": then no entry took it at all.
     let table = ctx.registry.entries().unwrap_or_default();
     let winner = probe::for_system(system)
-        .and_then(|p| {
-            table
-                .iter()
-                .find(|e| e.enabled && e.matcher.matches_header(&p.bytes))
-                .cloned()
-        })
+        .and_then(|p| crate::registry::winner(&table, std::path::Path::new(system), &p.bytes))
         .filter(|e| e.name != w.reg.name);
     // (Not for "Exec format error": no entry took the probe at all.)
     let failed = outcome.failed() && *outcome != Outcome::NoEntry;

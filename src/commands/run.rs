@@ -21,7 +21,7 @@ use crate::elf::{self, ElfError, ElfInfo};
 use crate::interpreter::{self, Interpreter};
 use crate::native;
 use crate::profile::Profile;
-use crate::registry::{Entry, Matcher, Registry, RegistryError};
+use crate::registry::{winner, Entry, Registry, RegistryError};
 use crate::sysroot::{self, Sysroot, SysrootError};
 
 /// Where execvp(3) looks when `$PATH` is unset (glibc's default).
@@ -340,7 +340,7 @@ pub(super) fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf
 }
 
 /// The file starts with `#!`.
-fn is_script(path: &Path) -> bool {
+pub(super) fn is_script(path: &Path) -> bool {
     let mut start = [0u8; 2];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut start))
@@ -459,36 +459,6 @@ fn ld_variables_would_reach(interpreter: &Path, profile: &Profile) -> bool {
         && elf::read_file(interpreter).is_ok_and(|i| i.interp.is_some())
         // Only when the qemu route has a qemu to run: else the registered one is the way.
         && interpreter::find_once(profile).is_some()
-}
-
-/// Whether the kernel would use `e` for the file if no newer entry took it.
-fn wins(e: &Entry, path: &Path, header: &[u8]) -> bool {
-    e.enabled && matches(&e.matcher, path, header)
-}
-
-/// The entry the kernel would use: the newest enabled one that matches (`entries` lists them
-/// newest first, the order the kernel tries them in; disabled entries are skipped).
-fn winner<E: std::borrow::Borrow<Entry>>(
-    entries: impl IntoIterator<Item = E>,
-    path: &Path,
-    header: &[u8],
-) -> Option<E> {
-    entries.into_iter().find(|e| wins(e.borrow(), path, header))
-}
-
-/// The kernel's rule: a magic entry matches the file's first bytes; an extension entry
-/// matches what follows the last `.` of the path given to execve.
-fn matches(matcher: &Matcher, path: &Path, header: &[u8]) -> bool {
-    match matcher {
-        Matcher::Extension(ext) => {
-            let bytes = path.as_os_str().as_bytes();
-            bytes
-                .iter()
-                .rposition(|&b| b == b'.')
-                .is_some_and(|dot| &bytes[dot + 1..] == ext.as_bytes())
-        }
-        Matcher::Magic { .. } => matcher.matches_header(header),
-    }
 }
 
 /// An entry works when its interpreter exists, or when the kernel holds it open (flag `F`);
