@@ -14,6 +14,9 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   qemu-user-static qemu-user            # the emulators: static (F flag) and dynamic
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross libc6-riscv64-cross   # riscv64 test programs
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross          # aarch64 dynamic programs under build
+  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross        # armhf dynamic programs under build
+  make autoconf automake                # the autotools projects built under build's tests
   util-linux                            # unshare, setpriv
   nix-bin                               # real Nix for the emulated-build tests
   systemd systemd-container debootstrap debian-archive-keyring # systemd-binfmt, systemd-analyze, the nspawn boot test

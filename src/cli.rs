@@ -284,6 +284,11 @@ pub struct BuildArgs {
     /// that the host does not run natively).
     #[arg(long = "system", value_name = "SYSTEM")]
     pub systems: Vec<String>,
+    /// Where a system's dynamically linked programs find their loader and libraries
+    /// (repeatable, one per system; default: `$QEMU_LD_PREFIX`, the loader at its own path,
+    /// Debian's cross sysroots `/usr/<triple>/`).
+    #[arg(long = "sysroot", value_name = "SYSTEM=DIR")]
+    pub sysroots: Vec<String>,
     /// Write a report of every foreign program the command executed (path, system, count,
     /// time) to FILE, or `-` for stderr.
     #[arg(long, value_name = "FILE")]

@@ -60,6 +60,60 @@ pub fn replace(
     }
 }
 
+/// Start `program` as a child with `argv` (argv[0] included) and exactly the environment
+/// `env`, by `execve(2)` as [`replace`] does: no `$PATH` search, no `/bin/sh` retry. An exec
+/// that fails (e.g. `ENOEXEC`) is the error of `spawn`. std resets the child's signal mask and
+/// SIGPIPE before it runs the pre-exec hook, so the program starts as a shell would start it.
+pub fn spawn(
+    program: &Path,
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+) -> io::Result<std::process::Child> {
+    let c = |s: &OsStr| {
+        CString::new(s.as_bytes()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an argument or variable contains a NUL byte",
+            )
+        })
+    };
+    let path = c(program.as_os_str())?;
+    let args = argv.iter().map(|a| c(a)).collect::<io::Result<Vec<_>>>()?;
+    let vars = env
+        .iter()
+        .map(|(name, value)| {
+            let mut kv = name.clone();
+            kv.push("=");
+            kv.push(value);
+            c(&kv)
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut cmd = std::process::Command::new(program);
+    exec_in_child(&mut cmd, path, args, vars);
+    cmd.spawn()
+}
+
+/// Make `cmd`'s child exec through `execve` in its pre-exec hook (std would call `execvp`).
+#[allow(unsafe_code)]
+fn exec_in_child(
+    cmd: &mut std::process::Command,
+    path: CString,
+    args: Vec<CString>,
+    vars: Vec<CString>,
+) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the hook runs in the forked child of a single-threaded process (`build` starts
+    // no threads before it spawns the command), so the allocation nix's execve makes for its
+    // pointer arrays cannot deadlock on a lock another thread held at fork; it touches no
+    // other state of the parent.
+    unsafe {
+        cmd.pre_exec(move || match nix::unistd::execve(&path, &args, &vars) {
+            Ok(never) => match never {},
+            Err(errno) => Err(io::Error::from(errno)),
+        });
+    }
+}
+
 /// Set SIGPIPE's action: default before the exec (std set it to "ignore" at start-up), back
 /// to "ignore" when the exec failed.
 #[allow(unsafe_code)]

@@ -1,6 +1,9 @@
-//! The report shim of `binfmtctl build --report`: registered (flags `PF`) as the interpreter
-//! of each emulated system under `<build dir>/shim/<system>`, it runs the real qemu for one
-//! emulated program, times it, and appends a line to `<build dir>/report.jsonl`.
+//! The shim of `binfmtctl build`: registered (flags `PF`) as the interpreter of an emulated
+//! system under `<build dir>/shim/<system>`, for a report (`--report`) or for a system whose
+//! loader no sysroot has. For one emulated program it checks that a dynamically linked one's
+//! loader is reachable (else it says which loader and what to install, once per loader, and
+//! exits 127, instead of qemu's "Could not open"), then runs the real qemu: with a report it
+//! times it and appends a line to `<build dir>/report.jsonl`, without one it execs qemu.
 //!
 //! The kernel starts it as `[<build dir>/shim/<system>, <full path>, <original argv0>, args...]`
 //! (flag P). It recognises itself from that argv[0], before any other start-up work, so the
@@ -21,6 +24,8 @@ use serde::{Deserialize, Serialize};
 pub const BUILD_DIR_PREFIX: &str = "binfmtctl-build-";
 /// The report file in a build directory.
 pub const REPORT_FILE: &str = "report.jsonl";
+/// The exit status of a program whose loader is missing (as a shell's for "not found").
+const LOADER_MISSING: u8 = 127;
 
 /// One emulated exec, as the shim records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,8 +89,32 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
     };
     let qemu = match std::fs::read_link(build_dir.join("qemu").join(system)) {
         Ok(q) => q,
-        Err(e) => return fail(format!("cannot find the qemu for {system}: {e}")),
+        Err(e) => {
+            return fail(format!(
+                "cannot find the qemu for {system} in {}: {e}; the program runs where binfmtctl build's directory is \
+                 hidden (a chroot or a sandbox): run its build without --report, with {system}'s sysroot installed",
+                build_dir.display()
+            ))
+        }
     };
+    if let Some(message) = missing_loader(build_dir, system, Path::new(path)) {
+        eprintln!("{message}");
+        return ExitCode::from(LOADER_MISSING);
+    }
+    if !build_dir.join(REPORT_FILE).exists() {
+        let argv: Vec<OsString> = [
+            qemu.clone().into_os_string(),
+            "-0".into(),
+            argv0.clone(),
+            "--".into(),
+            path.clone(),
+        ]
+        .into_iter()
+        .chain(rest.iter().cloned())
+        .collect();
+        let err = crate::exec::replace(&qemu, &argv, None);
+        return fail(format!("cannot execute {}: {err}", qemu.display()));
+    }
     // Block the forwarded signals; a thread takes them from a signalfd and passes them on.
     // The child's mask is reset by std before it execs.
     let set = forwarded();
@@ -131,6 +160,47 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
             .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
     }
     pass_on(status)
+}
+
+/// For a dynamically linked program whose loader is neither in the sysroot view
+/// (`$QEMU_LD_PREFIX`) nor at its own path: what to say. In full the first time a loader is
+/// missing in this build (a file in `missing/` records it), in one line after that.
+fn missing_loader(build_dir: &Path, system: &str, program: &Path) -> Option<String> {
+    let loader = crate::elf::read_file(program).ok()?.interp?;
+    let rel = loader.strip_prefix("/").unwrap_or(&loader);
+    let prefix = std::env::var_os("QEMU_LD_PREFIX").filter(|p| !p.is_empty());
+    if loader.exists() || prefix.is_some_and(|p| Path::new(&p).join(rel).exists()) {
+        return None;
+    }
+    let marker = build_dir
+        .join("missing")
+        .join(loader.to_string_lossy().replace('/', "%"));
+    let first = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok();
+    let head = format!(
+        "binfmtctl build: {} is a dynamically linked {system} program and needs the loader {}",
+        program.display(),
+        loader.display()
+    );
+    if !first {
+        return Some(format!("{head}, which is missing (see above)"));
+    }
+    let hint = std::fs::read_to_string(build_dir.join("hint").join(system)).unwrap_or_default();
+    let mut lines: Vec<&str> = hint.lines().collect();
+    let what_to_do = lines
+        .pop()
+        .unwrap_or("give binfmtctl build --sysroot SYSTEM=DIR");
+    let looked_in: Vec<String> = lines
+        .iter()
+        .map(|place| place.replace("lib*/ld*", &rel.display().to_string()))
+        .collect();
+    Some(format!(
+        "{head}, found neither on this machine nor in a sysroot (looked in: {}); {what_to_do}",
+        looked_in.join(", ")
+    ))
 }
 
 /// Exit the way the child did: its status, or its signal (re-raised on ourselves).

@@ -14,9 +14,9 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, ExitStatus};
+use std::process::{ExitCode, ExitStatus};
 
 use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -27,7 +27,7 @@ use crate::interpreter::{self, Interpreter};
 use crate::profile::Profile;
 use crate::registry::{Entry, EntryName, Flags, Registration, Registry, RegistryError};
 use crate::shim::{self, Exec};
-use crate::{build_owner, namespace, native, output};
+use crate::{build_owner, namespace, native, output, sysroot};
 
 /// A system to emulate during the build.
 struct Wanted<'a> {
@@ -37,6 +37,7 @@ struct Wanted<'a> {
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     let wanted = select(ctx, args)?;
+    let sysroots = given_sysroots(ctx, args, &wanted)?;
     // Opened before anything runs: a report that cannot be written stops the build now, not
     // after the command's work, whose exit status would then be lost.
     let report_dest = args.report.as_deref().map(ReportDest::open).transpose()?;
@@ -44,6 +45,17 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     let nix = is_nix_command(program);
     if nix {
         refuse_nix_daemon(&args.command, &wanted)?;
+    }
+    let private = !args.host_table && private_instances_supported();
+    // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
+    // build directory; Nix builders run in Nix's sandbox, where that directory is not
+    // reachable: there, say so instead.
+    let report = args.report.is_some() && !nix;
+    if !private && report {
+        bail!(
+            "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
+             would stand in front of every user's emulated programs for the duration of the build"
+        );
     }
     let host_entries: Vec<Entry> = if ctx.registry.is_mounted() {
         ctx.registry
@@ -55,68 +67,146 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
-    // private directory and appending to a file there; Nix builders run in Nix's sandbox,
-    // where that directory is not reachable: there, say so instead.
-    let report_dir = match (&args.report, nix) {
-        (Some(_), false) => Some(BuildDir::create(&wanted)?),
-        _ => None,
+    // Dynamically linked programs: one sysroot view for every system (sysroot::view), handed
+    // to whichever qemu runs them as $QEMU_LD_PREFIX.
+    let env_prefix = std::env::var_os("QEMU_LD_PREFIX");
+    let profiles: Vec<&Profile> = wanted.iter().map(|w| w.profile).collect();
+    let plan = sysroot::view::plan(
+        Path::new("/"),
+        &profiles,
+        &sysroots,
+        env_prefix.as_deref(),
+        &sysroot::loader_fits,
+    );
+    // A system with no loader anywhere: its dynamic programs would fail with qemu's "Could not
+    // open". binfmtctl's launcher stands in front of its qemu and says what to install, once
+    // per loader. Not in the host table (it would stand in front of everyone's programs), not
+    // for Nix (its sandbox hides the build directory; Nix's loaders are store paths anyway).
+    let launch: Vec<&str> = if private && !nix {
+        wanted
+            .iter()
+            .map(|w| &*w.profile.system)
+            .filter(|s| !plan.served.contains_key(*s))
+            .collect()
+    } else {
+        Vec::new()
     };
-    if let (Some(dest), None) = (&report_dest, &report_dir) {
-        // Said before the command runs: without a report to collect, binfmtctl execs it.
+    let dir = BuildDir::create(
+        &wanted,
+        &plan,
+        report,
+        &launch,
+        &sysroots,
+        env_prefix.as_deref(),
+    )?;
+    if let (Some(dest), false) = (&report_dest, report) {
         dest.write(
             "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
              channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
         )?;
     }
-    let mut cmd = Command::new(program);
-    cmd.args(&args.command[1..]);
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
     if nix {
-        cmd.env("NIX_CONFIG", nix_config(&wanted));
+        env.push(("NIX_CONFIG".into(), nix_config(&wanted)));
     }
-    let private = !args.host_table && private_instances_supported();
-    if !private && report_dir.is_some() {
-        bail!(
-            "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
-             would stand in front of every user's emulated programs for the duration of the build"
-        );
+    if !plan.links.is_empty() {
+        env.push(("QEMU_LD_PREFIX".into(), dir.view().into()));
     }
-    let result = if private {
+    let shimmed = |system: &str| report || launch.contains(&system);
+    let start = || start_command(ctx, &args.command, &env);
+    let status = if private {
         enter_private_instance(&host_entries, |carried| {
-            registrations(&wanted, carried, report_dir.as_ref(), "binfmtctl-")
+            registrations(&wanted, carried, &dir, &shimmed, "binfmtctl-")
         })?;
-        if report_dir.is_none() {
-            // execve, not std's execvp: a program no entry runs must fail with "Exec format
-            // error", not be handed to /bin/sh as a script.
-            let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
-            let set = cmd
-                .get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())));
-            let env: Vec<(OsString, OsString)> = std::env::vars_os()
-                .filter(|(k, _)| cmd.get_envs().all(|(set, _)| set != k))
-                .chain(set)
-                .collect();
-            let err = crate::exec::replace(&path, &args.command, Some(env));
-            bail!(
-                "cannot execute {}: {err}{}",
-                path.display(),
-                not_emulated(ctx, &path, &err)
-            );
-        }
-        wait_blocking_signals(&mut cmd)
+        wait_blocking_signals(start)
     } else {
-        with_host_table(ctx, &wanted, report_dir.as_ref(), &mut cmd)
-    };
-    let status = result?;
-    if let (Some(dest), Some(dir)) = (&report_dest, &report_dir) {
+        with_host_table(ctx, &wanted, &dir, &shimmed, start)
+    }?;
+    if let (Some(dest), true) = (&report_dest, report) {
         // The command has run: its status is what counts, a lost report only a warning.
         if let Err(err) = dest.write(&render_report(&shim::read_report(&dir.path))) {
             output::warn(&format!("{err:#}"));
         }
     }
     // Before pass_on, which may die the command's death by its signal.
-    drop(report_dir);
+    drop(dir);
     Ok(shim::pass_on(status))
+}
+
+/// `--sysroot SYSTEM=DIR`: each names a wanted system and a directory holding a loader for it.
+fn given_sysroots(
+    ctx: &Ctx,
+    args: &BuildArgs,
+    wanted: &[Wanted],
+) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for given in &args.sysroots {
+        let Some((name, dir)) = given
+            .split_once('=')
+            .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+        else {
+            bail!("--sysroot {given}: expected SYSTEM=DIR, e.g. --sysroot riscv64-linux=/usr/riscv64-linux-gnu");
+        };
+        let profile = ctx.profiles.lookup(name)?;
+        if !wanted.iter().any(|w| w.profile.system == profile.system) {
+            bail!(
+                "--sysroot {given}: {} is not emulated in this build; add --system {} or leave out the --sysroot",
+                profile.system,
+                profile.system
+            );
+        }
+        if out.iter().any(|(s, _)| *s == *profile.system) {
+            bail!(
+                "--sysroot {given}: a sysroot for {} is given twice; give one",
+                profile.system
+            );
+        }
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("--sysroot {given}: cannot make {dir} absolute"))?;
+        if !dir.is_dir() {
+            bail!("--sysroot {given}: {} is not a directory; name the sysroot that holds lib/ld-*.so*", dir.display());
+        }
+        let one = sysroot::view::plan(
+            Path::new("/nonexistent"),
+            &[profile],
+            &[(profile.system.to_string(), dir.clone())],
+            None,
+            &sysroot::loader_fits,
+        );
+        if one.links.is_empty() {
+            bail!(
+                "--sysroot {given}: {} holds no loader for {} programs (looked in its lib/, lib64/, lib32/ for ld*.so*); \
+                 name the sysroot of that architecture (e.g. /usr/<its GNU triple>)",
+                dir.display(),
+                profile.system
+            );
+        }
+        out.push((profile.system.to_string(), dir));
+    }
+    Ok(out)
+}
+
+/// Start the build's command as a child: found in `$PATH` as a shell would, exec'd with
+/// execve (a program no entry runs fails with "Exec format error", and is not handed to
+/// /bin/sh as a script), with `set` added to the environment.
+fn start_command(
+    ctx: &Ctx,
+    command: &[OsString],
+    set: &[(OsString, OsString)],
+) -> Result<std::process::Child> {
+    let program = &command[0];
+    let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
+    let env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| set.iter().all(|(s, _)| s != k))
+        .chain(set.iter().cloned())
+        .collect();
+    crate::exec::spawn(&path, command, &env).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot execute {}: {err}{}",
+            path.display(),
+            not_emulated(ctx, &path, &err)
+        )
+    })
 }
 
 /// The systems named with --system, else every system with an installed interpreter that
@@ -174,25 +264,27 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
 }
 
 /// What to register: for each wanted system that no carried or host entry serves (`serves`)
-/// (those are carried over), its qemu with flags PF (P for a dynamic one); with a report,
-/// always, through the shim, so that it wins.
+/// (those are carried over), its qemu with flags PF (P for a dynamic one); for a system
+/// `shimmed` (a report, or no loader anywhere), always, binfmtctl's shim, so that it wins.
 fn registrations(
     wanted: &[Wanted],
     carried: &[Entry],
-    report: Option<&BuildDir>,
+    dir: &BuildDir,
+    shimmed: &dyn Fn(&str) -> bool,
     prefix: &str,
 ) -> Result<Vec<Registration>> {
     wanted
         .iter()
-        .filter(|w| report.is_some() || !carried.iter().any(|e| serves(e, w.profile)))
+        .filter(|w| shimmed(&w.profile.system) || !carried.iter().any(|e| serves(e, w.profile)))
         .map(|w| {
             // Never skipped quietly: the build would then run without emulation for it.
             let name: EntryName = format!("{prefix}{}", w.profile.system)
                 .parse()
                 .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
-            let (interpreter, fix_binary) = match report {
-                Some(dir) => (dir.shim(&w.profile.system), true),
-                None => (w.interpreter.path.clone(), w.interpreter.is_static),
+            let (interpreter, fix_binary) = if shimmed(&w.profile.system) {
+                (dir.shim(&w.profile.system), true)
+            } else {
+                (w.interpreter.path.clone(), w.interpreter.is_static)
             };
             let flags = Flags {
                 preserve_argv0: true,
@@ -328,12 +420,13 @@ fn stop_signals() -> SigSet {
 
 /// Run the command to its end with the stop signals blocked in binfmtctl (std resets the
 /// child's signal mask before exec, so the command gets them as usual).
-fn wait_blocking_signals(cmd: &mut Command) -> Result<ExitStatus> {
+fn wait_blocking_signals(
+    start: impl FnOnce() -> Result<std::process::Child>,
+) -> Result<ExitStatus> {
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
         .context("cannot block signals")?;
-    let program = cmd.get_program().to_owned();
-    cmd.status()
-        .with_context(|| format!("cannot execute {}", Path::new(&program).display()))
+    let mut child = start()?;
+    child.wait().context("cannot wait for the build's command")
 }
 
 /// The fallback: register in the host table for the duration, then remove exactly what was
@@ -342,8 +435,9 @@ fn wait_blocking_signals(cmd: &mut Command) -> Result<ExitStatus> {
 fn with_host_table(
     ctx: &Ctx,
     wanted: &[Wanted],
-    report: Option<&BuildDir>,
-    cmd: &mut Command,
+    dir: &BuildDir,
+    shimmed: &dyn Fn(&str) -> bool,
+    start: impl FnOnce() -> Result<std::process::Child>,
 ) -> Result<ExitStatus> {
     require_admin_without_dry_run(
         "binfmtctl build without a private binfmt_misc instance (Linux < 6.7, or --host-table)",
@@ -384,7 +478,7 @@ fn with_host_table(
             }
         }
     }
-    let regs = registrations(wanted, &current, report, &prefix)?;
+    let regs = registrations(wanted, &current, dir, shimmed, &prefix)?;
     // Block the stop signals first: from the first registration on, cleanup must happen.
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
         .context("cannot block signals")?;
@@ -403,7 +497,7 @@ fn with_host_table(
             }
         }
     }
-    let status = outcome.and_then(|()| wait_blocking_signals(cmd));
+    let status = outcome.and_then(|()| wait_blocking_signals(start));
     let mut cleanup_errors = Vec::new();
     for r in added.iter().rev() {
         if let Err(e) = registry.remove(&r.name) {
@@ -453,41 +547,86 @@ pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) -> Vec<String
     removed
 }
 
-/// A private directory for the report shim: `shim/<system>` (binfmtctl itself, registered as
-/// the interpreter), `qemu/<system>` (the real qemu), `report.jsonl`. Removed when dropped.
+/// The build's own directory, removed when dropped: `view/` (the sysroot view, the build's
+/// `$QEMU_LD_PREFIX`), and for the systems whose interpreter is binfmtctl's shim (`shim`):
+/// `shim/<system>` (binfmtctl itself, registered as the interpreter), `qemu/<system>` (the
+/// real qemu), `hint/<system>` (what to do when a loader is missing), `missing/` (one file a
+/// loader already reported missing), and `report.jsonl` with --report. World-readable: a
+/// program the build starts as another user must find its loader too.
 struct BuildDir {
     path: PathBuf,
 }
 
 impl BuildDir {
-    fn create(wanted: &[Wanted]) -> Result<BuildDir> {
-        let me =
-            std::env::current_exe().context("cannot find binfmtctl itself for the report shim")?;
-        let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o700)
-            .context("cannot create the report's directory")?;
+    fn create(
+        wanted: &[Wanted],
+        plan: &sysroot::view::Plan,
+        report: bool,
+        launch: &[&str],
+        given: &[(String, PathBuf)],
+        env_prefix: Option<&std::ffi::OsStr>,
+    ) -> Result<BuildDir> {
+        let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+            .context("cannot create the build's directory")?;
         let dir = BuildDir { path };
-        for sub in ["shim", "qemu"] {
-            fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir.path.join(sub))?;
+        let mkdir = |sub: &str| -> Result<()> {
+            let p = dir.path.join(sub);
+            if !p.exists() {
+                fs::DirBuilder::new().mode(0o755).create(&p)?;
+            }
+            // Whatever the umask.
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
+                .with_context(|| format!("cannot make {} readable by all", p.display()))
+        };
+        mkdir("")?;
+        mkdir("view")?;
+        sysroot::view::create(&dir.view(), plan).with_context(|| {
+            format!("cannot create the sysroot view in {}", dir.view().display())
+        })?;
+        let shimmed: Vec<&Wanted> = wanted
+            .iter()
+            .filter(|w| report || launch.contains(&&*w.profile.system))
+            .collect();
+        if shimmed.is_empty() {
+            return Ok(dir);
         }
-        for w in wanted {
-            symlink(&me, dir.shim(&w.profile.system))?;
-            symlink(
-                &w.interpreter.path,
-                dir.path.join("qemu").join(&*w.profile.system),
+        let me =
+            std::env::current_exe().context("cannot find binfmtctl itself for the build's shim")?;
+        for sub in ["shim", "qemu", "hint", "missing"] {
+            mkdir(sub)?;
+        }
+        // Any user the build runs a program as may record a loader as reported.
+        fs::set_permissions(dir.path.join("missing"), fs::Permissions::from_mode(0o1777))?;
+        for w in shimmed {
+            let system = &*w.profile.system;
+            symlink(&me, dir.shim(system))?;
+            symlink(&w.interpreter.path, dir.path.join("qemu").join(system))?;
+            let looked_in = sysroot::view::looked_in(system, given, env_prefix);
+            let hint = sysroot::install_hint(
+                w.profile,
+                &format!("binfmtctl build --sysroot {system}=DIR"),
+            );
+            fs::write(
+                dir.path.join("hint").join(system),
+                format!("{}\n{hint}\n", looked_in.join("\n")),
             )?;
         }
-        fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(dir.path.join(shim::REPORT_FILE))?;
+        if report {
+            fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(dir.path.join(shim::REPORT_FILE))?;
+        }
         Ok(dir)
     }
 
     fn shim(&self, system: &str) -> PathBuf {
         self.path.join("shim").join(system)
+    }
+
+    fn view(&self) -> PathBuf {
+        self.path.join("view")
     }
 }
 

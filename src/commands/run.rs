@@ -362,23 +362,12 @@ fn find_sysroot(
                 loader,
                 args.sysroot.as_deref(),
                 std::env::var_os("QEMU_LD_PREFIX").as_deref(),
-                &|candidate| loader_fits(profile, candidate),
+                &|candidate| sysroot::loader_fits(profile, candidate),
             )
             .map_err(|err| sysroot_error(typed, profile, err))?,
         ),
         _ => None,
     })
-}
-
-/// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
-/// profile as a program's would).
-fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
-    match elf::read_file(candidate) {
-        Ok(l) => elf::with_e_type(&l.header, ET_EXEC)
-            .is_some_and(|h| profile.matcher().matches_header(&h)),
-        // Unreadable here (permissions): qemu could not read it either; the search goes on.
-        Err(_) => false,
-    }
 }
 
 fn no_system(path: &Path, info: &ElfInfo) -> anyhow::Error {
@@ -395,12 +384,7 @@ fn sysroot_error(typed: &OsStr, profile: &Profile, err: SysrootError) -> anyhow:
     let program = Path::new(typed).display();
     match err {
         SysrootError::NotFound { loader, looked_in } => {
-            let hint = match &profile.debian {
-                Some(arch) => {
-                    format!("install it: apt install libc6-{arch}-cross, or give --sysroot DIR")
-                }
-                None => "give --sysroot DIR".to_owned(),
-            };
+            let hint = sysroot::install_hint(profile, "--sysroot DIR");
             anyhow!(
                 "{program} needs the loader {}, found neither on this machine nor in a sysroot (looked in: {}); {hint}",
                 loader.display(),

@@ -5,8 +5,35 @@
 //! The search runs over a root directory (`/` except in tests), so a fake tree in a temporary
 //! directory exercises it without installing anything.
 
+pub mod view;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+use crate::profile::Profile;
+
+/// `e_type` of a non-PIE program, which a loader's header is compared as.
+const ET_EXEC: u16 = 2;
+
+/// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
+/// profile as a program's would). `run` and `build` both ask this.
+pub fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
+    match crate::elf::read_file(candidate) {
+        Ok(l) => crate::elf::with_e_type(&l.header, ET_EXEC)
+            .is_some_and(|h| profile.matcher().matches_header(&h)),
+        // Unreadable here (permissions): qemu could not read it either; the search goes on.
+        Err(_) => false,
+    }
+}
+
+/// What to do about a loader found nowhere; `option` is how the command names a sysroot
+/// (`--sysroot DIR` for `run`, `--sysroot SYSTEM=DIR` for `build`).
+pub fn install_hint(profile: &Profile, option: &str) -> String {
+    match &profile.debian {
+        Some(arch) => format!("install it: apt install libc6-{arch}-cross, or give {option}"),
+        None => format!("give {option}"),
+    }
+}
 
 /// The directories searched for cross sysroots, as shown to people.
 pub const SEARCHED: &str = "/usr/*/";

@@ -1,0 +1,492 @@
+//! One sysroot for every system of a build at once: the directory `binfmtctl build` hands to
+//! qemu-user as `$QEMU_LD_PREFIX`.
+//!
+//! qemu-user opens an absolute path `P` of the emulated program (its loader first) as
+//! `PREFIX/P` when that exists, else as `P` (qemu's util/path.c). A single sysroot directory
+//! can therefore not serve two architectures, but a directory of symlinks can: each system's
+//! loader at its own path (`lib/ld-linux-riscv64-lp64d.so.1`, `lib/ld-linux-aarch64.so.1`,
+//! ...) and each loader's multiarch library directories (`lib/riscv64-linux-gnu`, which
+//! Debian's glibc searches before `/lib`) pointing into the sysroot that holds them. Loaders
+//! that are at their own path on this machine (Debian multiarch, Nix store paths) get no link:
+//! qemu falls back to the host's file.
+//!
+//! The sources are searched in `run`'s order ([`super::find`]): `--sysroot SYSTEM=DIR`,
+//! `$QEMU_LD_PREFIX`, the host itself, then every `/usr/*/` (Debian's cross sysroots); the
+//! first source holding a loader of a given name for a wanted system wins that name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::Origin;
+use crate::profile::Profile;
+
+/// Where loaders live inside a sysroot.
+const LOADER_DIRS: [&str; 3] = ["lib", "lib64", "lib32"];
+
+/// One symlink of the view: `at` (relative to the view) points to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub at: PathBuf,
+    pub to: PathBuf,
+}
+
+/// Where a system's loader was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// At its own path on this machine: nothing to link.
+    Host,
+    /// In a sysroot directory.
+    Dir { path: PathBuf, origin: Origin },
+}
+
+/// The view to create: its links, and for each wanted system where its loaders come from
+/// (a system missing here has no loader anywhere).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub links: Vec<Link>,
+    pub served: BTreeMap<String, Vec<Served>>,
+}
+
+/// A directory searched for loaders, and for which systems (`None`: any).
+#[derive(Debug, Clone)]
+struct Source<'a> {
+    dir: PathBuf,
+    origin: Option<Origin>,
+    only: Option<&'a str>,
+}
+
+/// The places searched for `system`'s loaders, as paths a person can check.
+pub fn looked_in(system: &str, given: &[(String, PathBuf)], env: Option<&OsStr>) -> Vec<String> {
+    let mut out: Vec<String> = given
+        .iter()
+        .filter(|(s, _)| s == system)
+        .map(|(_, d)| format!("{}/lib*/ld* (--sysroot)", d.display()))
+        .collect();
+    if let Some(e) = env.filter(|e| !e.is_empty()) {
+        out.push(format!(
+            "{}/lib*/ld* ($QEMU_LD_PREFIX)",
+            Path::new(e).display()
+        ));
+    }
+    out.push("/lib*/ld*".to_owned());
+    out.push(format!("{}lib*/ld*", super::SEARCHED));
+    out
+}
+
+/// Plan the view for `systems`. `root` is `/` except in tests (`given` and `env` are taken
+/// as they are); `fits(profile, file)` says whether a file is a loader for the profile's
+/// programs.
+pub fn plan(
+    root: &Path,
+    systems: &[&Profile],
+    given: &[(String, PathBuf)],
+    env: Option<&OsStr>,
+    fits: &dyn Fn(&Profile, &Path) -> bool,
+) -> Plan {
+    let mut sources: Vec<Source> = given
+        .iter()
+        .map(|(system, dir)| Source {
+            dir: dir.clone(),
+            origin: Some(Origin::Option),
+            only: Some(system.as_str()),
+        })
+        .collect();
+    if let Some(e) = env.filter(|e| !e.is_empty()) {
+        sources.push(Source {
+            dir: PathBuf::from(e),
+            origin: Some(Origin::Env),
+            only: None,
+        });
+    }
+    sources.push(Source {
+        dir: root.to_owned(),
+        origin: None,
+        only: None,
+    });
+    sources.extend(subdirs(&root.join("usr")).into_iter().map(|dir| Source {
+        dir,
+        origin: Some(Origin::Search),
+        only: None,
+    }));
+
+    let mut plan = Plan::default();
+    let mut taken: BTreeSet<PathBuf> = BTreeSet::new();
+    for source in &sources {
+        for rel in loaders_in(&source.dir) {
+            if taken.contains(&rel) {
+                continue;
+            }
+            let Some(file) = resolve_within(&source.dir, &rel) else {
+                continue;
+            };
+            let Some(profile) = systems
+                .iter()
+                .filter(|p| source.only.is_none_or(|s| s == &*p.system))
+                .find(|p| fits(p, &file))
+            else {
+                continue;
+            };
+            taken.insert(rel.clone());
+            let served = match source.origin {
+                None => Served::Host,
+                Some(origin) => {
+                    plan.links.push(Link {
+                        at: rel,
+                        to: file.clone(),
+                    });
+                    for link in library_links(&source.dir, &file) {
+                        if taken.insert(link.at.clone()) {
+                            plan.links.push(link);
+                        }
+                    }
+                    Served::Dir {
+                        path: source.dir.clone(),
+                        origin,
+                    }
+                }
+            };
+            let list = plan.served.entry(profile.system.to_string()).or_default();
+            if !list.contains(&served) {
+                list.push(served);
+            }
+        }
+    }
+    plan
+}
+
+/// The directories in `parent`, sorted by name.
+fn subdirs(parent: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+/// Whether a file name is a dynamic loader's: `ld-linux-*.so.N`, `ld.so.1`, `ld64.so.2`,
+/// `ld-musl-*.so.1`; not the loader's configuration (`ld.so.cache`, `ld.so.conf`).
+fn is_loader_name(name: &str) -> bool {
+    (name.starts_with("ld")
+        && name.contains(".so")
+        && !name.starts_with("ld.so.")
+        && !name.starts_with("ldscripts"))
+        || name == "ld.so.1"
+}
+
+/// The loaders (relative paths such as `lib/ld-linux-aarch64.so.1`) in a sysroot, sorted.
+fn loaders_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in LOADER_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name();
+                is_loader_name(name.to_str()?).then(|| Path::new(sub).join(name))
+            })
+            .collect();
+        names.sort();
+        out.extend(names);
+    }
+    out
+}
+
+/// `dir/rel` as a file that exists, following a symlink whose target is absolute inside `dir`
+/// (Debian's packages unpacked with `dpkg-deb -x` keep links such as `lib64/ld64.so.2 ->
+/// /lib/powerpc64le-linux-gnu/ld64.so.2`, which point out of the sysroot; qemu's own `-L`
+/// fails on them).
+fn resolve_within(dir: &Path, rel: &Path) -> Option<PathBuf> {
+    let path = dir.join(rel);
+    if let Ok(target) = std::fs::read_link(&path) {
+        if let Ok(inside) = target.strip_prefix("/") {
+            let moved = dir.join(inside);
+            if moved.is_file() {
+                return Some(moved);
+            }
+        }
+    }
+    path.is_file().then_some(path)
+}
+
+/// The multiarch directories a loader searches (`/lib/<triple>/`, `/usr/lib/<triple>/`), read
+/// from the loader itself: glibc keeps its system directories as strings in ld.so. Sorted,
+/// without repeats.
+pub fn multiarch_triples(loader: &[u8]) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    let needle = b"/lib/";
+    let mut i = 0;
+    while let Some(pos) = loader[i..].windows(needle.len()).position(|w| w == needle) {
+        let start = i + pos + needle.len();
+        let len = loader[start..]
+            .iter()
+            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            .count();
+        let word = &loader[start..start + len];
+        if loader.get(start + len) == Some(&b'/')
+            && word.windows(7).any(|w| w == b"-linux-")
+            && word.first().is_some_and(u8::is_ascii_alphanumeric)
+        {
+            out.insert(String::from_utf8_lossy(word).into_owned());
+        }
+        i = start;
+    }
+    out.into_iter().collect()
+}
+
+/// The library directories of the sysroot `dir` that `loader` searches, as links of the view.
+/// A loader with multiarch directories gets `lib/<triple>` (to `dir/lib/<triple>` in a full
+/// root file system, to `dir/lib` in a Debian cross sysroot such as `/usr/<triple>`) and
+/// `usr/lib/<triple>`; one without (a flat sysroot) gets each file of `dir/lib` and
+/// `dir/usr/lib` linked one by one.
+fn library_links(dir: &Path, loader: &Path) -> Vec<Link> {
+    let bytes = std::fs::read(loader).unwrap_or_default();
+    let triples = multiarch_triples(&bytes);
+    let mut out = Vec::new();
+    if triples.is_empty() {
+        for sub in ["lib", "usr/lib"] {
+            let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            let mut names: Vec<_> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
+            names.sort();
+            out.extend(names.into_iter().map(|n| Link {
+                at: Path::new(sub).join(&n),
+                to: dir.join(sub).join(&n),
+            }));
+        }
+        return out;
+    }
+    for t in triples {
+        for sub in ["lib", "usr/lib"] {
+            let own = dir.join(sub).join(&t);
+            let to = if own.is_dir() {
+                own
+            } else if sub == "lib" && dir.join(sub).is_dir() {
+                dir.join(sub)
+            } else {
+                continue;
+            };
+            out.push(Link {
+                at: Path::new(sub).join(&t),
+                to,
+            });
+        }
+    }
+    out
+}
+
+/// Create the view's links under `view` (an empty directory).
+pub fn create(view: &Path, plan: &Plan) -> std::io::Result<()> {
+    for link in &plan.links {
+        let at = view.join(&link.at);
+        if let Some(parent) = at.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(&link.to, &at)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profiles;
+
+    /// A fake root: files (empty unless given content) and symlinks (`path -> target`).
+    fn tree(files: &[(&str, &[u8])], links: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (f, content) in files {
+            let path = root.path().join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+        }
+        for (at, to) in links {
+            let path = root.path().join(at.trim_start_matches('/'));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(to, &path).unwrap();
+        }
+        root
+    }
+
+    /// Fake loaders name their system in their content; multiarch dirs as glibc's strings.
+    fn fits(p: &Profile, file: &Path) -> bool {
+        std::fs::read(file)
+            .is_ok_and(|b| String::from_utf8_lossy(&b).starts_with(&format!("{}\0", p.system)))
+    }
+
+    fn links(plan: &Plan, root: &Path) -> Vec<String> {
+        plan.links
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} -> {}",
+                    l.at.display(),
+                    l.to.strip_prefix(root).unwrap_or(&l.to).display()
+                )
+            })
+            .collect()
+    }
+
+    const RV: &[u8] =
+        b"riscv64-linux\0/lib/riscv64-linux-gnu/\0/usr/lib/riscv64-linux-gnu/\0/lib/\0";
+    const A64: &[u8] = b"aarch64-linux\0/lib/aarch64-linux-gnu/\0/usr/lib/aarch64-linux-gnu/\0";
+
+    #[test]
+    fn two_systems_from_debian_cross_sysroots_and_one_at_its_own_path() {
+        let t = tree(
+            &[
+                ("/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", RV),
+                ("/usr/riscv64-linux-gnu/lib/libc.so.6", b""),
+                ("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1", A64),
+                (
+                    "/lib/ld-linux-armhf.so.3",
+                    b"armv7l-linux\0/lib/arm-linux-gnueabihf/\0",
+                ),
+                (
+                    "/usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3",
+                    b"armv7l-linux\0/lib/arm-linux-gnueabihf/\0",
+                ),
+                ("/lib/ld.so.cache", b"riscv64-linux\0"),
+                ("/usr/bin/ld", b"riscv64-linux\0"),
+            ],
+            &[],
+        );
+        let profiles = Profiles::builtin().unwrap();
+        let systems: Vec<&Profile> = ["riscv64-linux", "aarch64-linux", "armv7l-linux"]
+            .iter()
+            .map(|s| profiles.lookup(s).unwrap())
+            .collect();
+        let plan = plan(t.path(), &systems, &[], None, &fits);
+        assert_eq!(
+            links(&plan, t.path()),
+            [
+                "lib/ld-linux-aarch64.so.1 -> usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+                "lib/aarch64-linux-gnu -> usr/aarch64-linux-gnu/lib",
+                "lib/ld-linux-riscv64-lp64d.so.1 -> usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1",
+                "lib/riscv64-linux-gnu -> usr/riscv64-linux-gnu/lib",
+            ]
+        );
+        assert_eq!(plan.served["armv7l-linux"], [Served::Host]);
+        assert!(matches!(
+            plan.served["riscv64-linux"][..],
+            [Served::Dir {
+                origin: Origin::Search,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_given_sysroot_wins_for_its_system_only_and_a_root_fs_keeps_its_multiarch_dirs() {
+        let t = tree(
+            &[
+                ("/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", RV),
+                (
+                    "/rootfs/usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1",
+                    RV,
+                ),
+                ("/rootfs/usr/lib/riscv64-linux-gnu/libc.so.6", b""),
+                ("/rootfs/lib/riscv64-linux-gnu/libm.so.6", b""),
+                ("/rootfs/lib/ld-linux-aarch64.so.1", A64),
+            ],
+            &[(
+                "/rootfs/lib/ld-linux-riscv64-lp64d.so.1",
+                "/usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1",
+            )],
+        );
+        let profiles = Profiles::builtin().unwrap();
+        let systems: Vec<&Profile> = ["riscv64-linux", "aarch64-linux"]
+            .iter()
+            .map(|s| profiles.lookup(s).unwrap())
+            .collect();
+        let given = [("riscv64-linux".to_owned(), t.path().join("rootfs"))];
+        let plan = plan(t.path(), &systems, &given, None, &fits);
+        assert_eq!(
+            links(&plan, t.path()),
+            [
+                "lib/ld-linux-riscv64-lp64d.so.1 -> rootfs/usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1",
+                "lib/riscv64-linux-gnu -> rootfs/lib/riscv64-linux-gnu",
+                "usr/lib/riscv64-linux-gnu -> rootfs/usr/lib/riscv64-linux-gnu",
+            ],
+            "the aarch64 loader in the riscv64 sysroot is not taken; the absolute link is followed inside it"
+        );
+        assert!(!plan.served.contains_key("aarch64-linux"));
+    }
+
+    #[test]
+    fn qemu_ld_prefix_comes_before_the_search_and_a_flat_sysroot_links_its_files() {
+        let t = tree(
+            &[
+                ("/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", RV),
+                (
+                    "/opt/br/lib/ld-linux-riscv64-lp64d.so.1",
+                    b"riscv64-linux\0",
+                ),
+                ("/opt/br/lib/libc.so.6", b""),
+                ("/opt/br/usr/lib/libz.so.1", b""),
+            ],
+            &[],
+        );
+        let profiles = Profiles::builtin().unwrap();
+        let systems = [profiles.lookup("riscv64-linux").unwrap()];
+        let env = t.path().join("opt/br");
+        let plan = plan(t.path(), &systems, &[], Some(env.as_os_str()), &fits);
+        assert_eq!(
+            links(&plan, t.path()),
+            [
+                "lib/ld-linux-riscv64-lp64d.so.1 -> opt/br/lib/ld-linux-riscv64-lp64d.so.1",
+                "lib/libc.so.6 -> opt/br/lib/libc.so.6",
+                "usr/lib/libz.so.1 -> opt/br/usr/lib/libz.so.1",
+            ]
+        );
+    }
+
+    #[test]
+    fn loader_names() {
+        for (name, want) in [
+            ("ld-linux-riscv64-lp64d.so.1", true),
+            ("ld-linux-armhf.so.3", true),
+            ("ld.so.1", true),
+            ("ld64.so.2", true),
+            ("ld-musl-aarch64.so.1", true),
+            ("ld.so.cache", false),
+            ("ld.so.conf", false),
+            ("ldscripts", false),
+            ("libc.so.6", false),
+            ("ld", false),
+        ] {
+            assert_eq!(is_loader_name(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn multiarch_triples_come_from_the_loaders_strings() {
+        assert_eq!(multiarch_triples(RV), ["riscv64-linux-gnu"]);
+        assert_eq!(
+            multiarch_triples(b"x/lib/arm-linux-gnueabihf/\0/usr/lib/arm-linux-gnueabihf/\0/lib/\0/lib/tls/\0/lib/-linux-/"),
+            ["arm-linux-gnueabihf"]
+        );
+        assert!(multiarch_triples(b"/lib/\0/usr/lib/\0").is_empty());
+    }
+
+    #[test]
+    fn this_machines_real_riscv64_loader_names_its_multiarch_dir() {
+        // libc6-riscv64-cross (installed by scripts/test-deps.sh) provides it.
+        let loader = Path::new("/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1");
+        let bytes = std::fs::read(loader).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; install libc6-riscv64-cross (bash scripts/test-deps.sh)",
+                loader.display()
+            )
+        });
+        assert_eq!(multiarch_triples(&bytes), ["riscv64-linux-gnu"]);
+    }
+}

@@ -1,0 +1,323 @@
+//! `binfmtctl build` with the dynamically linked programs cross compilers make by default
+//! (issue 15): an autotools project's `make check` and a make project that runs a generator it
+//! just compiled, cross-built with Debian's toolchains for riscv64, aarch64 and armhf, no
+//! `-static`, as an unprivileged user; three systems in one build; the loader found nowhere;
+//! `--sysroot SYSTEM=DIR`; the host-table fallback.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{ok, private, scratch, stderr, stdout, As, BIN, MANIFEST_DIR};
+
+/// The cross targets: (Nix system, GNU triple, Debian packages of the cross compiler).
+const TARGETS: [(&str, &str, &str); 3] = [
+    (
+        "riscv64-linux",
+        "riscv64-linux-gnu",
+        "gcc-riscv64-linux-gnu libc6-dev-riscv64-cross",
+    ),
+    (
+        "aarch64-linux",
+        "aarch64-linux-gnu",
+        "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
+    ),
+    (
+        "armv7l-linux",
+        "arm-linux-gnueabihf",
+        "gcc-arm-linux-gnueabihf libc6-dev-armhf-cross",
+    ),
+];
+
+fn require_toolchains() {
+    common::require("make", "make");
+    common::require("autoreconf", "autoconf automake");
+    common::require("qemu-riscv64-static", "qemu-user-static");
+    for (_, triple, packages) in TARGETS {
+        common::require(&format!("{triple}-gcc"), packages);
+    }
+}
+
+/// Run a shell script as nobody (the unprivileged user of these tests) in `dir`, with `$B`
+/// binfmtctl and `$F` the fixtures directory.
+fn as_nobody(dir: &Path, script: &str) -> Output {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "tests as nobody need the test suite to run as root"
+    );
+    Command::new(common::require("setpriv", "util-linux"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(["sh", "-c"])
+        .arg(format!(
+            "set -u\nB={BIN}\nF={MANIFEST_DIR}/tests/fixtures\nexport HOME={dir}\n{script}",
+            dir = dir.display()
+        ))
+        .current_dir(dir)
+        .env_remove("QEMU_LD_PREFIX")
+        .output()
+        .expect("run setpriv")
+}
+
+/// `make check`'s summary line for one count ("PASS", "FAIL"), as automake prints it.
+fn count(text: &str, what: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("# {what}:"))?.trim().parse().ok())
+}
+
+#[test]
+fn an_autotools_make_check_of_dynamic_programs_passes_under_build_for_riscv64_aarch64_and_armhf() {
+    require_toolchains();
+    let t = scratch();
+    for (system, triple, _) in TARGETS {
+        // Configured and built as the user, dynamically linked as the cross compiler links by
+        // default; then `make check` without emulation, and under binfmtctl build.
+        let out = as_nobody(
+            t.path(),
+            &format!(
+                r#"cp -r "$F/autocalc" {triple} && cd {triple} || exit 90
+autoreconf -fi >/dev/null 2>&1 || {{ echo "autoreconf failed" >&2; exit 91; }}
+./configure --host={triple} >configure.log 2>&1 || {{ cat configure.log >&2; exit 92; }}
+make check TESTS= >/dev/null 2>&1 || {{ echo "make failed" >&2; exit 93; }}
+"$B" identify test-add calc
+"#
+            ),
+        );
+        let text = ok(&out);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("test-add ") && l.contains(system))
+                && text.matches(", dynamic, interpreter /lib/ld-").count() == 2,
+            "{triple}: the check programs are dynamically linked foreign programs:\n{text}"
+        );
+        let project = t.path().join(triple);
+        let plain = private(As::Nobody, &project, "make check 2>&1; echo \"make=$?\"");
+        let text = stdout(&plain);
+        assert_eq!(
+            count(&text, "PASS"),
+            Some(0),
+            "{triple} without emulation:\n{text}"
+        );
+        assert_eq!(
+            count(&text, "FAIL"),
+            Some(4),
+            "{triple} without emulation:\n{text}"
+        );
+        assert!(!text.contains("make=0"), "{text}");
+
+        let under = as_nobody(
+            &project,
+            "\"$B\" build -- make check 2>&1; echo \"make=$?\"",
+        );
+        let text = stdout(&under);
+        assert_eq!(
+            (count(&text, "PASS"), count(&text, "FAIL")),
+            (Some(4), Some(0)),
+            "{triple} under binfmtctl build:\n{text}\n{}",
+            stderr(&under)
+        );
+        assert!(text.trim_end().ends_with("make=0"), "{text}");
+    }
+}
+
+#[test]
+fn qemu_registered_without_a_sysroot_fails_on_dynamic_programs_where_build_succeeds() {
+    // The issue's own failure: a registration alone does not give qemu the loader.
+    require_toolchains();
+    let t = scratch();
+    let out = as_nobody(
+        t.path(),
+        "riscv64-linux-gnu-gcc -O2 -o hello \"$F/hello.c\" && \"$B\" identify hello",
+    );
+    assert!(ok(&out).contains("dynamic, interpreter /lib/ld-linux-riscv64-lp64d.so.1"));
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    let plain = private(
+        As::Nobody,
+        t.path(),
+        &format!(
+            "printf '%s' ':rv:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
+             ./hello one; echo \"hello=$?\""
+        ),
+    );
+    assert!(
+        stderr(&plain).contains("Could not open '/lib/ld-linux-riscv64-lp64d.so.1'"),
+        "{}",
+        stderr(&plain)
+    );
+    let under = as_nobody(
+        t.path(),
+        "HELLO_EXIT=0 \"$B\" build --system riscv64 -- ./hello one",
+    );
+    assert_eq!(ok(&under), "hello argv0=./hello [one]\n");
+}
+
+#[test]
+fn a_generator_for_each_of_three_systems_runs_in_one_make_dynamically_and_the_report_lists_them() {
+    require_toolchains();
+    let t = scratch();
+    let mut top = String::from("all:\n");
+    for (_, triple, _) in TARGETS {
+        top += &format!("\t$(MAKE) -C {triple} CC={triple}-gcc CFLAGS=-O2\n");
+    }
+    std::fs::write(t.path().join("Makefile"), top).unwrap();
+    let mut setup = String::new();
+    let mut clean = String::new();
+    for (_, triple, _) in TARGETS {
+        setup += &format!("mkdir {triple} && cp \"$F\"/crossgen/* {triple}/ || exit 90\n");
+        clean += &format!("make -C {triple} clean >/dev/null\n");
+    }
+    ok(&as_nobody(t.path(), &setup));
+    let plain = private(As::Nobody, t.path(), "make 2>&1; echo \"make=$?\"");
+    assert!(
+        stdout(&plain).contains("Exec format error") && !stdout(&plain).contains("make=0"),
+        "{}",
+        stdout(&plain)
+    );
+    ok(&as_nobody(t.path(), &clean));
+
+    let under = as_nobody(
+        t.path(),
+        "\"$B\" build --report report.txt -- make >/dev/null",
+    );
+    ok(&under);
+    let report = std::fs::read_to_string(t.path().join("report.txt")).unwrap();
+    assert!(
+        report.starts_with(
+            "binfmtctl build report: 3 foreign program(s) executed under emulation, 3 exec(s), "
+        ),
+        "{report}"
+    );
+    for (system, triple, _) in TARGETS {
+        let dir = t.path().join(triple);
+        let gen = dir.join("gen").canonicalize().unwrap();
+        let identify = stdout(&common::run(&["identify", &gen.display().to_string()]));
+        assert!(identify.contains(", dynamic, interpreter"), "{identify}");
+        // armv6l and armv7l share one magic: either name is the arm program's system.
+        let system = if system == "armv7l-linux" {
+            "armv"
+        } else {
+            system
+        };
+        assert!(
+            report
+                .lines()
+                .any(|l| l.contains(&format!("  {system}"))
+                    && l.ends_with(&gen.display().to_string())),
+            "{report}"
+        );
+        let table = std::fs::read_to_string(dir.join("table.h")).unwrap();
+        let bits = if triple.starts_with("arm") { 32 } else { 64 };
+        assert!(
+            table.starts_with(&format!("#define TARGET_LONG_BITS {bits}\n")),
+            "{triple}: the generator ran as the target: {table}"
+        );
+    }
+}
+
+/// Compile the dynamic riscv64 hello into `dir`, then run `script` as root of a new user and
+/// mount namespace in which Debian's riscv64 cross sysroot is hidden under an empty tmpfs
+/// (`$RV` is a bind mount of it made before, for --sysroot).
+fn without_the_riscv64_sysroot(dir: &Path, script: &str) -> Output {
+    require_toolchains();
+    let hello = dir.join("hello");
+    ok(&Command::new("riscv64-linux-gnu-gcc")
+        .args(["-O2", "-o"])
+        .arg(&hello)
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/hello.c"))
+        .output()
+        .unwrap());
+    Command::new(common::require("unshare", "util-linux"))
+        .args(["--user", "--map-root-user", "--mount", "--", "sh", "-c"])
+        .arg(format!(
+            "set -u\nB={BIN}\nRV={dir}/rv\nmkdir \"$RV\" && mount --bind /usr/riscv64-linux-gnu \"$RV\" \
+             && mount -t tmpfs tmpfs /usr/riscv64-linux-gnu || exit 99\n{script}",
+            dir = dir.display()
+        ))
+        .current_dir(dir)
+        .env_remove("QEMU_LD_PREFIX")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_loader_found_nowhere_is_named_with_its_package_once_per_build() {
+    let t = scratch();
+    let out = without_the_riscv64_sysroot(
+        t.path(),
+        "\"$B\" build --system riscv64 -- sh -c './hello; echo \"first=$?\"; ./hello; echo \"second=$?\"'",
+    );
+    assert_ne!(out.status.code(), Some(99), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "first=127\nsecond=127\n", "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err,
+        "binfmtctl build: ./hello is a dynamically linked riscv64-linux program and needs the loader \
+         /lib/ld-linux-riscv64-lp64d.so.1, found neither on this machine nor in a sysroot (looked in: \
+         /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1); install it: apt install \
+         libc6-riscv64-cross, or give binfmtctl build --sysroot riscv64-linux=DIR\n\
+         binfmtctl build: ./hello is a dynamically linked riscv64-linux program and needs the loader \
+         /lib/ld-linux-riscv64-lp64d.so.1, which is missing (see above)\n"
+    );
+}
+
+#[test]
+fn sysroot_system_dir_is_used_and_checked() {
+    let t = scratch();
+    let out = without_the_riscv64_sysroot(
+        t.path(),
+        "HELLO_EXIT=0 \"$B\" build --system riscv64 --sysroot riscv64-linux=\"$RV\" -- ./hello given; echo \"given=$?\"\n\
+         QEMU_LD_PREFIX=\"$RV\" HELLO_EXIT=0 \"$B\" build --system riscv64 -- ./hello env; echo \"env=$?\"\n\
+         \"$B\" build --system riscv64 --sysroot riscv64-linux=\"$RV/nothere\" -- true; echo \"missing=$?\"\n\
+         \"$B\" build --system riscv64 --sysroot aarch64=/usr/aarch64-linux-gnu -- true; echo \"not-wanted=$?\"\n\
+         \"$B\" build --system riscv64 --system aarch64 --sysroot aarch64=\"$RV\" -- true; echo \"foreign=$?\"\n\
+         \"$B\" build --system riscv64 --sysroot \"$RV\" -- true; echo \"no-system=$?\"\n",
+    );
+    let text = stdout(&out);
+    let err = stderr(&out);
+    assert!(
+        text.contains("hello argv0=./hello [given]\ngiven=0\n")
+            && text.contains("hello argv0=./hello [env]\nenv=0\n"),
+        "{text}\n{err}"
+    );
+    for (what, message) in [
+        ("missing=2", "nothere is not a directory"),
+        (
+            "not-wanted=2",
+            "aarch64-linux is not emulated in this build; add --system aarch64-linux",
+        ),
+        ("foreign=2", "holds no loader for aarch64-linux programs"),
+        (
+            "no-system=2",
+            "expected SYSTEM=DIR, e.g. --sysroot riscv64-linux=/usr/riscv64-linux-gnu",
+        ),
+    ] {
+        assert!(text.contains(what), "{what}: {text}");
+        assert!(err.contains(message), "{message}: {err}");
+    }
+}
+
+#[test]
+fn the_host_table_fallback_runs_dynamic_programs_too() {
+    require_toolchains();
+    let t = scratch();
+    ok(&Command::new("aarch64-linux-gnu-gcc")
+        .args(["-O2", "-o"])
+        .arg(t.path().join("hello"))
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/hello.c"))
+        .output()
+        .unwrap());
+    // In a private instance, which plays the host table here.
+    let out = private(
+        As::Me,
+        t.path(),
+        "snap > \"$T/before\"\nHELLO_EXIT=0 \"$B\" build --host-table --system aarch64 -- ./hello host; echo \"build=$?\"\nsnap > \"$T/after\"",
+    );
+    assert_eq!(
+        ok(&out),
+        "hello argv0=./hello [host]\nbuild=0\n",
+        "{}",
+        stderr(&out)
+    );
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    assert_eq!(read("before"), read("after"));
+}
