@@ -572,6 +572,44 @@ class Bench:
         self.section("6b. binfmtctl build: a build that runs emulated programs", text)
 
 
+    def build_dynamic(self):
+        """A dynamically linked program's exec under build (the kernel runs the registered
+        qemu, which finds the loader through the build's sysroot view) against the same exec
+        with the sysroot given to qemu by hand (`qemu -L`). Both inside the same kind of
+        build, so the set-up cost is the same on both sides and only the exec differs."""
+        a = self.a
+        n_execs = 20
+        sysroot = "/usr/riscv64-linux-gnu"
+        qemu_l = os.path.join(self.work, "dynamic-qemu-L.sh")
+        with open(qemu_l, "w") as f:
+            f.write(f"for i in $(seq {n_execs}); do {a.qemu_static} -L {sysroot} {a.hello_dyn} >/dev/null; done\n")
+        kernel = os.path.join(self.work, "dynamic-kernel.sh")
+        with open(kernel, "w") as f:
+            f.write(f"for i in $(seq {n_execs}); do {a.hello_dyn} >/dev/null; done\n")
+        w = self.worker("build-dynamic")
+        env = self.env(HELLO_EXIT="0")
+        build = ("build", "--system", "riscv64-linux", "--", "sh")
+        v = [
+            Variant(f"build -- sh: {n_execs} x qemu-riscv64-static -L {sysroot} hello (by hand)", w,
+                    dict(self.bctl(*build, qemu_l), env=env)),
+            Variant(f"build -- sh: {n_execs} x hello (the kernel, the build's sysroot view)", w,
+                    dict(self.bctl(*build, kernel), env=env)),
+        ]
+        run_paired(v, max(5, a.rounds_check * 2), a.warmup, "dynamic programs under build")
+        self.keep("build_dynamic", v)
+        if any(rc != 0 for x in v for rc in x.rcs):
+            raise BenchError("a dynamic exec failed: " + "; ".join(o for x in v for o in x.outs[:1]))
+        r, lo, hi = paired_ratio(v[1].samples, v[0].samples)
+        text = (f"The dynamically linked riscv64 hello (Debian's cross gcc, no -static) executed {n_execs} "
+                "times by a shell under `binfmtctl build`: through the kernel, where the registered qemu finds "
+                f"the loader and libc through the build's sysroot view ($QEMU_LD_PREFIX), against qemu started "
+                f"by hand with `-L {sysroot}`.\n\n")
+        text += table(v, v[0], cpu=True)
+        text += (f"\nGoal: a dynamic program's exec under build within 1.05x of `qemu -L` by hand: paired ratio "
+                 f"{r:.3f} [{lo:.3f}, {hi:.3f}] {verdict(r <= 1.05)}\n")
+        self.section("6c. binfmtctl build: dynamically linked programs", text)
+
+
 def machine():
     def first(path, key):
         try:
@@ -601,14 +639,14 @@ def machine():
 
 def main():
     p = argparse.ArgumentParser()
-    for name in ["binfmtctl", "hello", "trampoline", "rust-floor", "qemu-static", "qemu-dynamic", "systemd-binfmt", "update-binfmts",
+    for name in ["binfmtctl", "hello", "hello-dyn", "trampoline", "rust-floor", "qemu-static", "qemu-dynamic", "systemd-binfmt", "update-binfmts",
                  "config-all", "config-riscv64", "binfmt-d-all", "deb-importdir", "deb-admindir",
                  "debian-conf", "nixos-line", "systems-json", "work", "out"]:
         p.add_argument("--" + name, required=True)
     p.add_argument("--n-systems", type=int, required=True)
     p.add_argument("--left-out", default="none", help="the systems left out of the registrations, and why")
     p.add_argument("--quick", action="store_true", help="few rounds: a smoke test of the harness")
-    p.add_argument("--only", default="", help="comma-separated: apply,exec,run,check,startup,build")
+    p.add_argument("--only", default="", help="comma-separated: apply,exec,run,check,startup,build,dynamic")
     a = p.parse_args()
     scale = 0.1 if a.quick else 1.0
     a.warmup = 3 if a.quick else 5
@@ -641,6 +679,8 @@ def main():
             b.startup()
         if not only or "build" in only:
             b.build()
+        if not only or "build" in only or "dynamic" in only:
+            b.build_dynamic()
     finally:
         b.close()
     elapsed = time.monotonic() - t0

@@ -5,7 +5,7 @@
 #
 #   bash bench/run.sh            # the full run (about 2-3 minutes on 2 cores)
 #   bash bench/run.sh --quick    # a few rounds of everything: checks the harness, not the numbers
-#   bash bench/run.sh --only exec,run   # any of apply, exec, run, check, startup
+#   bash bench/run.sh --only exec,run   # any of apply, exec, run, check, startup, build, dynamic
 #
 # Needs Linux >= 6.7 (a private binfmt_misc per user namespace) and user namespaces; works as
 # root or as an ordinary user. The host's global binfmt_misc table is never written: every
@@ -71,6 +71,9 @@ cargo build --release --locked -q
 # .cargo/config.toml builds for the host's target triple (a static binary): target/<triple>/.
 bin=$root/target/$(rustc -vV | sed -n 's/^host: //p')/release/binfmtctl
 riscv64-linux-gnu-gcc -static -O2 -o "$work/hello-riscv64" tests/fixtures/hello.c
+# What cross compilers make by default: dynamically linked (loader and libc from Debian's cross
+# sysroot /usr/riscv64-linux-gnu, libc6-riscv64-cross).
+riscv64-linux-gnu-gcc -O2 -o "$work/hello-riscv64-dyn" tests/fixtures/hello.c
 # The NixOS default path's P-wrapper, in front of the dynamically linked qemu, reached through
 # a symlink as NixOS's /run/binfmt/riscv64-linux is.
 gcc -static -O2 -std=c99 -Wall -Wextra -DTARGET_QEMU="\"$(command -v qemu-riscv64)\"" \
@@ -102,7 +105,7 @@ global_snapshot() {
 before=$(global_snapshot)
 
 python3 bench/bench.py \
-  --binfmtctl "$bin" --hello "$work/hello-riscv64" --trampoline "$work/static-trampoline" --rust-floor "$rust_floor" \
+  --binfmtctl "$bin" --hello "$work/hello-riscv64" --hello-dyn "$work/hello-riscv64-dyn" --trampoline "$work/static-trampoline" --rust-floor "$rust_floor" \
   --qemu-static "$(command -v qemu-riscv64-static)" --qemu-dynamic "$(command -v qemu-riscv64)" \
   --systemd-binfmt /lib/systemd/systemd-binfmt --update-binfmts "$update_binfmts" \
   --config-all "$work/config-all.toml" --config-riscv64 "$work/config-riscv64.toml" \

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// How many leading bytes of a file `binfmt_misc` matches magics against (`BINPRM_BUF_SIZE`,
 /// 256 since Linux 5.1).
-const HEADER_LEN: usize = 256;
+pub const HEADER_LEN: usize = 256;
 /// The largest program header table read. The kernel itself refuses tables over 64 KiB
 /// (`load_elf_phdrs`); a real executable has a dozen entries.
 const MAX_PHDR_TABLE: usize = 64 * 1024;

@@ -148,6 +148,19 @@ pub fn mount_private_binfmt_misc() -> Result<Registry> {
     Ok(registry)
 }
 
+/// Mount a small tmpfs (mode 0755) on `dir`, in this mount namespace only: a directory that
+/// vanishes with the namespace, so nothing is left to remove.
+pub fn mount_tmpfs(dir: &Path) -> Result<()> {
+    nix::mount::mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some("mode=0755,size=4m"),
+    )
+    .with_context(|| format!("cannot mount a tmpfs on {}", dir.display()))
+}
+
 /// chroot into `dir`, inside a fresh user + mount namespace, so no privilege is needed. Where
 /// new user namespaces are refused (Docker's default seccomp profile, sysctl
 /// user.max_user_namespaces = 0, Ubuntu's AppArmor restriction) a caller with CAP_SYS_ADMIN

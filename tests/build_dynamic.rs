@@ -253,7 +253,7 @@ fn a_loader_found_nowhere_is_named_with_its_package_once_per_build() {
         err,
         "binfmtctl build: ./hello is a dynamically linked riscv64-linux program and needs the loader \
          /lib/ld-linux-riscv64-lp64d.so.1, found neither on this machine nor in a sysroot (looked in: \
-         /lib/ld-linux-riscv64-lp64d.so.1, /usr/*/lib/ld-linux-riscv64-lp64d.so.1); install it: apt install \
+         /lib/ld-linux-riscv64-lp64d.so.1, /usr/*-*/lib/ld-linux-riscv64-lp64d.so.1); install it: apt install \
          libc6-riscv64-cross, or give binfmtctl build --sysroot riscv64-linux=DIR\n\
          binfmtctl build: ./hello is a dynamically linked riscv64-linux program and needs the loader \
          /lib/ld-linux-riscv64-lp64d.so.1, which is missing (see above)\n"
@@ -320,4 +320,68 @@ fn the_host_table_fallback_runs_dynamic_programs_too() {
     );
     let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
     assert_eq!(read("before"), read("after"));
+}
+
+#[test]
+fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_over_a_squatted_one(
+) {
+    require_toolchains();
+    let t = scratch();
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    common::set_mode(&tmp, 0o1777);
+    ok(&as_nobody(
+        t.path(),
+        "riscv64-linux-gnu-gcc -O2 -o hello \"$F/hello.c\"",
+    ));
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let out = as_nobody(
+        t.path(),
+        &format!(
+            "export TMPDIR={tmp}\nHELLO_EXIT=0 \"$B\" build --system riscv64 --report - -- sh -c 'ls \"$QEMU_LD_PREFIX/lib\" | grep -c riscv64; ./hello'\n\
+             \"$B\" build --system riscv64 -- sh -c 'kill -KILL $$'; echo \"killed=$?\"\n\
+             \"$B\" build --system riscv64 --report - -- sh -c 'kill -KILL $$'; echo \"killed-report=$?\"",
+            tmp = tmp.display()
+        ),
+    );
+    assert_eq!(
+        stdout(&out),
+        "2\nhello argv0=./hello\nkilled=137\nkilled-report=137\n",
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(listing(), ["binfmtctl-build-u65534"]);
+    assert_eq!(
+        std::fs::read_dir(tmp.join("binfmtctl-build-u65534"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // Another user's directory of that name: not used, left as it was.
+    std::fs::remove_dir(tmp.join("binfmtctl-build-u65534")).unwrap();
+    std::fs::create_dir(tmp.join("binfmtctl-build-u65534")).unwrap();
+    std::fs::write(tmp.join("binfmtctl-build-u65534/planted"), "x").unwrap();
+    let out = as_nobody(
+        t.path(),
+        &format!(
+            "export TMPDIR={tmp}\nHELLO_EXIT=0 \"$B\" build --system riscv64 -- ./hello",
+            tmp = tmp.display()
+        ),
+    );
+    assert_eq!(ok(&out), "hello argv0=./hello\n");
+    assert_eq!(
+        std::fs::read_dir(tmp.join("binfmtctl-build-u65534"))
+            .unwrap()
+            .count(),
+        1,
+        "the squatted directory is left as it was"
+    );
 }

@@ -76,13 +76,15 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
         &profiles,
         &sysroots,
         env_prefix.as_deref(),
-        &sysroot::loader_fits,
+        &sysroot::loader_header_quick,
     );
     // A system with no loader anywhere: its dynamic programs would fail with qemu's "Could not
     // open". binfmtctl's launcher stands in front of its qemu and says what to install, once
     // per loader. Not in the host table (it would stand in front of everyone's programs), not
     // for Nix (its sandbox hides the build directory; Nix's loaders are store paths anyway).
-    let launch: Vec<&str> = if private && !nix {
+    // Only for systems named with --system: by default every installed emulator is wanted,
+    // most without a sysroot, and the launcher costs their static programs an exec each.
+    let launch: Vec<&str> = if private && !nix && !args.systems.is_empty() {
         wanted
             .iter()
             .map(|w| &*w.profile.system)
@@ -91,14 +93,22 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let dir = BuildDir::create(
-        &wanted,
-        &plan,
+    let contents = Contents {
+        wanted: &wanted,
+        plan: &plan,
         report,
-        &launch,
-        &sysroots,
-        env_prefix.as_deref(),
-    )?;
+        launch: &launch,
+        given: &sysroots,
+        env_prefix: env_prefix.as_deref(),
+    };
+    // Private: a tmpfs in the build's own mount namespace, on a directory of the caller's that
+    // stays empty outside (nothing to remove, so binfmtctl can exec the command). The host
+    // table: a directory in the temp dir, removed afterwards.
+    let dir = if private {
+        BuildDir::mountpoint()?
+    } else {
+        BuildDir::temp(&contents)?
+    };
     if let (Some(dest), false) = (&report_dest, report) {
         dest.write(
             "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
@@ -116,8 +126,21 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     let start = || start_command(ctx, &args.command, &env);
     let status = if private {
         enter_private_instance(&host_entries, |carried| {
+            namespace::mount_tmpfs(&dir.path)?;
+            dir.fill(&contents)?;
             registrations(&wanted, carried, &dir, &shimmed, "binfmtctl-")
         })?;
+        if !report {
+            // Nothing to do after the command: become it. execve, not std's execvp: a program
+            // no entry runs must fail with "Exec format error", not be handed to /bin/sh.
+            let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
+            let err = crate::exec::replace(&path, &args.command, Some(command_env(&env)));
+            bail!(
+                "cannot execute {}: {err}{}",
+                path.display(),
+                not_emulated(ctx, &path, &err)
+            );
+        }
         wait_blocking_signals(start)
     } else {
         with_host_table(ctx, &wanted, &dir, &shimmed, start)
@@ -171,7 +194,7 @@ fn given_sysroots(
             &[profile],
             &[(profile.system.to_string(), dir.clone())],
             None,
-            &sysroot::loader_fits,
+            &sysroot::loader_header_quick,
         );
         if one.links.is_empty() {
             bail!(
@@ -186,6 +209,14 @@ fn given_sysroots(
     Ok(out)
 }
 
+/// This process's environment with `set` added (replacing variables of the same names).
+fn command_env(set: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| set.iter().all(|(s, _)| s != k))
+        .chain(set.iter().cloned())
+        .collect()
+}
+
 /// Start the build's command as a child: found in `$PATH` as a shell would, exec'd with
 /// execve (a program no entry runs fails with "Exec format error", and is not handed to
 /// /bin/sh as a script), with `set` added to the environment.
@@ -194,13 +225,8 @@ fn start_command(
     command: &[OsString],
     set: &[(OsString, OsString)],
 ) -> Result<std::process::Child> {
-    let program = &command[0];
-    let path = super::run::resolve(program, std::env::var_os("PATH").as_deref())?;
-    let env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| set.iter().all(|(s, _)| s != k))
-        .chain(set.iter().cloned())
-        .collect();
-    crate::exec::spawn(&path, command, &env).map_err(|err| {
+    let path = super::run::resolve(&command[0], std::env::var_os("PATH").as_deref())?;
+    crate::exec::spawn(&path, command, &command_env(set)).map_err(|err| {
         anyhow::anyhow!(
             "cannot execute {}: {err}{}",
             path.display(),
@@ -547,78 +573,140 @@ pub(super) fn remove_leftovers(registry: &Registry, dry_run: bool) -> Vec<String
     removed
 }
 
-/// The build's own directory, removed when dropped: `view/` (the sysroot view, the build's
-/// `$QEMU_LD_PREFIX`), and for the systems whose interpreter is binfmtctl's shim (`shim`):
-/// `shim/<system>` (binfmtctl itself, registered as the interpreter), `qemu/<system>` (the
-/// real qemu), `hint/<system>` (what to do when a loader is missing), `missing/` (one file a
-/// loader already reported missing), and `report.jsonl` with --report. World-readable: a
-/// program the build starts as another user must find its loader too.
+/// What goes in a build directory.
+struct Contents<'a> {
+    wanted: &'a [Wanted<'a>],
+    plan: &'a sysroot::view::Plan,
+    report: bool,
+    /// The systems whose loader no sysroot has (binfmtctl's launcher stands in front of qemu).
+    launch: &'a [&'a str],
+    given: &'a [(String, PathBuf)],
+    env_prefix: Option<&'a std::ffi::OsStr>,
+}
+
+/// The build's own directory: `view/` (the sysroot view, the build's `$QEMU_LD_PREFIX`), and
+/// for the systems whose interpreter is binfmtctl's shim (a report, or a loader found
+/// nowhere): `shim/<system>` (binfmtctl itself, registered as the interpreter),
+/// `qemu/<system>` (the real qemu), `hint/<system>` (what to do when a loader is missing),
+/// `missing/` (one file a loader already reported missing), and `report.jsonl` with --report.
+/// World-readable: a program the build starts as another user must find its loader too.
+///
+/// In a private instance it is a tmpfs mounted in the build's mount namespace on
+/// [`BuildDir::mountpoint`]: it vanishes with the build, whatever kills it. In the host table
+/// it is a new directory in the temp dir, removed when dropped.
 struct BuildDir {
     path: PathBuf,
+    remove_on_drop: bool,
 }
 
 impl BuildDir {
-    fn create(
-        wanted: &[Wanted],
-        plan: &sysroot::view::Plan,
-        report: bool,
-        launch: &[&str],
-        given: &[(String, PathBuf)],
-        env_prefix: Option<&std::ffi::OsStr>,
-    ) -> Result<BuildDir> {
+    /// The caller's own directory for the private tmpfs: `<temp dir>/binfmtctl-build-u<uid>`,
+    /// created once and left empty (mounted on only inside builds' namespaces; its time set at
+    /// every build so that /tmp cleaners leave it alone). One that another user owns, or that
+    /// is not a plain directory, is passed over for a new one of this build's (left empty
+    /// behind it).
+    fn mountpoint() -> Result<BuildDir> {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = nix::unistd::getuid();
+        let path = std::env::temp_dir().join(format!("{}u{uid}", shim::BUILD_DIR_PREFIX));
+        match fs::DirBuilder::new().mode(0o755).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot create the build's directory {}", path.display())
+                })
+            }
+        }
+        let mine = fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid.as_raw());
+        let path = if mine {
+            // Whatever the umask; and a new time for tmpfiles cleaners.
+            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
+            let _ =
+                fs::File::open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            path
+        } else {
+            crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+                .context("cannot create the build's directory")?
+        };
+        Ok(BuildDir {
+            path,
+            remove_on_drop: false,
+        })
+    }
+
+    /// A new directory in the temp dir, filled, removed when dropped.
+    fn temp(contents: &Contents) -> Result<BuildDir> {
         let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
             .context("cannot create the build's directory")?;
-        let dir = BuildDir { path };
-        let mkdir = |sub: &str| -> Result<()> {
-            let p = dir.path.join(sub);
-            if !p.exists() {
-                fs::DirBuilder::new().mode(0o755).create(&p)?;
-            }
-            // Whatever the umask.
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
-                .with_context(|| format!("cannot make {} readable by all", p.display()))
+        let dir = BuildDir {
+            path,
+            remove_on_drop: true,
         };
-        mkdir("")?;
-        mkdir("view")?;
-        sysroot::view::create(&dir.view(), plan).with_context(|| {
-            format!("cannot create the sysroot view in {}", dir.view().display())
-        })?;
-        let shimmed: Vec<&Wanted> = wanted
+        fs::set_permissions(&dir.path, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} readable by all", dir.path.display()))?;
+        dir.fill(contents)?;
+        Ok(dir)
+    }
+
+    fn fill(&self, c: &Contents) -> Result<()> {
+        let mkdir = |sub: &str, mode: u32| -> Result<()> {
+            let p = self.path.join(sub);
+            fs::DirBuilder::new()
+                .mode(mode)
+                .create(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            // Whatever the umask.
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set the mode of {}", p.display()))
+        };
+        if !c.plan.links.is_empty() {
+            mkdir("view", 0o755)?;
+            sysroot::view::create(&self.view(), c.plan).with_context(|| {
+                format!(
+                    "cannot create the sysroot view in {}",
+                    self.view().display()
+                )
+            })?;
+        }
+        let shimmed: Vec<&Wanted> = c
+            .wanted
             .iter()
-            .filter(|w| report || launch.contains(&&*w.profile.system))
+            .filter(|w| c.report || c.launch.contains(&&*w.profile.system))
             .collect();
         if shimmed.is_empty() {
-            return Ok(dir);
+            return Ok(());
         }
         let me =
             std::env::current_exe().context("cannot find binfmtctl itself for the build's shim")?;
-        for sub in ["shim", "qemu", "hint", "missing"] {
-            mkdir(sub)?;
+        for sub in ["shim", "qemu", "hint"] {
+            mkdir(sub, 0o755)?;
         }
         // Any user the build runs a program as may record a loader as reported.
-        fs::set_permissions(dir.path.join("missing"), fs::Permissions::from_mode(0o1777))?;
+        mkdir("missing", 0o1777)?;
         for w in shimmed {
             let system = &*w.profile.system;
-            symlink(&me, dir.shim(system))?;
-            symlink(&w.interpreter.path, dir.path.join("qemu").join(system))?;
-            let looked_in = sysroot::view::looked_in(system, given, env_prefix);
+            symlink(&me, self.shim(system))?;
+            symlink(&w.interpreter.path, self.path.join("qemu").join(system))?;
+            let looked_in = sysroot::view::looked_in(system, c.given, c.env_prefix);
             let hint = sysroot::install_hint(
                 w.profile,
                 &format!("binfmtctl build --sysroot {system}=DIR"),
             );
             fs::write(
-                dir.path.join("hint").join(system),
+                self.path.join("hint").join(system),
                 format!("{}\n{hint}\n", looked_in.join("\n")),
             )?;
         }
-        if report {
+        if c.report {
             fs::OpenOptions::new()
                 .create_new(true)
                 .write(true)
                 .mode(0o600)
-                .open(dir.path.join(shim::REPORT_FILE))?;
+                .open(self.path.join(shim::REPORT_FILE))?;
         }
-        Ok(dir)
+        Ok(())
     }
 
     fn shim(&self, system: &str) -> PathBuf {
@@ -632,7 +720,9 @@ impl BuildDir {
 
 impl Drop for BuildDir {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
+        if self.remove_on_drop {
+            let _ = fs::remove_dir_all(&self.path);
+        }
     }
 }
 

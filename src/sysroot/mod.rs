@@ -18,12 +18,35 @@ const ET_EXEC: u16 = 2;
 /// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
 /// profile as a program's would). `run` and `build` both ask this.
 pub fn loader_fits(profile: &Profile, candidate: &Path) -> bool {
-    match crate::elf::read_file(candidate) {
-        Ok(l) => crate::elf::with_e_type(&l.header, ET_EXEC)
-            .is_some_and(|h| profile.matcher().matches_header(&h)),
-        // Unreadable here (permissions): qemu could not read it either; the search goes on.
-        Err(_) => false,
+    loader_header(candidate).is_some_and(|h| profile.matcher().matches_header(&h))
+}
+
+/// A loader's ELF header as a program's (`e_type` `ET_EXEC`), to match against magics; None
+/// for what is no ELF file or cannot be read here (then qemu could not read it either).
+pub fn loader_header(candidate: &Path) -> Option<Vec<u8>> {
+    let l = crate::elf::read_file(candidate).ok()?;
+    crate::elf::with_e_type(&l.header, ET_EXEC)
+}
+
+/// [`loader_header`] from the file's first bytes alone (what binfmt_misc's magics look at),
+/// for the build's sysroot search, which runs before every build: no program headers read.
+/// Only a regular file is opened, without waiting (O_NONBLOCK).
+pub fn loader_header_quick(candidate: &Path) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(candidate)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
     }
+    let mut header = Vec::with_capacity(crate::elf::HEADER_LEN);
+    file.take(crate::elf::HEADER_LEN as u64)
+        .read_to_end(&mut header)
+        .ok()?;
+    crate::elf::with_e_type(&header, ET_EXEC)
 }
 
 /// What to do about a loader found nowhere; `option` is how the command names a sysroot

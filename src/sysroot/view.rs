@@ -19,6 +19,9 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::Origin;
+
+/// The directories searched for cross sysroots, as shown to people.
+pub const SEARCHED: &str = "/usr/*-*/";
 use crate::profile::Profile;
 
 /// Where loaders live inside a sysroot.
@@ -70,20 +73,22 @@ pub fn looked_in(system: &str, given: &[(String, PathBuf)], env: Option<&OsStr>)
         ));
     }
     out.push("/lib*/ld*".to_owned());
-    out.push(format!("{}lib*/ld*", super::SEARCHED));
+    out.push(format!("{SEARCHED}lib*/ld*"));
     out
 }
 
 /// Plan the view for `systems`. `root` is `/` except in tests (`given` and `env` are taken
-/// as they are); `fits(profile, file)` says whether a file is a loader for the profile's
-/// programs.
+/// as they are); `header_of(file)` is a loader's ELF header as a program's would be
+/// ([`super::loader_header`]), matched against each system's magic: read once a file, however
+/// many systems are wanted (a build wants every installed one by default).
 pub fn plan(
     root: &Path,
     systems: &[&Profile],
     given: &[(String, PathBuf)],
     env: Option<&OsStr>,
-    fits: &dyn Fn(&Profile, &Path) -> bool,
+    header_of: &dyn Fn(&Path) -> Option<Vec<u8>>,
 ) -> Plan {
+    let matchers: Vec<_> = systems.iter().map(|p| p.matcher()).collect();
     let mut sources: Vec<Source> = given
         .iter()
         .map(|(system, dir)| Source {
@@ -104,11 +109,21 @@ pub fn plan(
         origin: None,
         only: None,
     });
-    sources.extend(subdirs(&root.join("usr")).into_iter().map(|dir| Source {
-        dir,
-        origin: Some(Origin::Search),
-        only: None,
-    }));
+    // Cross sysroots are named by GNU triple (/usr/riscv64-linux-gnu), which always holds a
+    // dash; /usr/bin, /usr/share, ... are passed over unread (this runs before every build).
+    sources.extend(
+        subdirs(&root.join("usr"))
+            .into_iter()
+            .filter(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.as_encoded_bytes().contains(&b'-'))
+            })
+            .map(|dir| Source {
+                dir,
+                origin: Some(Origin::Search),
+                only: None,
+            }),
+    );
 
     let mut plan = Plan::default();
     let mut taken: BTreeSet<PathBuf> = BTreeSet::new();
@@ -120,10 +135,15 @@ pub fn plan(
             let Some(file) = resolve_within(&source.dir, &rel) else {
                 continue;
             };
+            let Some(header) = header_of(&file) else {
+                continue;
+            };
             let Some(profile) = systems
                 .iter()
-                .filter(|p| source.only.is_none_or(|s| s == &*p.system))
-                .find(|p| fits(p, &file))
+                .zip(&matchers)
+                .filter(|(p, _)| source.only.is_none_or(|s| s == &*p.system))
+                .find(|(_, m)| m.matches_header(&header))
+                .map(|(p, _)| p)
             else {
                 continue;
             };
@@ -220,23 +240,29 @@ fn resolve_within(dir: &Path, rel: &Path) -> Option<PathBuf> {
 /// from the loader itself: glibc keeps its system directories as strings in ld.so. Sorted,
 /// without repeats.
 pub fn multiarch_triples(loader: &[u8]) -> Vec<String> {
+    // memchr's SIMD search for the few "/lib/" in ~200 KB, not a look at every byte: this
+    // runs before every build. A directory string starts after a NUL (or at the start),
+    // possibly with "/usr" first, and ends with "/" before the next NUL.
     let mut out = BTreeSet::new();
-    let needle = b"/lib/";
-    let mut i = 0;
-    while let Some(pos) = loader[i..].windows(needle.len()).position(|w| w == needle) {
-        let start = i + pos + needle.len();
-        let len = loader[start..]
-            .iter()
-            .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
-            .count();
-        let word = &loader[start..start + len];
-        if loader.get(start + len) == Some(&b'/')
-            && word.windows(7).any(|w| w == b"-linux-")
-            && word.first().is_some_and(u8::is_ascii_alphanumeric)
+    for at in memchr::memmem::find_iter(loader, b"/lib/") {
+        let before = &loader[..at];
+        let before = before.strip_suffix(b"/usr").unwrap_or(before);
+        if before.last().is_some_and(|&b| b != 0) {
+            continue;
+        }
+        let rest = &loader[at + 5..];
+        let end = memchr::memchr(0, rest).unwrap_or(rest.len());
+        let Some(word) = rest[..end].strip_suffix(b"/") else {
+            continue;
+        };
+        if word.first().is_some_and(u8::is_ascii_alphanumeric)
+            && memchr::memmem::find(word, b"-linux-").is_some()
+            && word
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
         {
             out.insert(String::from_utf8_lossy(word).into_owned());
         }
-        i = start;
     }
     out.into_iter().collect()
 }
@@ -316,10 +342,14 @@ mod tests {
         root
     }
 
-    /// Fake loaders name their system in their content; multiarch dirs as glibc's strings.
-    fn fits(p: &Profile, file: &Path) -> bool {
-        std::fs::read(file)
-            .is_ok_and(|b| String::from_utf8_lossy(&b).starts_with(&format!("{}\0", p.system)))
+    /// Fake loaders name their system before a NUL (then multiarch dirs as glibc's strings):
+    /// their header is that system's.
+    fn fits(file: &Path) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(file).ok()?;
+        let system = String::from_utf8_lossy(bytes.split(|&b| b == 0).next()?).into_owned();
+        let profiles = Profiles::builtin().unwrap();
+        let p = profiles.lookup(&system).ok()?;
+        p.sample_headers().into_iter().next()
     }
 
     fn links(plan: &Plan, root: &Path) -> Vec<String> {
@@ -471,7 +501,7 @@ mod tests {
     fn multiarch_triples_come_from_the_loaders_strings() {
         assert_eq!(multiarch_triples(RV), ["riscv64-linux-gnu"]);
         assert_eq!(
-            multiarch_triples(b"x/lib/arm-linux-gnueabihf/\0/usr/lib/arm-linux-gnueabihf/\0/lib/\0/lib/tls/\0/lib/-linux-/"),
+            multiarch_triples(b"x\0/lib/arm-linux-gnueabihf/\0/usr/lib/arm-linux-gnueabihf/\0/lib/\0/lib/tls/\0/lib/-linux-/\0/lib/a-linux-b/c/"),
             ["arm-linux-gnueabihf"]
         );
         assert!(multiarch_triples(b"/lib/\0/usr/lib/\0").is_empty());
