@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::{EntryName, Flags};
 use crate::store;
+use crate::trust::Use;
 
 pub const DEFAULT_PATH: &str = "/etc/binfmtctl/config.toml";
 
@@ -93,9 +94,15 @@ impl Config {
         Ok(config)
     }
 
-    /// Read the config, or an empty one when the file does not exist.
+    /// Read the config to show it, or an empty one when the file does not exist.
     pub fn load(path: &Path) -> Result<Config> {
-        match store::read_optional(path)? {
+        Config::load_for(path, Use::Show)
+    }
+
+    /// Read the config, vetted by the trust boundary for `use_` (to act: its owner, mode and
+    /// every directory on the way, SECURITY.md), or an empty one when it does not exist.
+    pub fn load_for(path: &Path, use_: Use) -> Result<Config> {
+        match store::read_for(path, use_)? {
             Some(text) => Config::parse(&text, path),
             None => Ok(Config::default()),
         }

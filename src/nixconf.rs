@@ -151,18 +151,13 @@ pub fn uninstall(nix_conf: &Path) -> Result<bool> {
                 changed = true;
             }
             Some(None) => {
-                std::fs::remove_file(nix_conf)
-                    .with_context(|| format!("cannot remove {}", nix_conf.display()))?;
+                store::remove(nix_conf)?;
                 changed = true;
             }
             None => {}
         }
     }
-    match std::fs::remove_file(&owned) {
-        Ok(()) => changed = true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", owned.display())),
-    }
+    changed |= store::remove(&owned)?;
     Ok(changed)
 }
 

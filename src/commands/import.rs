@@ -1,16 +1,17 @@
 //! `binfmtctl import`: record the registrations of binfmt.d files in binfmtctl's config,
 //! recognising the system each line is for.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{require_admin, Ctx};
 use crate::cli::ImportArgs;
 use crate::config::{FlagsText, SystemConfig};
-use crate::registry::EntryName;
+use crate::registry::{EntryName, Registration};
+use crate::trust::{self, Policy, Use};
 use crate::{binfmtd, exit_codes, output, store};
 
 /// `import --json`, documented in README.md.
@@ -27,36 +28,44 @@ struct Imported {
     flags: String,
 }
 
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// The binfmt.d files named (a directory stands for its `*.conf` files, in name order), each
+/// read through the trust boundary (never a FIFO or device, at most `trust::MAX_FILE`
+/// bytes; to act, root's), with its registrations.
+/// A file's registrations, with their line numbers.
+type FileRegistrations = (PathBuf, Vec<(usize, Registration)>);
+
+fn read_all(paths: &[PathBuf], use_: Use) -> Result<Vec<FileRegistrations>> {
+    let policy = Policy::new(use_);
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut confs: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot read {}", p.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "conf"))
-                .collect();
-            confs.sort();
-            out.extend(confs);
+        let texts = if p.is_dir() {
+            trust::read_dir_files(p, policy, "conf", trust::MAX_FILE)?.unwrap_or_default()
         } else {
-            out.push(p.clone());
+            let text = trust::read(p, policy, trust::MAX_FILE)?.ok_or_else(|| {
+                anyhow::anyhow!("cannot read {}: No such file or directory", p.display())
+            })?;
+            vec![(p.clone(), text)]
+        };
+        for (file, bytes) in texts {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: it is not UTF-8 text; import binfmt.d files only",
+                    file.display()
+                )
+            })?;
+            let regs = binfmtd::parse(&text)
+                .map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", file.display()))?;
+            out.push((file, regs));
         }
     }
     Ok(out)
 }
 
-fn read(path: &Path) -> Result<Vec<(usize, crate::registry::Registration)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    binfmtd::parse(&text).map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", path.display()))
-}
-
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     let mut records = Vec::new();
-    for file in files(&args.paths)? {
-        for (line, reg) in read(&file)? {
+    for (file, regs) in read_all(&args.paths, ctx.use_)? {
+        for (line, reg) in regs {
             if reg.flags.credentials && !args.credentials {
                 bail!(
                     "{}:{line}: entry {} has flag C: setuid programs would run with raised privileges inside qemu-user, \
