@@ -41,7 +41,10 @@ impl Lock {
     }
 
     fn take(path: &Path) -> Result<Lock> {
-        let lock_path = sidecar(path, ".lock");
+        // Absolute for messages: `--config config.toml` names the directory it is in.
+        let path = std::path::absolute(path)
+            .with_context(|| format!("cannot resolve {}", path.display()))?;
+        let lock_path = sidecar(&path, ".lock");
         let file = trust::open_lock(&lock_path).map_err(|e| {
             let dir = lock_path.parent().unwrap_or(Path::new("."));
             match &e {

@@ -7,12 +7,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use binfmtctl::config::Config;
-use common::{ok, private, scratch, stderr, stdout, As, BIN};
+use common::{fake_root, host, ok, private, scratch, stderr, stdout, As, BIN};
 
 const QEMU: &str = "/usr/bin/qemu-riscv64-static";
 
@@ -350,34 +349,6 @@ bfc status --json > "$T/status.json"
         .unwrap()
         .iter()
         .all(|e| e["enabled"] == true && e["owner"]["kind"] == "binfmtctl"));
-}
-
-/// A stand-in for a binfmt_misc mount in the host's namespace: a directory with `register`
-/// and `status` files, so the host-table rules can be exercised without the host's table.
-fn fake_root(dir: &Path) -> std::path::PathBuf {
-    let root = dir.join("fake-binfmt_misc");
-    fs::create_dir(&root).unwrap();
-    fs::write(root.join("register"), "").unwrap();
-    fs::write(root.join("status"), "enabled\n").unwrap();
-    root
-}
-
-/// binfmtctl in the host's (initial) user namespace, with --root on a fake table.
-fn host(root: &Path, config: &Path, args: &[&str]) -> std::process::Output {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the host-table rules apply to root in the initial user namespace: run the tests as root"
-    );
-    Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .arg("--config")
-        .arg(config)
-        .arg("--state-dir")
-        .arg(config.with_file_name("state"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]
