@@ -41,6 +41,10 @@ pub struct SystemConfig {
     pub interpreter: String,
     /// Flags, e.g. "PF".
     pub flags: FlagsText,
+    /// Flag C accepted on purpose (`enable --credentials`): without this key a record with C
+    /// is refused, so a hand edit cannot add it silently (SECURITY.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credentials: bool,
 }
 
 /// Flags as text in the config file, validated on read.
@@ -82,11 +86,22 @@ impl Config {
                     a.name
                 );
             }
-            if !a.interpreter.starts_with('/') {
+            // As on the command line (issue 11, case 4).
+            if let Err(why) = crate::interpreter::check_text(&a.interpreter) {
                 anyhow::bail!(
-                    "{}: interpreter {:?} of {} must be an absolute path",
+                    "{}: interpreter {:?} of {} {why}",
                     path.display(),
                     a.interpreter,
+                    a.name
+                );
+            }
+            // Flag C only with its own key, which `enable --credentials` writes (case 8).
+            if a.flags.0.credentials && !a.credentials {
+                anyhow::bail!(
+                    "{}: entry {} has flag C, which binfmtctl records only with `credentials = true` (what \
+                     `binfmtctl enable --credentials` writes): setuid programs would run with raised privileges inside \
+                     qemu-user; remove C from its flags, or add `credentials = true` to the record to accept the risk",
+                    path.display(),
                     a.name
                 );
             }
@@ -172,6 +187,7 @@ mod tests {
             name: "riscv64-linux".parse().unwrap(),
             interpreter: "/usr/bin/qemu-riscv64-static".into(),
             flags: FlagsText(Flags::parse_strict("PF").unwrap()),
+            credentials: false,
         });
         let text = c.render();
         assert!(text.contains("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"), "{text}");
@@ -189,6 +205,7 @@ mod tests {
             name: name.parse().unwrap(),
             interpreter: interpreter.into(),
             flags: FlagsText(Flags::default()),
+            credentials: false,
         };
         let mut c = Config::default();
         c.upsert(rec("a", "/home/u/qemu"));

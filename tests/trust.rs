@@ -69,7 +69,11 @@ fn users_dir(parent: &Path, name: &str) -> PathBuf {
 fn refused(o: &Output, path: &Path, fix: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("binfmtctl: error: "), "{err}");
+    // An error, or `apply`'s refusal of one record (the others are still restored at boot).
+    assert!(
+        err.contains("binfmtctl: error: ") || err.contains("binfmtctl: warning: refused "),
+        "{err}"
+    );
     assert!(
         err.contains(&path.display().to_string()),
         "the message names {}: {err}",
@@ -338,4 +342,63 @@ fn case_9_a_symlinked_state_directory_is_refused_before_anything_is_written() {
         assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
         assert_eq!(fs::read_dir(&real).unwrap().count(), 0);
     }
+}
+
+/// Case 4: config records get the command line's validation. An interpreter holding a
+/// newline (it went into the register line and into Nix's settings as `trusted-users = *`)
+/// stops the whole config; a directory as interpreter is refused.
+#[test]
+fn case_4_config_records_are_validated_like_the_command_line() {
+    let s = Safe::new();
+    let nix_conf = s.path("nix.conf");
+    fs::write(&nix_conf, "sandbox = true\n").unwrap();
+    let config = s.path("config.toml");
+    let nix = nix_conf.to_str().unwrap();
+    for (interp, says) in [
+        ("/usr/bin/qemu\\ntrusted-users = *", "contains '\\n'"),
+        ("/usr/bin/qemu\\tx", "contains '\\t'"),
+        ("/usr/bin/q:emu", "contains ':'"),
+        ("qemu", "must be an absolute path"),
+    ] {
+        let text = format!("nix = true\n\n{}", RECORD.replace(QEMU, interp));
+        fs::write(&config, &text).unwrap();
+        let o = host(&s.root, &config, &["--nix-conf", nix, "apply"]);
+        refused(&o, &config, says);
+        assert_eq!(fs::read_to_string(&config).unwrap(), text);
+        assert_eq!(fs::read_to_string(&nix_conf).unwrap(), "sandbox = true\n");
+        assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
+        assert!(!s.path("binfmtctl.conf").exists());
+    }
+    // A directory is no interpreter, with flag P or any other.
+    fs::write(&config, RECORD.replace(QEMU, "/tmp").replace("PF", "P")).unwrap();
+    let o = host(&s.root, &config, &["apply"]);
+    refused(&o, Path::new("/tmp"), "is not an executable file");
+    assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
+}
+
+/// Case 8: flag C hand-edited into the config is refused unless the record says
+/// `credentials = true` (what `enable --credentials` writes), and then always warned about.
+#[test]
+fn case_8_flag_c_in_the_config_needs_its_own_key_and_always_warns() {
+    let s = Safe::new();
+    let config = s.path("config.toml");
+    let text = RECORD.replace("\"PF\"", "\"PCF\"");
+    fs::write(&config, &text).unwrap();
+    let o = host(&s.root, &config, &["apply"]);
+    refused(&o, &config, "add `credentials = true` to the record");
+    assert!(stderr(&o).contains("entry riscv64-linux has flag C"));
+    assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
+    assert_eq!(fs::read_to_string(&config).unwrap(), text);
+
+    fs::write(&config, format!("{text}credentials = true\n")).unwrap();
+    let o = host(&s.root, &config, &["apply"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("binfmtctl: warning: flag C makes setuid/setgid emulated programs run with raised privileges"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fs::read_to_string(s.root.join("register"))
+        .unwrap()
+        .ends_with(":PCF"));
 }

@@ -55,6 +55,25 @@ fn interpreter_replaced(state: &State, e: &Entry) -> bool {
 fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
     let mut refused = Vec::new();
     for r in &config.systems {
+        // What `enable --interpreter` refuses: a directory, a file without an execute bit. A
+        // missing one is left to the kernel (F) or to `check`: qemu may be reinstalled.
+        if std::fs::metadata(&r.interpreter).is_ok_and(|m| !interpreter::is_executable_file(&m)) {
+            let msg = format!(
+                "refused {}: its interpreter {} is not an executable file; register an installed emulator \
+                 (binfmtctl enable {} --name {} --interpreter PATH) or remove the record (binfmtctl disable --name {})",
+                r.name, r.interpreter, r.system, r.name, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+            continue;
+        }
+        if r.flags.0.credentials {
+            output::warn(&format!(
+                "{} (entry {} has flag C: credentials = true in the configuration)",
+                super::CREDENTIALS_WARNING,
+                r.name
+            ));
+        }
         let Some(why) = interpreter::untrusted(Path::new(&r.interpreter)) else {
             continue;
         };

@@ -106,6 +106,8 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                     name: name.clone(),
                     interpreter: reg.interpreter.clone(),
                     flags: FlagsText(reg.flags),
+                    // Only with --credentials (refused above otherwise), as `enable` does.
+                    credentials: reg.flags.credentials,
                 });
             } else {
                 output::warn(&format!(

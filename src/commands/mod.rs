@@ -141,12 +141,21 @@ impl Ctx {
             .profiles
             .lookup(&rec.system)
             .with_context(|| format!("{}: entry {}", self.config_path.display(), rec.name))?;
-        Ok(registration(
+        let reg = registration(
             profile,
             rec.name.clone(),
             rec.interpreter.clone(),
             rec.flags.0,
-        ))
+        );
+        // The same validation as a registration from the command line (issue 11, case 4).
+        reg.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{}: entry {}: {e}; fix the record or remove it",
+                self.config_path.display(),
+                rec.name
+            )
+        })?;
+        Ok(reg)
     }
 
     /// The Nix settings the config stands for.
