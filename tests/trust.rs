@@ -402,3 +402,58 @@ fn case_8_flag_c_in_the_config_needs_its_own_key_and_always_warns() {
         .unwrap()
         .ends_with(":PCF"));
 }
+
+/// A local profile whose magic and mask accept this host's own programs.
+fn capturing_profiles(s: &Safe) -> PathBuf {
+    let dir = s.path("profiles.d");
+    fs::create_dir(&dir).unwrap();
+    for (file, magic, mask) in [
+        ("elf.toml", r"\x7fELF", r"\xff\xff\xff\xff"),
+        ("zero.toml", r"\x00", r"\x00"),
+    ] {
+        let system = file.trim_end_matches(".toml");
+        fs::write(
+            dir.join(file),
+            format!("system = '{system}-linux'\ndescription = 'captures'\ninterpreters = ['qemu-riscv64-static']\nmagic = '{magic}'\nmask = '{mask}'\n"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// Case 5: `enable`, `apply` and `import` refuse an entry that captures the host's own
+/// programs, before writing anything (`check` reports such an entry: the same rule).
+#[test]
+fn case_5_entries_that_capture_the_hosts_programs_are_refused_before_writing() {
+    let s = Safe::new();
+    let profiles = capturing_profiles(&s);
+    let p = profiles.to_str().unwrap();
+    let config = s.path("config.toml");
+    let says = "accept this host's own";
+    for system in ["elf-linux", "zero-linux"] {
+        for extra in [&[][..], &["--dry-run"], &["--force"]] {
+            let mut args = vec!["--profiles", p, "enable", system];
+            args.extend_from_slice(extra);
+            let o = host(&s.root, &config, &args);
+            refused(&o, &profiles, says);
+            assert!(!config.exists());
+        }
+        let text = RECORD.replace("riscv64-linux", system);
+        fs::write(&config, &text).unwrap();
+        let o = host(&s.root, &config, &["--profiles", p, "apply"]);
+        refused(&o, &profiles, says);
+        assert_eq!(fs::read_to_string(&config).unwrap(), text);
+        fs::remove_file(&config).unwrap();
+    }
+    let conf = s.path("x.conf");
+    for line in [
+        r":x:M::\x7fELF:\xff\xff\xff\xff:/usr/bin/qemu-riscv64-static:F",
+        r":x:M::\x00:\x00:/usr/bin/qemu-riscv64-static:F",
+    ] {
+        fs::write(&conf, format!("{line}\n")).unwrap();
+        let o = host(&s.root, &config, &["import", conf.to_str().unwrap()]);
+        refused(&o, &conf, says);
+        assert!(!config.exists());
+    }
+    assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
+}

@@ -52,9 +52,23 @@ fn interpreter_replaced(state: &State, e: &Entry) -> bool {
 /// Records whose interpreter users other than root could change (SECURITY.md): refused in
 /// the host's table unless `enable --force` recorded that interpreter in the config (then, and
 /// in a user namespace's private instance, only a warning). The names refused, with why.
-fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
+fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
     let mut refused = Vec::new();
     for r in &config.systems {
+        // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
+        let capture = ctx.desired(r).ok().and_then(|reg| {
+            let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
+            crate::native::capture_refusal(&reg, &source)
+        });
+        if let Some(msg) = capture {
+            let msg = format!(
+                "refused {}: {msg}; or remove the record (binfmtctl disable --name {})",
+                r.name, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+            continue;
+        }
         // What `enable --interpreter` refuses: a directory, a file without an execute bit. A
         // missing one is left to the kernel (F) or to `check`: qemu may be reinstalled.
         if std::fs::metadata(&r.interpreter).is_ok_and(|m| !interpreter::is_executable_file(&m)) {
@@ -211,7 +225,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     };
     let (config, mut state) = (ctx.config()?, ctx.state()?);
     let state_before = state.clone();
-    let refused = vet_interpreters(&config);
+    let refused = vet_interpreters(ctx, &config);
     let wanted: Vec<Registration> = config
         .systems
         .iter()

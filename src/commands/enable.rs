@@ -447,6 +447,10 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
         let reg = registration(profile, entry_name, interp_text, flags);
         reg.validate()
             .with_context(|| format!("cannot register {}", profile.system))?;
+        // Never, not even with --force: the machine could run nothing afterwards.
+        if let Some(why) = native::capture_refusal(&reg, &profile.source) {
+            bail!("refusing to register {}: {why}", reg.name);
+        }
         interpreter::check_text(&reg.interpreter).map_err(|why| {
             anyhow::anyhow!(
                 "cannot register {}: interpreter {:?} {why}",

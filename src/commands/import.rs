@@ -75,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                 );
             }
             let recognised = ctx.profiles.recognise(&reg);
+            refuse_capturing_line(&reg, recognised.map(|(p, _)| p), &file, line)?;
             if let Some((p, true)) = recognised {
                 output::note(&format!(
                     "{}:{line}: entry {} matches none of {}'s programs by magic; recognised by its interpreter {} (recorded with binfmtctl's magic)",
@@ -127,6 +128,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             });
         }
     }
+    refuse_captures(ctx, &records)?;
     warn_credentials(&records);
     if rows.is_empty() {
         bail!(
@@ -157,6 +159,36 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
         output::print(&render(&rows))?;
     }
     Ok(exit_codes::success())
+}
+
+/// Neither the line as written nor what binfmtctl would record for it (`refuse_captures`)
+/// may capture the host's own programs (issue 11, case 5): refused before anything is
+/// written. A line for a system the host runs natively is skipped with a warning anyway.
+fn refuse_capturing_line(
+    reg: &Registration,
+    recognised: Option<&crate::profile::Profile>,
+    file: &std::path::Path,
+    line: usize,
+) -> Result<()> {
+    let native = recognised.is_some_and(|p| crate::native::table().contains(&&*p.system));
+    let at = format!("{}:{line}", file.display());
+    match crate::native::capture_refusal(reg, &at) {
+        Some(why) if !native => bail!("refusing to import entry {} of {at}: {why}", reg.name),
+        _ => Ok(()),
+    }
+}
+
+/// What would be recorded must not capture the host's own programs (a local profile's magic
+/// may): refused before anything is written (issue 11, case 5).
+fn refuse_captures(ctx: &Ctx, records: &[SystemConfig]) -> Result<()> {
+    for r in records {
+        let reg = ctx.desired(r)?;
+        let source = ctx.profiles.lookup(&r.system)?.source.to_string();
+        if let Some(why) = crate::native::capture_refusal(&reg, &source) {
+            bail!("refusing to import {} as {}: {why}", r.name, r.system);
+        }
+    }
+    Ok(())
 }
 
 /// As `enable --credentials` does: entries recorded with flag C take effect at the next
