@@ -457,3 +457,59 @@ fn case_5_entries_that_capture_the_hosts_programs_are_refused_before_writing() {
     }
     assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
 }
+
+/// A copy of binfmtctl at `dir/name`, owned by `uid`.
+fn copy_of_binfmtctl(dir: &Path, uid: u32) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let exe = dir.join("binfmtctl");
+    fs::copy(BIN, &exe).unwrap();
+    std::os::unix::fs::chown(&exe, Some(uid), None).unwrap();
+    exe
+}
+
+fn install_unit(exe: &Path, units: &Path, extra: &[&str]) -> Output {
+    Command::new(exe)
+        .args(["install-unit", "--no-enable", "--unit-dir"])
+        .arg(units)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Case 7: `install-unit` refuses a binary that a user can replace, or whose path holds a
+/// newline (extra directives in root's unit), with the fix; `--force` installs anyway, with
+/// a warning, and the path stays one word of the Exec lines.
+#[test]
+fn case_7_install_unit_refuses_a_binary_others_can_replace_or_a_path_systemd_would_misread() {
+    let s = Safe::new();
+    let units = s.path("units");
+    let theirs = copy_of_binfmtctl(&s.path("home"), 1000);
+    let o = install_unit(&theirs, &units, &[]);
+    refused(&o, &theirs, "install -m 0755");
+    assert!(stderr(&o).contains("is owned by uid 1000, not root"));
+    assert!(!units.exists());
+
+    let odd = copy_of_binfmtctl(&s.path("opt\nExecStartPre=/tmp/evil"), 0);
+    let o = install_unit(&odd, &units, &[]);
+    refused(&o, &s.path("opt"), "which systemd would read as syntax");
+    assert!(stderr(&o).contains("install -m 0755"));
+    assert!(!units.exists());
+
+    for exe in [&theirs, &odd] {
+        let o = install_unit(exe, &units, &["--force"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).contains("binfmtctl: warning: pointing binfmtctl.service at "));
+        let unit = fs::read_to_string(units.join("binfmtctl.service")).unwrap();
+        assert!(
+            !unit
+                .lines()
+                .any(|l| l.starts_with("ExecStartPre=/tmp/evil")),
+            "{unit}"
+        );
+    }
+    // Root's copy in root's directories: installed without a word.
+    let good = copy_of_binfmtctl(&s.path("bin"), 0);
+    let o = install_unit(&good, &units, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
