@@ -170,7 +170,13 @@ fn backup_path(nix_conf: &Path) -> PathBuf {
 /// Refuse a nix.conf that NixOS generates: a link into /nix/store (through /etc/static),
 /// which is read-only and replaced at the next `nixos-rebuild`. Any other symlink is fine:
 /// binfmtctl writes the file it leads to and keeps the link.
+///
+/// Both files are read through the trust boundary too, so a nix.conf binfmtctl must not
+/// edit (a FIFO, a device, one users other than root can change) stops a command before it
+/// registers anything, not after.
 pub fn check_editable(nix_conf: &Path) -> Result<()> {
+    store::read_optional(nix_conf)?;
+    store::read_optional(&owned_path(nix_conf))?;
     let is_link = std::fs::symlink_metadata(nix_conf).is_ok_and(|m| m.file_type().is_symlink());
     if !is_link {
         return Ok(());

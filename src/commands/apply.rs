@@ -56,7 +56,9 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
     let mut refused = Vec::new();
     for r in &config.systems {
         // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
-        let capture = ctx.desired(r).ok().and_then(|reg| {
+        // (A system the host runs natively is refused below, with its own reason.)
+        let native = crate::native::table().contains(&r.system.as_str());
+        let capture = ctx.desired(r).ok().filter(|_| !native).and_then(|reg| {
             let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
             crate::native::capture_refusal(&reg, &source)
         });
@@ -122,6 +124,21 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
         }
     }
     refused
+}
+
+/// Before anything is registered: a nix.conf binfmtctl may not edit stops the command, and
+/// the table is vetted (and mounted when it is not).
+fn prepare(ctx: &Ctx, config: &Config) -> Result<()> {
+    if config.nix {
+        crate::nixconf::check_editable(&ctx.nix_conf)?;
+    }
+    if ctx.registry.ensure_mounted()? {
+        output::note(&format!(
+            "mounted binfmt_misc at {}",
+            ctx.registry.root().display()
+        ));
+    }
+    Ok(())
 }
 
 /// What failed, why, and the fix, for an action the kernel refused.
@@ -232,11 +249,8 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         .filter(|r| !refused.iter().any(|(name, _)| *name == r.name))
         .map(|r| ctx.desired(r))
         .collect::<Result<_>>()?;
-    if !dry_run && ctx.registry.ensure_mounted()? {
-        output::note(&format!(
-            "mounted binfmt_misc at {}",
-            ctx.registry.root().display()
-        ));
+    if !dry_run {
+        prepare(ctx, &config)?;
     }
     let (current, leftovers) = if ctx.registry.is_mounted() {
         // Cheap (a readdir, a /proc lookup per build entry) and where an administrator who

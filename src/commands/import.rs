@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                 );
             }
             let recognised = ctx.profiles.recognise(&reg);
-            refuse_capturing_line(&reg, recognised.map(|(p, _)| p), &file, line)?;
+            vet_line(&reg, recognised.map(|(p, _)| p), &file, line)?;
             if let Some((p, true)) = recognised {
                 output::note(&format!(
                     "{}:{line}: entry {} matches none of {}'s programs by magic; recognised by its interpreter {} (recorded with binfmtctl's magic)",
@@ -161,10 +161,12 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
     Ok(exit_codes::success())
 }
 
-/// Neither the line as written nor what binfmtctl would record for it (`refuse_captures`)
-/// may capture the host's own programs (issue 11, case 5): refused before anything is
-/// written. A line for a system the host runs natively is skipped with a warning anyway.
-fn refuse_capturing_line(
+/// What a line may not be, whatever system it is for: an entry capturing the host's own
+/// programs (issue 11, case 5; neither the line as written nor what binfmtctl would record
+/// for it, see `refuse_captures`), or one whose interpreter the config could not load again
+/// (a tab, say, which the line's syntax allows: the config's own check of the text). A line
+/// for a system the host runs natively is skipped with a warning anyway.
+fn vet_line(
     reg: &Registration,
     recognised: Option<&crate::profile::Profile>,
     file: &std::path::Path,
@@ -172,10 +174,16 @@ fn refuse_capturing_line(
 ) -> Result<()> {
     let native = recognised.is_some_and(|p| crate::native::table().contains(&&*p.system));
     let at = format!("{}:{line}", file.display());
-    match crate::native::capture_refusal(reg, &at) {
-        Some(why) if !native => bail!("refusing to import entry {} of {at}: {why}", reg.name),
-        _ => Ok(()),
+    if let Some(why) = crate::native::capture_refusal(reg, &at).filter(|_| !native) {
+        bail!("refusing to import entry {} of {at}: {why}", reg.name);
     }
+    crate::interpreter::check_text(&reg.interpreter).map_err(|why| {
+        anyhow::anyhow!(
+            "{at}: interpreter {:?} of entry {} {why}",
+            reg.interpreter,
+            reg.name
+        )
+    })
 }
 
 /// What would be recorded must not capture the host's own programs (a local profile's magic
