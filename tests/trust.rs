@@ -513,3 +513,51 @@ fn case_7_install_unit_refuses_a_binary_others_can_replace_or_a_path_systemd_wou
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
+
+/// The other inputs root acts on: a profiles directory, a binfmt.d file to import and a
+/// nix.conf that users other than root can change are refused to act (shown, they are read:
+/// `--dry-run` changes nothing).
+#[test]
+fn profiles_imports_and_nix_conf_others_can_change_are_refused_to_act() {
+    let s = Safe::new();
+    let config = s.path("config.toml");
+    let theirs = users_dir(s.dir.path(), "theirs");
+    fs::write(
+        theirs.join("x.toml"),
+        "system = 'x-linux'\ndescription = 'd'\ninterpreters = ['q']\nmagic = 'MZ'\nmask = '\\xff\\xff'\n",
+    )
+    .unwrap();
+    fs::write(&config, RECORD).unwrap();
+    let p = theirs.to_str().unwrap();
+    refused(
+        &host(&s.root, &config, &["--profiles", p, "apply"]),
+        &theirs,
+        OWN_IT,
+    );
+    let o = host(&s.root, &config, &["--profiles", p, "apply", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let conf = theirs.join("q.conf");
+    fs::write(
+        &conf,
+        ":riscv64-linux:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xf3\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-riscv64-static:F\n",
+    )
+    .unwrap();
+    let c = conf.to_str().unwrap();
+    refused(&host(&s.root, &config, &["import", c]), &theirs, OWN_IT);
+    assert_eq!(fs::read_to_string(&config).unwrap(), RECORD);
+    let o = host(&s.root, &config, &["import", "--dry-run", c]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let nix_conf = theirs.join("nix.conf");
+    fs::write(&nix_conf, "sandbox = true\n").unwrap();
+    fs::write(&config, format!("nix = true\n\n{RECORD}")).unwrap();
+    let o = host(
+        &s.root,
+        &config,
+        &["--nix-conf", nix_conf.to_str().unwrap(), "apply"],
+    );
+    refused(&o, &theirs, OWN_IT);
+    assert_eq!(fs::read_to_string(&nix_conf).unwrap(), "sandbox = true\n");
+    assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
+}
