@@ -664,8 +664,9 @@ fn apply_perms(
                         path,
                         "write",
                         io::Error::other(format!(
-                            "{from} belongs to uid {uid} (gid {gid}), and binfmtctl, running as uid {me}, cannot give the new file that owner ({e}); run binfmtctl as root or as the owner of {from}",
+                            "{from} belongs to uid {uid} (gid {gid}), and binfmtctl, running as uid {me}, cannot give {path} that owner ({e}); run binfmtctl as root or as the owner of {from}",
                             from = from.display(),
+                            path = path.display()
                         )),
                     ));
                 }
