@@ -313,6 +313,10 @@ pub struct InstallUnitArgs {
     /// Print the unit and where it would go, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Point the unit at this binary even though users other than root could replace it, or
+    /// its path holds characters systemd would read as syntax (quoted and escaped then).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

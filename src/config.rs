@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::{EntryName, Flags};
 use crate::store;
+use crate::trust::Use;
 
 pub const DEFAULT_PATH: &str = "/etc/binfmtctl/config.toml";
 
@@ -40,6 +41,10 @@ pub struct SystemConfig {
     pub interpreter: String,
     /// Flags, e.g. "PF".
     pub flags: FlagsText,
+    /// Flag C accepted on purpose (`enable --credentials`): without this key a record with C
+    /// is refused, so a hand edit cannot add it silently (SECURITY.md).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credentials: bool,
 }
 
 /// Flags as text in the config file, validated on read.
@@ -81,11 +86,22 @@ impl Config {
                     a.name
                 );
             }
-            if !a.interpreter.starts_with('/') {
+            // As on the command line (issue 11, case 4).
+            if let Err(why) = crate::interpreter::check_text(&a.interpreter) {
                 anyhow::bail!(
-                    "{}: interpreter {:?} of {} must be an absolute path",
+                    "{}: interpreter {:?} of {} {why}",
                     path.display(),
                     a.interpreter,
+                    a.name
+                );
+            }
+            // Flag C only with its own key, which `enable --credentials` writes (case 8).
+            if a.flags.0.credentials && !a.credentials {
+                anyhow::bail!(
+                    "{}: entry {} has flag C, which binfmtctl records only with `credentials = true` (what \
+                     `binfmtctl enable --credentials` writes): setuid programs would run with raised privileges inside \
+                     qemu-user; remove C from its flags, or add `credentials = true` to the record to accept the risk",
+                    path.display(),
                     a.name
                 );
             }
@@ -93,9 +109,15 @@ impl Config {
         Ok(config)
     }
 
-    /// Read the config, or an empty one when the file does not exist.
+    /// Read the config to show it, or an empty one when the file does not exist.
     pub fn load(path: &Path) -> Result<Config> {
-        match store::read_optional(path)? {
+        Config::load_for(path, Use::Show)
+    }
+
+    /// Read the config, vetted by the trust boundary for `use_` (to act: its owner, mode and
+    /// every directory on the way, SECURITY.md), or an empty one when it does not exist.
+    pub fn load_for(path: &Path, use_: Use) -> Result<Config> {
+        match store::read_for(path, use_)? {
             Some(text) => Config::parse(&text, path),
             None => Ok(Config::default()),
         }
@@ -165,6 +187,7 @@ mod tests {
             name: "riscv64-linux".parse().unwrap(),
             interpreter: "/usr/bin/qemu-riscv64-static".into(),
             flags: FlagsText(Flags::parse_strict("PF").unwrap()),
+            credentials: false,
         });
         let text = c.render();
         assert!(text.contains("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"), "{text}");
@@ -182,6 +205,7 @@ mod tests {
             name: name.parse().unwrap(),
             interpreter: interpreter.into(),
             flags: FlagsText(Flags::default()),
+            credentials: false,
         };
         let mut c = Config::default();
         c.upsert(rec("a", "/home/u/qemu"));

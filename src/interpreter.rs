@@ -31,9 +31,7 @@ impl Interpreter {
             ),
             _ => format!("interpreter {}: {e}", abs.display()),
         })?;
-        if !meta.is_file()
-            || std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 == 0
-        {
+        if !is_executable_file(&meta) {
             return Err(format!(
                 "interpreter {} is not an executable file",
                 abs.display()
@@ -45,6 +43,39 @@ impl Interpreter {
             is_static,
         })
     }
+}
+
+/// Whether an interpreter path, as text, can be registered and recorded: absolute, without
+/// ':' or any control character (a newline in the config's interpreter went into the
+/// register line and into Nix's settings as extra lines, issue 11 case 4), and short enough
+/// for the kernel's register line. The one check of the text, for the command line, the
+/// config and binfmt.d files alike; the file itself is checked by [`Interpreter::at`].
+pub fn check_text(path: &str) -> Result<(), String> {
+    use crate::registry::line::{MAX_REGISTER_LENGTH, MIN_REGISTER_LENGTH};
+    if !path.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if let Some(c) = path.chars().find(|c| *c == ':' || c.is_control()) {
+        return Err(format!(
+            "contains {c:?}, which the kernel's register line, binfmt.d files and Nix's settings would read as syntax; \
+             use a path without ':' or control characters"
+        ));
+    }
+    // The shortest line around it: `:n:E::x::<path>:`.
+    let room = MAX_REGISTER_LENGTH - MIN_REGISTER_LENGTH;
+    if path.len() > room {
+        return Err(format!(
+            "is {} bytes, more than the kernel's {MAX_REGISTER_LENGTH}-byte register line leaves for it ({room})",
+            path.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A regular file with an execute bit: what an interpreter must be (a directory such as /tmp
+/// is not, whatever the config says).
+pub fn is_executable_file(meta: &std::fs::Metadata) -> bool {
+    meta.is_file() && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0
 }
 
 /// Directories searched after $PATH, in order.
@@ -152,168 +183,9 @@ pub fn install_hint_for(profile: &Profile, interpreter_option: bool) -> String {
     }
 }
 
-/// A place on the way to an interpreter that someone other than root could change: whoever
-/// can replace the interpreter runs code in every program the entry emulates, as the user who
-/// started it (root included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Untrusted {
-    /// The file, directory or symlink at fault.
-    pub path: PathBuf,
-    /// What is wrong with it, e.g. "is owned by uid 1000, not root".
-    pub why: String,
-}
-
-impl std::fmt::Display for Untrusted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.path.display(), self.why)
-    }
-}
-
-/// Symlinks followed before giving up, as the kernel's `MAXSYMLINKS`.
-const MAX_SYMLINKS: u32 = 40;
-
-/// The first component on the way to `path` that users other than root could change, or
-/// None. Every component of the path is examined without following it; a symlink's own owner
-/// is checked (in a sticky directory its owner may replace it) and then every component of
-/// its target, recursively. Each file, directory and symlink must be owned by root, and no
-/// file or directory may be writable by group or others, except directories with the sticky
-/// bit (`/tmp`): there only an entry's owner may replace it, and every entry on the way is
-/// required to be root's anyway. A component that does not exist ends the walk: only the
-/// owner of its (checked) parent could create it. POSIX ACLs are not examined.
-///
-/// "Root" is uid 0 of the user namespace binfmtctl runs in; inside a user namespace that does
-/// not map the parent's root, the real root's files show up as the overflow uid (usually
-/// 65534) and are accepted too, which also accepts other unmapped users' files: the check
-/// is exact only in the initial namespace, the one whose table `enable` refuses to change
-/// (see [`host_namespace`]).
-pub fn untrusted(path: &Path) -> Option<Untrusted> {
-    untrusted_except(path, None)
-}
-
-/// As [`untrusted`], also trusting files owned by `uid` (for files binfmtctl itself keeps:
-/// whoever runs it could rewrite them anyway).
-pub fn untrusted_except(path: &Path, uid: Option<u32>) -> Option<Untrusted> {
-    if !path.is_absolute() {
-        return Some(Untrusted {
-            path: path.to_owned(),
-            why: "is not an absolute path".into(),
-        });
-    }
-    let mut budget = MAX_SYMLINKS;
-    walk(path, uid, &mut budget).err()
-}
-
-/// Check `path` component by component; the real path it leads to (or as far as it exists).
-fn walk(path: &Path, uid: Option<u32>, budget: &mut u32) -> Result<PathBuf, Untrusted> {
-    use std::path::Component;
-    let mut real = PathBuf::from("/");
-    check_component(&real, uid)?;
-    for component in path.components() {
-        match component {
-            Component::Prefix(_) | Component::RootDir | Component::CurDir => {}
-            Component::ParentDir => {
-                real.pop();
-            }
-            Component::Normal(name) => {
-                let next = real.join(name);
-                let Some(is_symlink) = check_component(&next, uid)? else {
-                    return Ok(next);
-                };
-                if !is_symlink {
-                    real = next;
-                    continue;
-                }
-                *budget = budget.checked_sub(1).ok_or_else(|| Untrusted {
-                    path: next.clone(),
-                    why: format!("leads through more than {MAX_SYMLINKS} symlinks"),
-                })?;
-                let target = std::fs::read_link(&next).map_err(|e| Untrusted {
-                    path: next.clone(),
-                    why: format!("cannot be read: {e}"),
-                })?;
-                // A relative target is relative to the directory holding the link.
-                real = walk(&real.join(target), uid, budget)?;
-            }
-        }
-    }
-    Ok(real)
-}
-
-/// Check one component (not following it). Ok(None) when it does not exist, else
-/// Ok(Some(is_symlink)).
-fn check_component(path: &Path, uid: Option<u32>) -> Result<Option<bool>, Untrusted> {
-    use std::os::unix::fs::MetadataExt as _;
-    let untrusted = |why: String| Untrusted {
-        path: path.to_owned(),
-        why,
-    };
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(untrusted(format!("cannot be examined: {e}"))),
-    };
-    if !trusted_owner(meta.uid()) && uid != Some(meta.uid()) {
-        return Err(untrusted(format!(
-            "is owned by uid {}, not root",
-            meta.uid()
-        )));
-    }
-    let is_symlink = meta.file_type().is_symlink();
-    let mode = meta.mode() & 0o7777;
-    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-    if !is_symlink && !sticky_dir && mode & 0o022 != 0 {
-        let who = match mode & 0o022 {
-            0o020 => "group",
-            0o002 => "others",
-            _ => "group and others",
-        };
-        return Err(untrusted(format!("is writable by {who} (mode {mode:04o})")));
-    }
-    Ok(Some(is_symlink))
-}
-
-/// The user namespace binfmtctl runs in, from `/proc/self/uid_map`: (initial namespace,
-/// the parent namespace's root is mapped here).
-fn user_namespace() -> (bool, bool) {
-    static NS: std::sync::OnceLock<(bool, bool)> = std::sync::OnceLock::new();
-    *NS.get_or_init(|| {
-        let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
-            // No /proc: assume the strictest case, the host.
-            return (true, true);
-        };
-        let ranges: Vec<Vec<u64>> = map
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .filter_map(|n| n.parse().ok())
-                    .collect()
-            })
-            .collect();
-        let initial = ranges.len() == 1 && ranges[0] == [0, 0, 4_294_967_295];
-        let parent_root = ranges.iter().any(|r| r.len() == 3 && r[1] == 0 && r[2] > 0);
-        (initial, parent_root)
-    })
-}
-
-/// True when binfmtctl runs in the initial user namespace, so the binfmt_misc instance it
-/// changes is the host's table (in another user namespace, only an instance mounted there can
-/// be changed: a private one, reaching only that namespace's processes).
-pub fn host_namespace() -> bool {
-    user_namespace().0
-}
-
-/// Owners trusted like root: uid 0 here and, where the parent's root is not mapped, the
-/// overflow uid its files show up as.
-fn trusted_owner(uid: u32) -> bool {
-    if uid == 0 {
-        return true;
-    }
-    let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(65534);
-    uid == overflow && !user_namespace().1
-}
+// The rule "users other than root could change this path" is the trust boundary's
+// (src/trust.rs): one implementation for interpreters, binfmtctl's own files and its binary.
+pub use crate::trust::{host_namespace, untrusted, untrusted_except, Untrusted};
 
 #[cfg(test)]
 mod tests {

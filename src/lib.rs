@@ -23,3 +23,4 @@ pub mod store;
 pub mod sysroot;
 pub mod transaction;
 pub mod trial;
+pub mod trust;

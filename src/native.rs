@@ -62,6 +62,46 @@ fn little_endian_table(arch: &str) -> &'static [&'static str] {
     }
 }
 
+/// The one rule "this entry captures the host's own programs" (pure): an entry whose
+/// matcher accepts one of `own` (this host's program headers, [`own_headers`]) would send
+/// every native exec through its interpreter, binfmtctl's own included (an exec loop, ELOOP,
+/// with a qemu of the host's architecture; nothing runs any more with another). `check`
+/// reports such an entry; `enable`, `apply` and `import` refuse to write one.
+pub fn captures(matcher: &crate::registry::Matcher, own: &[Vec<u8>]) -> bool {
+    own.iter().any(|h| matcher.matches_header(h))
+}
+
+/// The headers of this host's own programs: binfmtctl's own ELF header, and the same as the
+/// other kinds (PIE, non-PIE) of native program. Read once; empty when it cannot be read.
+pub fn own_headers() -> &'static [Vec<u8>] {
+    static OWN: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    OWN.get_or_init(|| {
+        let Ok(own) = std::env::current_exe()
+            .and_then(|p| crate::elf::read_file(&p).map_err(std::io::Error::other))
+        else {
+            return Vec::new();
+        };
+        let mut headers = crate::profile::program_kinds(&own.header);
+        headers.push(own.header);
+        headers
+    })
+}
+
+/// Why a registration may not be written, when it captures the host's own programs: for
+/// `enable`, `apply` and `import` to say after the entry's name, naming where its magic comes
+/// from and the fix.
+pub fn capture_refusal(reg: &crate::registry::Registration, source: &str) -> Option<String> {
+    captures(&reg.matcher, own_headers()).then(|| {
+        format!(
+            "its magic and mask (from {source}) accept this host's own {} programs, so every exec would go through {} \
+             (an exec loop, ELOOP: nothing, binfmtctl included, would run any more); fix the magic and mask in {source} \
+             so that they match only the emulated system's programs",
+            std::env::consts::ARCH,
+            reg.interpreter
+        )
+    })
+}
+
 /// The answer, and how it was obtained.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Native {
@@ -137,6 +177,29 @@ pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    /// The one capture rule, as enable/apply/import (refuse) and check (report) use it.
+    #[test]
+    fn entries_accepting_the_hosts_own_headers_capture_it_and_emulated_ones_do_not() {
+        use crate::registry::{Bytes, Matcher};
+        let own = super::own_headers();
+        assert!(own.len() >= 2, "binfmtctl's own header, as PIE and non-PIE");
+        let m = |magic: &[u8], mask: &[u8]| Matcher::Magic {
+            offset: 0,
+            magic: Bytes(magic.to_vec()),
+            mask: Some(Bytes(mask.to_vec())),
+        };
+        assert!(super::captures(&m(b"\x7fELF", &[0xff; 4]), own));
+        assert!(super::captures(&m(&[0], &[0]), own));
+        assert!(super::captures(&m(&own[0][..20], &[0xff; 20]), own));
+        assert!(!super::captures(&Matcher::Extension("exe".into()), own));
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        for p in profiles.all() {
+            if !super::table().contains(&&*p.system) {
+                assert!(!super::captures(&p.matcher(), own), "{}", p.system);
+            }
+        }
+    }
+
     #[test]
     fn the_table_follows_byte_order_not_only_the_architecture_name() {
         use super::table_for;

@@ -151,18 +151,13 @@ pub fn uninstall(nix_conf: &Path) -> Result<bool> {
                 changed = true;
             }
             Some(None) => {
-                std::fs::remove_file(nix_conf)
-                    .with_context(|| format!("cannot remove {}", nix_conf.display()))?;
+                store::remove(nix_conf)?;
                 changed = true;
             }
             None => {}
         }
     }
-    match std::fs::remove_file(&owned) {
-        Ok(()) => changed = true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", owned.display())),
-    }
+    changed |= store::remove(&owned)?;
     Ok(changed)
 }
 
@@ -175,7 +170,13 @@ fn backup_path(nix_conf: &Path) -> PathBuf {
 /// Refuse a nix.conf that NixOS generates: a link into /nix/store (through /etc/static),
 /// which is read-only and replaced at the next `nixos-rebuild`. Any other symlink is fine:
 /// binfmtctl writes the file it leads to and keeps the link.
+///
+/// Both files are read through the trust boundary too, so a nix.conf binfmtctl must not
+/// edit (a FIFO, a device, one users other than root can change) stops a command before it
+/// registers anything, not after.
 pub fn check_editable(nix_conf: &Path) -> Result<()> {
+    store::read_optional(nix_conf)?;
+    store::read_optional(&owned_path(nix_conf))?;
     let is_link = std::fs::symlink_metadata(nix_conf).is_ok_and(|m| m.file_type().is_symlink());
     if !is_link {
         return Ok(());

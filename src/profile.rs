@@ -2,13 +2,13 @@
 //! /etc/binfmtctl/profiles.d/ and `--profiles DIR`, which override built-ins of the same name.
 
 use std::borrow::Cow;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::elf;
 use crate::registry::{Bytes, Entry, EntryName, Matcher};
+use crate::trust::{self, Policy, Use};
 
 mod builtin {
     /// A profile as build.rs found it in qemu-profiles/.
@@ -43,6 +43,8 @@ pub enum ProfileError {
     // Not `source`: the message already holds the cause, and `{err:#}` would print it twice.
     #[error("{}: {err}", .path.display())]
     Io { path: PathBuf, err: std::io::Error },
+    #[error("{0}")]
+    Trust(String),
     #[error("unknown system {name:?}{}; `binfmtctl systems` lists them all", suggest(.suggestions))]
     Unknown {
         name: String,
@@ -277,32 +279,35 @@ impl Profiles {
         Ok(Profiles { list })
     }
 
-    /// Built-ins, then every `*.toml` in `dir` (when it exists), overriding by system name.
+    /// Built-ins, then every `*.toml` in `dir` (when it exists), overriding by system name;
+    /// read to show (see [`Profiles::load_for`]).
     pub fn load(dir: Option<&Path>) -> Result<Profiles, ProfileError> {
+        Profiles::load_for(dir, Use::Show)
+    }
+
+    /// As [`Profiles::load`], the directory and files read through the trust boundary for
+    /// `use_`: to act, a profile decides what root registers, so it must be root's like the
+    /// config; a FIFO or device among them is refused, never read (issue 11, case 6).
+    pub fn load_for(dir: Option<&Path>, use_: Use) -> Result<Profiles, ProfileError> {
         let mut p = Profiles::builtin()?;
         let given = dir.is_some();
         let dir = dir.unwrap_or(Path::new(LOCAL_DIR));
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
+        let files = match trust::read_dir_files(dir, Policy::new(use_), "toml", trust::MAX_FILE) {
+            Ok(Some(files)) => files,
             // The default directory is optional; one named with --profiles must be there.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => return Ok(p),
-            Err(err) => {
+            Ok(None) if !given => return Ok(p),
+            Ok(None) => {
                 return Err(ProfileError::Io {
                     path: dir.to_owned(),
-                    err,
+                    err: std::io::Error::from_raw_os_error(nix::errno::Errno::ENOENT as i32),
                 })
             }
+            Err(e) => return Err(ProfileError::Trust(e.to_string())),
         };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        for path in files {
-            let text = fs::read_to_string(&path).map_err(|err| ProfileError::Io {
+        for (path, bytes) in files {
+            let text = String::from_utf8(bytes).map_err(|_| ProfileError::Parse {
                 path: path.clone(),
-                err,
+                message: "it is not UTF-8 text".into(),
             })?;
             let profile = Profile::parse(&text, &path)?;
             p.list.retain(|old| old.system != profile.system);

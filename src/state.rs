@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::{EntryName, Registration};
 use crate::store;
+use crate::trust::Use;
 
 pub const DEFAULT_DIR: &str = "/run/binfmtctl";
 
@@ -42,10 +43,17 @@ impl State {
         dir.join("state.json")
     }
 
-    /// Read; a missing or unreadable-as-JSON file is an empty state (it lives on tmpfs and is
-    /// only a cache of what we did; losing it makes binfmtctl more careful, not less).
+    /// Read to show; see [`State::load_for`].
     pub fn load(dir: &Path) -> Result<State> {
-        Ok(store::read_optional(&State::path(dir))?
+        State::load_for(dir, Use::Show)
+    }
+
+    /// Read; a missing or unreadable-as-JSON file is an empty state (it lives on tmpfs and is
+    /// only a cache of what we did; losing it makes binfmtctl more careful, not less). To act,
+    /// the directory and file pass the trust boundary first: a state that users other than
+    /// root could forge would make binfmtctl remove their choice of entries (issue 11, case 2).
+    pub fn load_for(dir: &Path, use_: Use) -> Result<State> {
+        Ok(store::read_for(&State::path(dir), use_)?
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default())
     }

@@ -1,14 +1,15 @@
 //! Files binfmtctl persists (the config, the runtime state): read, and replace atomically
 //! under an exclusive lock so concurrent invocations lose nothing and a crash never leaves a
-//! torn file.
+//! torn file. Every open goes through the trust boundary (src/trust.rs).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use nix::fcntl::{Flock, FlockArg};
+
+use crate::trust::{self, Perms, Policy, TrustError, Use};
 
 /// An exclusive lock on `<file>.lock` beside a file; released when dropped.
 pub struct Lock {
@@ -20,76 +21,71 @@ impl Lock {
     /// needed. Blocks until other holders release it.
     ///
     /// Every command that changes the config takes this lock first, so this is where the
-    /// config's directory is vetted: in the host (the initial user namespace), a directory
-    /// that users other than root could change is refused, since whoever can rewrite the
-    /// config chooses what `binfmtctl apply` registers as root at boot (SECURITY.md).
+    /// config's directory is vetted first: in the host (the initial user namespace), a
+    /// directory that users other than root could change is refused, since whoever can
+    /// rewrite the config chooses what `binfmtctl apply` registers as root at boot
+    /// (SECURITY.md).
     pub fn acquire(path: &Path) -> Result<Lock> {
         Self::take(path)
     }
 
     /// For a command that only reads the config (`apply`, at boot): as [`Lock::acquire`], but
     /// on a read-only file system there is no lock to take and none needed, since nobody can
-    /// change the config there; None then.
+    /// change the config there; None then. (The config is still vetted when it is read.)
     pub fn acquire_to_read(path: &Path) -> Result<Option<Lock>> {
         match Self::take(path) {
             Ok(lock) => Ok(Some(lock)),
-            Err(e)
-                if e.chain().any(|c| {
-                    c.downcast_ref::<io::Error>()
-                        .is_some_and(|e| e.kind() == io::ErrorKind::ReadOnlyFilesystem)
-                }) =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_kind(&e, io::ErrorKind::ReadOnlyFilesystem) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     fn take(path: &Path) -> Result<Lock> {
-        let lock_path = sidecar(path, ".lock");
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_dir(dir)?;
-            if crate::interpreter::host_namespace() {
-                let abs = std::path::absolute(dir)
-                    .with_context(|| format!("cannot resolve {}", dir.display()))?;
-                let me = nix::unistd::geteuid().as_raw();
-                if let Some(why) = crate::interpreter::untrusted_except(&abs, Some(me)) {
-                    anyhow::bail!(
-                        "refusing to keep the configuration in {}: {why}, so users other than root could rewrite \
-                         what binfmtctl registers as root; use a directory only root can change (the default is {})",
-                        dir.display(),
-                        crate::config::DEFAULT_PATH
-                    );
+        // Absolute for messages: `--config config.toml` names the directory it is in.
+        let path = std::path::absolute(path)
+            .with_context(|| format!("cannot resolve {}", path.display()))?;
+        let lock_path = sidecar(&path, ".lock");
+        let file = trust::open_lock(&lock_path).map_err(|e| {
+            let dir = lock_path.parent().unwrap_or(Path::new("."));
+            match &e {
+                TrustError::Untrusted { culprit, .. } => anyhow::anyhow!(
+                    "refusing to keep the configuration in {}: {culprit}, so users other than root could rewrite \
+                     what binfmtctl registers as root; use a directory only root can change (the default is {})",
+                    dir.display(),
+                    crate::config::DEFAULT_PATH
+                ),
+                TrustError::Io { err, .. } => {
+                    let hint = if err.kind() == io::ErrorKind::ReadOnlyFilesystem {
+                        format!(
+                            " (is {} on a read-only file system? use --config to keep the configuration elsewhere)",
+                            dir.display()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    anyhow::Error::new(io::Error::new(err.kind(), err.to_string())).context(format!(
+                        "cannot open the lock file {}{hint}",
+                        lock_path.display()
+                    ))
                 }
+                _ => anyhow::Error::new(e),
             }
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&lock_path)
-            .map_err(|e| {
-                let hint = if e.kind() == io::ErrorKind::ReadOnlyFilesystem {
-                    let dir = lock_path.parent().unwrap_or(Path::new("."));
-                    format!(
-                        " (is {} on a read-only file system? use --config to keep the configuration elsewhere)",
-                        dir.display()
-                    )
-                } else {
-                    String::new()
-                };
-                anyhow::Error::new(e).context(format!(
-                    "cannot open the lock file {}{hint}",
-                    lock_path.display()
-                ))
-            })?;
+        })?;
         let flock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| e)
             .with_context(|| format!("cannot lock {}", lock_path.display()))?;
         Ok(Lock { _flock: flock })
     }
+}
+
+/// True when `err`, or an error it holds, is an I/O error of this kind.
+pub fn is_kind(err: &anyhow::Error, kind: io::ErrorKind) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == kind)
+            || c.downcast_ref::<TrustError>()
+                .is_some_and(|e| e.io_kind() == Some(kind))
+    })
 }
 
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {
@@ -98,80 +94,61 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Create a directory and its parents with mode 0755 (root-owned when run as root). An
-/// existing one must be a real directory: binfmtctl does not follow a symlink in the last
-/// component to write its files elsewhere (temporary files are created with O_NOFOLLOW; a
-/// file that is itself a symlink is written through to its target, see `write_atomic`).
-pub fn create_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() {
-        return Ok(());
-    }
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => return Ok(()),
-        Ok(m) => {
-            let what = if m.file_type().is_symlink() {
-                "a symlink"
-            } else {
-                "not a directory"
-            };
-            anyhow::bail!(
-                "{} is {what}; binfmtctl writes its files only into a real directory (give --config/--state-dir one)",
-                dir.display()
-            );
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot examine {}", dir.display())),
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .with_context(|| format!("cannot create the directory {}", dir.display()))
-}
-
-use std::os::unix::fs::DirBuilderExt as _;
-
-/// Read a file, `None` when it does not exist.
+/// Read a file to act on it, `None` when it does not exist: vetted by the trust boundary
+/// (owner, mode, type, at most [`trust::MAX_FILE`] bytes), UTF-8.
 pub fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    read_for(path, Use::Act)
 }
 
-/// Replace `path` with `contents` atomically: write a temporary file in the same directory
-/// (created exclusively, never following a symlink), fsync it, rename it over `path`, fsync
-/// the directory. On any failure before the rename the old file is intact and the temporary
-/// file is removed.
-///
-/// A new file gets exactly `mode` (not filtered by the umask); an existing file keeps its
-/// mode, owner and group (a nix.conf that other users' Nix reads must stay readable to them).
-/// When `path` is a symlink, the file it leads to is replaced and the link is kept (NixOS
-/// links /etc/nix/nix.conf elsewhere; a user may link the config into a repository).
-pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let target = resolve_link(path)?;
-    let perms = match fs::metadata(&target) {
-        Ok(m) => Perms::of(&m, &target),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Perms {
-            mode,
-            owner: None,
-            from: target.clone(),
-        },
-        Err(e) => return Err(e).with_context(|| format!("cannot examine {}", target.display())),
+/// As [`read_optional`], for what `use_` says.
+pub fn read_for(path: &Path, use_: Use) -> Result<Option<String>> {
+    let Some(bytes) = trust::read(path, Policy::new(use_), trust::MAX_FILE)? else {
+        return Ok(None);
     };
-    replace(&target, contents, &perms)
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        anyhow::anyhow!(
+            "cannot read {}: it is not UTF-8 text; fix the file or remove it",
+            path.display()
+        )
+    })
+}
+
+/// Replace `path` with `contents` atomically (see [`trust::replace`]): a new file gets
+/// exactly `mode` (not filtered by the umask); an existing file keeps its mode, owner and
+/// group (a nix.conf that other users' Nix reads must stay readable to them). When `path` is
+/// a symlink, the file it leads to is replaced and the link is kept (NixOS links
+/// /etc/nix/nix.conf elsewhere; a user may link the config into a repository), provided the
+/// link and its target's directories pass the boundary.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    trust::replace(path, contents, Perms::New(mode)).map_err(|e| written(e, path))
 }
 
 /// As [`write_atomic`], but the file gets the mode, owner and group of `like`: a backup of
 /// `like` is exactly as readable as `like` itself (nix.conf may hold `access-tokens`).
 pub fn write_atomic_like(path: &Path, contents: &[u8], like: &Path) -> Result<()> {
-    let m = fs::metadata(like).with_context(|| format!("cannot examine {}", like.display()))?;
-    replace(&resolve_link(path)?, contents, &Perms::of(&m, like))
+    trust::replace(path, contents, Perms::Like(like)).map_err(|e| written(e, path))
+}
+
+fn written(e: TrustError, path: &Path) -> anyhow::Error {
+    match e {
+        // Refusals say what and why themselves.
+        TrustError::Io { err, .. } => anyhow::Error::new(err).context(format!(
+            "cannot write {} (the old file, if any, is unchanged)",
+            path.display()
+        )),
+        _ => anyhow::Error::new(e),
+    }
+}
+
+/// Remove a file through the trust boundary; false when it did not exist.
+pub fn remove(path: &Path) -> Result<bool> {
+    Ok(trust::remove(path)?)
 }
 
 /// The file a write to `path` replaces: `path` itself, or, when `path` is a symlink, the file
-/// at the end of the chain of links (which need not exist yet), in its real directory.
+/// at the end of the chain of links (which need not exist yet), in its real directory. For
+/// messages and checks only (NixOS's links into /nix/store); writes resolve through the
+/// trust boundary.
 pub fn resolve_link(path: &Path) -> Result<PathBuf> {
     // The kernel's limit on links followed in one path lookup (MAXSYMLINKS).
     const MAX_LINKS: usize = 40;
@@ -202,8 +179,6 @@ pub fn resolve_link(path: &Path) -> Result<PathBuf> {
                 };
                 return match fs::canonicalize(dir) {
                     Ok(dir) => Ok(dir.join(name)),
-                    // A dangling link into a missing directory: as written (the write creates
-                    // the directory, as for a new config).
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(p),
                     Err(e) => Err(e).with_context(|| {
                         format!(
@@ -220,140 +195,6 @@ pub fn resolve_link(path: &Path) -> Result<PathBuf> {
         "{} leads through more than {MAX_LINKS} symlinks; fix the link",
         path.display()
     )
-}
-
-/// The mode and, for a file that exists, the owner and group a written file gets.
-struct Perms {
-    mode: u32,
-    owner: Option<(u32, u32)>,
-    /// The file they come from.
-    from: PathBuf,
-}
-
-impl Perms {
-    fn of(m: &fs::Metadata, from: &Path) -> Perms {
-        use std::os::unix::fs::MetadataExt as _;
-        Perms {
-            mode: m.mode() & 0o7777,
-            owner: Some((m.uid(), m.gid())),
-            from: from.to_owned(),
-        }
-    }
-
-    /// Give the open temporary file for `path` these permissions. fchown first: it clears
-    /// set-id bits. fchmod is not filtered by the umask.
-    fn apply(&self, f: &File, path: &Path) -> Result<()> {
-        use std::os::unix::fs::PermissionsExt as _;
-        if let Some((uid, gid)) = self.owner {
-            let (me, my_gid) = (
-                nix::unistd::geteuid().as_raw(),
-                nix::unistd::getegid().as_raw(),
-            );
-            if (uid, gid) != (me, my_gid) {
-                if let Err(e) = std::os::unix::fs::fchown(f, Some(uid), Some(gid)) {
-                    // EPERM: not root; EINVAL: the owner is not mapped in this user namespace.
-                    let refused = [nix::errno::Errno::EPERM, nix::errno::Errno::EINVAL]
-                        .iter()
-                        .any(|&n| e.raw_os_error() == Some(n as i32));
-                    if !refused || uid != me {
-                        anyhow::bail!(
-                            "{from} belongs to uid {uid} (gid {gid}), and binfmtctl, running as uid {me}, cannot give {path} that owner ({e}); run binfmtctl as root or as the owner of {from}",
-                            from = self.from.display(),
-                            path = path.display()
-                        );
-                    }
-                    crate::output::warn(&format!(
-                        "{from} has group {gid}, which binfmtctl cannot give {path} ({e}); its group is now {my_gid}",
-                        from = self.from.display(),
-                        path = path.display()
-                    ));
-                }
-            }
-        }
-        f.set_permissions(fs::Permissions::from_mode(self.mode))
-            .with_context(|| format!("cannot set the mode of the new {}", path.display()))
-    }
-}
-
-/// Write `contents` to `path` (not a symlink) through a temporary file that gets `perms`.
-fn replace(path: &Path, contents: &[u8], perms: &Perms) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    create_dir(dir)?;
-    let tmp = sidecar(path, &format!(".tmp.{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let _ = fs::remove_file(&tmp);
-        // 0600 until `perms` are applied: the contents are never readable by more users than
-        // the finished file's.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        perms.apply(&f, path)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e.context(format!(
-            "cannot write {} (the old file, if any, is unchanged)",
-            path.display()
-        )));
-    }
-    // The rename happened: the new file is in place, whatever follows. Without the directory
-    // fsync only its durability across a crash is in doubt, which is worth a warning, not an
-    // error (callers would undo work that the file already records).
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        crate::output::warn(&format!(
-            "wrote {}, but cannot sync its directory {} to disk ({e}); after a power loss the file may be back to its old contents",
-            path.display(),
-            dir.display()
-        ));
-    }
-    remove_stale_temporaries(path);
-    Ok(())
-}
-
-/// How old another process's temporary file must be to count as left behind by a writer
-/// that died (SIGKILL, power loss): a write takes milliseconds.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Remove `<file>.tmp.<pid>` files that writers killed mid-write left beside `path`. They
-/// are never read (readers only see the renamed file), so this is tidiness, not repair;
-/// errors are ignored.
-fn remove_stale_temporaries(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let mut prefix = name.to_owned();
-    prefix.push(".tmp.");
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let stale = entry
-            .file_name()
-            .as_encoded_bytes()
-            .starts_with(prefix.as_encoded_bytes())
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_AFTER));
-        if stale {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -381,7 +222,7 @@ mod tests {
         let (old, fresh) = (sidecar(&p, ".tmp.1"), sidecar(&p, ".tmp.2"));
         fs::write(&old, "half").unwrap();
         fs::write(&fresh, "half").unwrap();
-        let long_ago = std::time::SystemTime::now() - 2 * STALE_AFTER;
+        let long_ago = std::time::SystemTime::now() - 2 * trust::STALE_AFTER;
         File::options()
             .write(true)
             .open(&old)

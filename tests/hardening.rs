@@ -7,12 +7,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use binfmtctl::config::Config;
-use common::{ok, private, scratch, stderr, stdout, As, BIN};
+use common::{fake_root, host, ok, private, scratch, stderr, stdout, As, BIN};
 
 const QEMU: &str = "/usr/bin/qemu-riscv64-static";
 
@@ -92,9 +91,9 @@ fn cases() -> Vec<Bad> {
         bad("program to run is missing", "", "bfc run /nonexistent", "cannot read /nonexistent: No such file or directory"),
         bad("program to run is no ELF file", "", "bfc run /etc/passwd", "/etc/passwd: not an ELF file (nor a #! script)"),
         bad("binfmt.d file missing", "", "bfc import /nonexistent.conf", "cannot read /nonexistent.conf: No such file or directory"),
-        bad("config is a directory", "mkdir \"$T/cdir\"", "\"$B\" --config \"$T/cdir\" --state-dir \"$T/state\" apply", "cannot read"),
+        bad("config is a directory", "mkdir \"$T/cdir\"", "\"$B\" --config \"$T/cdir\" --state-dir \"$T/state\" apply", "/cdir: it is a directory, not a regular file; give binfmtctl the path of a regular file"),
         bad("binfmt_misc root does not exist", "", "bfc --root /nonexistent enable riscv64-linux", "cannot mount binfmt_misc at /nonexistent: ENOENT: No such file or directory; the mount point does not exist"),
-        bad("profiles directory is a file", "", "bfc --profiles /etc/passwd systems", "/etc/passwd: Not a directory (os error 20)"),
+        bad("profiles directory is a file", "", "bfc --profiles /etc/passwd systems", "refusing /etc/passwd: it is a regular file, not a directory; give binfmtctl the path of a directory"),
         bad("profiles directory does not exist", "", "bfc --profiles /nonexistent/profiles.d systems", "/nonexistent/profiles.d: No such file or directory (os error 2)"),
         // Flags (in the config: the command line only has --credentials/--open-binary).
         bad("unknown flag in the config", &config(&format!("{RECORD}flags = \"PQ\"")), "bfc apply", "config.toml:5: unknown flag 'Q'; the kernel accepts P, O, C and F; fix the file or remove the entry"),
@@ -142,10 +141,136 @@ fn cases() -> Vec<Bad> {
     ]
 }
 
+/// A record of the config with `interpreter` (TOML text between the quotes) and flags.
+fn record(interpreter: &str, flags: &str) -> String {
+    config(&format!("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"{interpreter}\"\nflags = \"{flags}\""))
+}
+
+/// The trust boundary's bad inputs (issue 11): file types, sizes, links, config records
+/// validated like the command line, entries capturing the host's programs.
+#[allow(clippy::too_many_lines)] // a table: one case a line
+fn trust_cases() -> Vec<Bad> {
+    let imp = "bfc import \"$T/x.conf\"";
+    let prof = |system: &str| format!("bfc --profiles \"$T/profiles.d\" enable {system}");
+    let fifo = |name: &str| format!("rm -f \"$T/{name}\"; mkfifo \"$T/{name}\"");
+    let with = |option: &str, path: &str, command: &str| {
+        format!("\"$B\" --config \"$T/config.toml\" --state-dir \"$T/state\" {option} \"{path}\" {command}")
+    };
+    let state = |path: &str, command: &str| {
+        format!("\"$B\" --config \"$T/config.toml\" --state-dir \"{path}\" {command}")
+    };
+    let cfg = |path: &str, command: &str| {
+        format!("\"$B\" --config \"{path}\" --state-dir \"$T/state\" {command}")
+    };
+    let is_fifo = "it is a FIFO (named pipe), not a regular file";
+    let is_char = "it is a character device, not a regular file";
+    let big = |path: &str| format!("head -c 2000000 /dev/zero | tr '\\0' '#' > \"{path}\"");
+    let not_utf8 = |path: &str| format!("printf '\\377\\376\\n' > \"{path}\"");
+    let capture_profile = |magic: &str, mask: &str| {
+        profile(&format!("system = 'cap-linux'\ndescription = 'd'\ninterpreters = ['qemu-riscv64-static']\nmagic = '{magic}'\nmask = '{mask}'"))
+    };
+    let own = "accept this host's own";
+    vec![
+        // Config records, validated like the command line (case 4) and flag C (case 8).
+        bad("config interpreter with a newline", &record("/usr/bin/qemu\\ntrusted-users = *", "PF"), "bfc apply", "interpreter \"/usr/bin/qemu\\ntrusted-users = *\" of riscv64-linux contains '\\n'"),
+        bad("config interpreter with a tab", &record("/usr/bin/q\\temu", "PF"), "bfc apply", "contains '\\t'"),
+        bad("config interpreter with a carriage return", &record("/usr/bin/q\\remu", "PF"), "bfc apply", "contains '\\r'"),
+        bad("config interpreter with DEL", &record("/usr/bin/q\\u007femu", "PF"), "bfc apply", "contains '\\u{7f}'"),
+        bad("config interpreter with a NUL", &record("/usr/bin/q\\u0000emu", "PF"), "bfc apply", "contains '\\0'"),
+        bad("config interpreter with :", &record("/usr/bin/q:emu", "PF"), "bfc apply", "contains ':'"),
+        bad("config interpreter of 1950 bytes", &record(&format!("/{}", "q".repeat(1949)), "PF"), "bfc apply", "is 1950 bytes, more than the kernel's 1920-byte register line leaves for it"),
+        bad("config interpreter that is empty", &record("", "PF"), "bfc apply", "interpreter \"\" of riscv64-linux must be an absolute path"),
+        bad("config interpreter with a newline, read by disable", &record("/q\\n", "PF"), "bfc disable --all", "contains '\\n'"),
+        bad("config interpreter with a newline, read by enable", &record("/q\\n", "PF"), "bfc enable arm64", "contains '\\n'"),
+        bad("config interpreter with a newline, read by export", &record("/q\\n", "PF"), "bfc export", "contains '\\n'"),
+        bad("config with flag C and no credentials key", &record(QEMU, "PCF"), "bfc apply", "entry riscv64-linux has flag C, which binfmtctl records only with `credentials = true`"),
+        bad("config with flag C only", &record(QEMU, "C"), "bfc enable arm64", "add `credentials = true` to the record"),
+        bad("config with credentials = \"yes\"", &config(&format!("{RECORD}flags = \"PCF\"\ncredentials = \"yes\"")), "bfc apply", "config.toml:6: invalid type: string \"yes\", expected a boolean"),
+        bad("config with a misspelt credentials key", &config(&format!("{RECORD}flags = \"PCF\"\ncredential = true")), "bfc apply", "config.toml:6: unknown field `credential`"),
+        bad("config with nix = \"yes\"", &config(&format!("nix = \"yes\"\n{RECORD}flags = \"PF\"")), "bfc apply", "config.toml:1: invalid type: string \"yes\", expected a boolean"),
+        bad("config with forced_interpreters a string", &config(&format!("forced_interpreters = \"/q\"\n{RECORD}flags = \"PF\"")), "bfc apply", "config.toml:1: invalid type: string \"/q\", expected a sequence"),
+        bad("config with a number as system", &config("[[system]]\nsystem = 5\nname = \"r\"\ninterpreter = \"/q\"\nflags = \"\""), "bfc apply", "config.toml:2: invalid type: integer `5`, expected a string"),
+        bad("config with a key twice", &config(&format!("{RECORD}flags = \"PF\"\nflags = \"F\"")), "bfc apply", "config.toml:6: duplicate key"),
+        bad("config with the name status", &config("[[system]]\nsystem = \"riscv64-linux\"\nname = \"status\"\ninterpreter = \"/q\"\nflags = \"\""), "bfc apply", "entry name \"status\" is not allowed: it is reserved"),
+        bad("config interpreter that is a directory", &record("/tmp", "P"), "bfc apply", "refused riscv64-linux: its interpreter /tmp is not an executable file"),
+        bad("config interpreter that is not executable", &record("/etc/passwd", "P"), "bfc apply", "its interpreter /etc/passwd is not an executable file"),
+        bad("config interpreter that is a device", &record("/dev/null", "P"), "bfc apply", "its interpreter /dev/null is not an executable file"),
+        bad("config record for the host's own system", &config("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n[[system]]\nsystem = \"x86_64-linux\"\nname = \"x86_64-linux\"\ninterpreter = \"/usr/bin/qemu-x86_64-static\"\nflags = \"PF\""), "bfc apply", "refused x86_64-linux: x86_64-linux runs natively on this host"),
+        // The config file itself (case 6).
+        bad("config that is not UTF-8", &not_utf8("$T/config.toml"), "bfc apply", "it is not UTF-8 text; fix the file or remove it"),
+        bad("config of 2 MB", &big("$T/config.toml"), "bfc apply", "config.toml: it is larger than 1048576 bytes"),
+        bad("config that is a FIFO (apply)", &fifo("f.toml"), &cfg("$T/f.toml", "apply"), is_fifo),
+        bad("config that is a FIFO (enable)", &fifo("f.toml"), &cfg("$T/f.toml", "enable riscv64-linux"), is_fifo),
+        bad("config that is a FIFO (disable)", &fifo("f.toml"), &cfg("$T/f.toml", "disable riscv64-linux"), is_fifo),
+        bad("config that is a FIFO (export)", &fifo("f.toml"), &cfg("$T/f.toml", "export"), is_fifo),
+        bad("config that is a FIFO (status)", &fifo("f.toml"), &cfg("$T/f.toml", "status"), is_fifo),
+        bad("config that is a FIFO (nix-config)", &fifo("f.toml"), &cfg("$T/f.toml", "nix-config"), is_fifo),
+        bad("config that is a FIFO (import)", &format!("{}\n{}", fifo("f.toml"), binfmtd(&format!(":riscv64-linux:M::{RV_MAGIC}:{RV_MASK}:{QEMU}:F"))), &format!("{} \"$T/x.conf\"", cfg("$T/f.toml", "import")), is_fifo),
+        bad("config that is /dev/null (enable)", "", &cfg("/dev/null", "enable riscv64-linux"), is_char),
+        bad("config that is /dev/null (disable)", "", &cfg("/dev/null", "disable --all"), is_char),
+        bad("config that is /dev/zero (apply)", "", &cfg("/dev/zero", "apply"), is_char),
+        bad("config that is /dev/zero (export)", "", &cfg("/dev/zero", "export"), is_char),
+        bad("config that is a link to /dev/zero", "ln -sf /dev/zero \"$T/z.toml\"", &cfg("$T/z.toml", "apply"), is_char),
+        bad("config that is a symlink loop", "ln -sfn l2.toml \"$T/l1.toml\"; ln -sfn l1.toml \"$T/l2.toml\"", &cfg("$T/l1.toml", "apply"), "l1.toml leads through more than 40 symlinks; fix the link"),
+        // The state directory.
+        bad("state directory that is a file", "", &state("/etc/passwd", "enable riscv64-linux"), "refusing /etc/passwd: it is a regular file, not a directory"),
+        bad("state directory that is a FIFO", &fifo("sfifo"), &state("$T/sfifo", "apply"), "sfifo: it is a FIFO (named pipe), not a directory"),
+        bad("state directory that is a symlink", "ln -sfn \"$T/state\" \"$T/slink\"", &state("$T/slink", "apply"), "slink is a symlink; binfmtctl writes its files only into a real directory"),
+        bad("state file that is a FIFO", "mkdir -p \"$T/s2\"; rm -f \"$T/s2/state.json\"; mkfifo \"$T/s2/state.json\"", &state("$T/s2", "apply"), is_fifo),
+        bad("state file of 2 MB", &format!("mkdir -p \"$T/s3\"; {}", big("$T/s3/state.json")), &state("$T/s3", "apply"), "state.json: it is larger than 1048576 bytes"),
+        // The table's root.
+        bad("--root that is a file", "", "bfc --root /etc/passwd apply", "refusing /etc/passwd: it is a regular file, not a directory"),
+        bad("--root that is a FIFO", &fifo("rfifo"), "bfc --root \"$T/rfifo\" enable riscv64-linux", "rfifo: it is a FIFO (named pipe), not a directory"),
+        // nix.conf and Nix's settings file.
+        bad("nix.conf that is a FIFO", &fifo("nix.conf"), &with("--nix-conf", "$T/nix.conf", "enable arm64 --nix"), is_fifo),
+        bad("nix.conf that is /dev/null", "", &with("--nix-conf", "/dev/null", "enable arm64 --nix"), is_char),
+        bad("nix.conf that is a directory", "mkdir -p \"$T/nixdir\"", &with("--nix-conf", "$T/nixdir", "enable arm64 --nix"), "nixdir: it is a directory, not a regular file"),
+        bad("Nix settings file that is a FIFO", &format!("mkdir -p \"$T/nix\"; {}", fifo("nix/binfmtctl.conf")), &with("--nix-conf", "$T/nix/nix.conf", "enable arm64 --nix"), is_fifo),
+        bad("nix.conf of 2 MB", &big("$T/big-nix.conf"), &with("--nix-conf", "$T/big-nix.conf", "enable arm64 --nix"), "big-nix.conf: it is larger than 1048576 bytes"),
+        bad("nix.conf that is a FIFO, at apply", &format!("{}\n{}", fifo("nix2.conf"), config(&format!("nix = true\n{RECORD}flags = \"PF\""))), &with("--nix-conf", "$T/nix2.conf", "apply"), is_fifo),
+        // Profiles (case 5 and 6).
+        bad("profile capturing ELF programs", &capture_profile("\\x7fELF", "\\xff\\xff\\xff\\xff"), &prof("cap-linux"), own),
+        bad("profile capturing every program", &capture_profile("\\x00", "\\x00"), &prof("cap-linux"), own),
+        bad("profile capturing every program, --force", &capture_profile("\\x00", "\\x00"), &format!("{} --force", prof("cap-linux")), own),
+        bad("profile capturing every program, --dry-run", &capture_profile("\\x00", "\\x00"), &format!("{} --dry-run", prof("cap-linux")), own),
+        bad("profile capturing every program, at apply", &format!("{}\n{}", capture_profile("\\x00", "\\x00"), config("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n[[system]]\nsystem = \"cap-linux\"\nname = \"cap-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"")), "bfc --profiles \"$T/profiles.d\" apply", own),
+        bad("profile that is a FIFO (enable)", &fifo("profiles.d/x.toml"), &prof("riscv64-linux"), is_fifo),
+        bad("profile that is a FIFO (systems)", &fifo("profiles.d/x.toml"), "bfc --profiles \"$T/profiles.d\" systems", is_fifo),
+        bad("profile that is a FIFO (run)", &fifo("profiles.d/x.toml"), "bfc --profiles \"$T/profiles.d\" run /bin/true", is_fifo),
+        bad("profile that is a link to /dev/zero", "ln -sf /dev/zero \"$T/profiles.d/z.toml\"", &prof("riscv64-linux"), is_char),
+        bad("profile that is not UTF-8", &not_utf8("$T/profiles.d/x.toml"), &prof("riscv64-linux"), "x.toml: it is not UTF-8 text"),
+        bad("profile of 2 MB", &big("$T/profiles.d/x.toml"), &prof("riscv64-linux"), "x.toml: it is larger than 1048576 bytes"),
+        bad("profile with a negative offset", &profile(&format!("{GOOD_PROFILE}offset = -1\nmagic = 'MZ'\nmask = '\\xff\\xff'")), &prof("riscv64-linux"), "x.toml: line 4: invalid value: integer `-1`"),
+        bad("profile without a description", &profile("system = 'x-linux'\ninterpreters = ['q']\nmagic = 'MZ'\nmask = '\\xff\\xff'"), &prof("riscv64-linux"), "missing field `description`"),
+        bad("profile interpreter empty", &profile("system = 'x-linux'\ndescription = 'd'\ninterpreters = ['']\nmagic = 'MZ'\nmask = '\\xff\\xff'"), &prof("riscv64-linux"), "interpreter name \"\" must be a bare program name"),
+        bad("profile interpreter with :", &profile("system = 'x-linux'\ndescription = 'd'\ninterpreters = ['q:x']\nmagic = 'MZ'\nmask = '\\xff\\xff'"), &prof("riscv64-linux"), "interpreter name \"q:x\" must be a bare program name"),
+        bad("profile system empty", &profile("system = ''\ndescription = 'd'\ninterpreters = ['q']\nmagic = 'MZ'\nmask = '\\xff\\xff'"), &prof("riscv64-linux"), "system: entry name \"\" is not allowed: it is empty"),
+        bad("profiles directory that is a FIFO", &fifo("pfifo"), "bfc --profiles \"$T/pfifo\" systems", "pfifo: it is a FIFO (named pipe), not a directory"),
+        // Import files (cases 5 and 6).
+        bad("import file that is a FIFO", &fifo("f.conf"), "bfc import \"$T/f.conf\"", is_fifo),
+        bad("import file that is a FIFO, --dry-run", &fifo("f.conf"), "bfc import --dry-run \"$T/f.conf\"", is_fifo),
+        bad("import file that is /dev/zero", "", "bfc import /dev/zero", is_char),
+        bad("import directory holding a FIFO", &format!("mkdir -p \"$T/bd\"; {}", fifo("bd/q.conf")), "bfc import \"$T/bd\"", is_fifo),
+        bad("import file of 2 MB", &big("$T/x.conf"), imp, "x.conf: it is larger than 1048576 bytes"),
+        bad("import file that is not UTF-8", &not_utf8("$T/x.conf"), imp, "x.conf: it is not UTF-8 text"),
+        bad("import file that is empty", ": > \"$T/x.conf\"", imp, "no registrations found in"),
+        bad("import line capturing ELF programs", &binfmtd(&format!(":cap:M::\\x7fELF:\\xff\\xff\\xff\\xff:{QEMU}:F")), imp, own),
+        bad("import line capturing every program", &binfmtd(&format!(":cap:M::\\x00:\\x00:{QEMU}:F")), imp, own),
+        bad("import line with a tab in the interpreter", &format!("printf ':riscv64-linux:M::{RV_MAGIC}:{RV_MASK}:/usr/bin/q\\temu:F\\n' > \"$T/x.conf\""), imp, "contains '\\t'"),
+        // Command-line values (case 4 on the command line, case 6).
+        bad("--interpreter with a tab", &format!("cp {QEMU} \"$T/q\temu\""), "bfc enable riscv64-linux --interpreter \"$T/q\temu\"", "contains '\\t'"),
+        bad("--interpreter that is a FIFO", &fifo("qfifo"), "bfc enable riscv64-linux --interpreter \"$T/qfifo\"", "qfifo is not an executable file"),
+        bad("--interpreter /dev/null", "", "bfc enable riscv64-linux --interpreter /dev/null", "interpreter /dev/null is not an executable file"),
+        bad("install-unit into a FIFO", &fifo("ufifo"), "bfc install-unit --no-enable --unit-dir \"$T/ufifo\"", "ufifo: it is a FIFO (named pipe), not a directory"),
+        bad("install-unit into /dev/null", "", "bfc install-unit --no-enable --unit-dir /dev/null", "refusing /dev/null: it is a character device, not a directory"),
+    ]
+}
+
 #[test]
 fn malformed_input_is_refused_clearly_and_changes_nothing() {
-    let cases = cases();
-    assert!(cases.len() >= 40, "{} cases", cases.len());
+    let mut cases = cases();
+    cases.extend(trust_cases());
+    assert!(cases.len() >= 120, "{} cases", cases.len());
     let t = scratch();
     let mut script = String::from(
         r#"bfc enable riscv64-linux >/dev/null 2>&1 || exit 3
@@ -350,34 +475,6 @@ bfc status --json > "$T/status.json"
         .unwrap()
         .iter()
         .all(|e| e["enabled"] == true && e["owner"]["kind"] == "binfmtctl"));
-}
-
-/// A stand-in for a binfmt_misc mount in the host's namespace: a directory with `register`
-/// and `status` files, so the host-table rules can be exercised without the host's table.
-fn fake_root(dir: &Path) -> std::path::PathBuf {
-    let root = dir.join("fake-binfmt_misc");
-    fs::create_dir(&root).unwrap();
-    fs::write(root.join("register"), "").unwrap();
-    fs::write(root.join("status"), "enabled\n").unwrap();
-    root
-}
-
-/// binfmtctl in the host's (initial) user namespace, with --root on a fake table.
-fn host(root: &Path, config: &Path, args: &[&str]) -> std::process::Output {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the host-table rules apply to root in the initial user namespace: run the tests as root"
-    );
-    Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .arg("--config")
-        .arg(config)
-        .arg("--state-dir")
-        .arg(config.with_file_name("state"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

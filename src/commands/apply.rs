@@ -52,9 +52,44 @@ fn interpreter_replaced(state: &State, e: &Entry) -> bool {
 /// Records whose interpreter users other than root could change (SECURITY.md): refused in
 /// the host's table unless `enable --force` recorded that interpreter in the config (then, and
 /// in a user namespace's private instance, only a warning). The names refused, with why.
-fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
+fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
     let mut refused = Vec::new();
     for r in &config.systems {
+        // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
+        // (A system the host runs natively is refused below, with its own reason.)
+        let native = crate::native::table().contains(&r.system.as_str());
+        let capture = ctx.desired(r).ok().filter(|_| !native).and_then(|reg| {
+            let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
+            crate::native::capture_refusal(&reg, &source)
+        });
+        if let Some(msg) = capture {
+            let msg = format!(
+                "refused {}: {msg}; or remove the record (binfmtctl disable --name {})",
+                r.name, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+            continue;
+        }
+        // What `enable --interpreter` refuses: a directory, a file without an execute bit. A
+        // missing one is left to the kernel (F) or to `check`: qemu may be reinstalled.
+        if std::fs::metadata(&r.interpreter).is_ok_and(|m| !interpreter::is_executable_file(&m)) {
+            let msg = format!(
+                "refused {}: its interpreter {} is not an executable file; register an installed emulator \
+                 (binfmtctl enable {} --name {} --interpreter PATH) or remove the record (binfmtctl disable --name {})",
+                r.name, r.interpreter, r.system, r.name, r.name
+            );
+            output::warn(&msg);
+            refused.push((r.name.clone(), msg));
+            continue;
+        }
+        if r.flags.0.credentials {
+            output::warn(&format!(
+                "{} (entry {} has flag C: credentials = true in the configuration)",
+                super::CREDENTIALS_WARNING,
+                r.name
+            ));
+        }
         let Some(why) = interpreter::untrusted(Path::new(&r.interpreter)) else {
             continue;
         };
@@ -89,6 +124,21 @@ fn vet_interpreters(config: &Config) -> Vec<(EntryName, String)> {
         }
     }
     refused
+}
+
+/// Before anything is registered: a nix.conf binfmtctl may not edit stops the command, and
+/// the table is vetted (and mounted when it is not).
+fn prepare(ctx: &Ctx, config: &Config) -> Result<()> {
+    if config.nix {
+        crate::nixconf::check_editable(&ctx.nix_conf)?;
+    }
+    if ctx.registry.ensure_mounted()? {
+        output::note(&format!(
+            "mounted binfmt_misc at {}",
+            ctx.registry.root().display()
+        ));
+    }
+    Ok(())
 }
 
 /// What failed, why, and the fix, for an action the kernel refused.
@@ -192,18 +242,15 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     };
     let (config, mut state) = (ctx.config()?, ctx.state()?);
     let state_before = state.clone();
-    let refused = vet_interpreters(&config);
+    let refused = vet_interpreters(ctx, &config);
     let wanted: Vec<Registration> = config
         .systems
         .iter()
         .filter(|r| !refused.iter().any(|(name, _)| *name == r.name))
         .map(|r| ctx.desired(r))
         .collect::<Result<_>>()?;
-    if !dry_run && ctx.registry.ensure_mounted()? {
-        output::note(&format!(
-            "mounted binfmt_misc at {}",
-            ctx.registry.root().display()
-        ));
+    if !dry_run {
+        prepare(ctx, &config)?;
     }
     let (current, leftovers) = if ctx.registry.is_mounted() {
         // Cheap (a readdir, a /proc lookup per build entry) and where an administrator who

@@ -595,17 +595,10 @@ fn entry_warnings(w: &Entry, profile: &Profile, state: &crate::state::State) -> 
 /// Problems of the table as a whole: an entry that accepts this host's own programs makes
 /// every native exec recurse into the interpreter (ELOOP).
 fn table_problems(entries: &[Entry], root: &Path) -> Vec<Problem> {
-    let Ok(own) =
-        std::env::current_exe().and_then(|p| elf::read_file(&p).map_err(std::io::Error::other))
-    else {
-        return Vec::new();
-    };
-    // This binary's own header, and as the other kinds (PIE, non-PIE) of native program.
-    let mut headers = program_kinds(&own.header);
-    headers.push(own.header);
+    let own = crate::native::own_headers();
     entries
         .iter()
-        .filter(|e| e.enabled && headers.iter().any(|h| e.matcher.matches_header(h)))
+        .filter(|e| e.enabled && crate::native::captures(&e.matcher, own))
         .map(|e| {
             error(
                 format!("entry {} accepts this host's own native programs: every native exec would loop through {}", e.name, e.interpreter),

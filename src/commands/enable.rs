@@ -142,6 +142,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
                 name: w.reg.name.clone(),
                 interpreter: w.reg.interpreter.clone(),
                 flags: FlagsText(w.reg.flags),
+                credentials: w.reg.flags.credentials,
             });
             if w.forced {
                 config.force_interpreter(&w.reg.interpreter);
@@ -435,10 +436,7 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
             ));
         }
         if args.credentials {
-            output::warn(
-                "flag C makes setuid/setgid emulated programs run with raised privileges inside qemu-user, \
-                 which was never designed to be a security boundary; any user who can run such a program may gain those privileges",
-            );
+            output::warn(super::CREDENTIALS_WARNING);
         }
         let entry_name: EntryName = args
             .name
@@ -449,6 +447,17 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
         let reg = registration(profile, entry_name, interp_text, flags);
         reg.validate()
             .with_context(|| format!("cannot register {}", profile.system))?;
+        // Never, not even with --force: the machine could run nothing afterwards.
+        if let Some(why) = native::capture_refusal(&reg, &profile.source) {
+            bail!("refusing to register {}: {why}", reg.name);
+        }
+        interpreter::check_text(&reg.interpreter).map_err(|why| {
+            anyhow::anyhow!(
+                "cannot register {}: interpreter {:?} {why}",
+                profile.system,
+                reg.interpreter
+            )
+        })?;
         out.push(Wanted {
             profile,
             interpreter,

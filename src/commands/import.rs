@@ -1,16 +1,17 @@
 //! `binfmtctl import`: record the registrations of binfmt.d files in binfmtctl's config,
 //! recognising the system each line is for.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{require_admin, Ctx};
 use crate::cli::ImportArgs;
 use crate::config::{FlagsText, SystemConfig};
-use crate::registry::EntryName;
+use crate::registry::{EntryName, Registration};
+use crate::trust::{self, Policy, Use};
 use crate::{binfmtd, exit_codes, output, store};
 
 /// `import --json`, documented in README.md.
@@ -27,36 +28,44 @@ struct Imported {
     flags: String,
 }
 
-fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// The binfmt.d files named (a directory stands for its `*.conf` files, in name order), each
+/// read through the trust boundary (never a FIFO or device, at most `trust::MAX_FILE`
+/// bytes; to act, root's), with its registrations.
+/// A file's registrations, with their line numbers.
+type FileRegistrations = (PathBuf, Vec<(usize, Registration)>);
+
+fn read_all(paths: &[PathBuf], use_: Use) -> Result<Vec<FileRegistrations>> {
+    let policy = Policy::new(use_);
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut confs: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot read {}", p.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "conf"))
-                .collect();
-            confs.sort();
-            out.extend(confs);
+        let texts = if p.is_dir() {
+            trust::read_dir_files(p, policy, "conf", trust::MAX_FILE)?.unwrap_or_default()
         } else {
-            out.push(p.clone());
+            let text = trust::read(p, policy, trust::MAX_FILE)?.ok_or_else(|| {
+                anyhow::anyhow!("cannot read {}: No such file or directory", p.display())
+            })?;
+            vec![(p.clone(), text)]
+        };
+        for (file, bytes) in texts {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: it is not UTF-8 text; import binfmt.d files only",
+                    file.display()
+                )
+            })?;
+            let regs = binfmtd::parse(&text)
+                .map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", file.display()))?;
+            out.push((file, regs));
         }
     }
     Ok(out)
 }
 
-fn read(path: &Path) -> Result<Vec<(usize, crate::registry::Registration)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    binfmtd::parse(&text).map_err(|(line, e)| anyhow::anyhow!("{}:{line}: {e}", path.display()))
-}
-
 pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     let mut records = Vec::new();
-    for file in files(&args.paths)? {
-        for (line, reg) in read(&file)? {
+    for (file, regs) in read_all(&args.paths, ctx.use_)? {
+        for (line, reg) in regs {
             if reg.flags.credentials && !args.credentials {
                 bail!(
                     "{}:{line}: entry {} has flag C: setuid programs would run with raised privileges inside qemu-user, \
@@ -66,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                 );
             }
             let recognised = ctx.profiles.recognise(&reg);
+            vet_line(&reg, recognised.map(|(p, _)| p), &file, line)?;
             if let Some((p, true)) = recognised {
                 output::note(&format!(
                     "{}:{line}: entry {} matches none of {}'s programs by magic; recognised by its interpreter {} (recorded with binfmtctl's magic)",
@@ -97,6 +107,8 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                     name: name.clone(),
                     interpreter: reg.interpreter.clone(),
                     flags: FlagsText(reg.flags),
+                    // Only with --credentials (refused above otherwise), as `enable` does.
+                    credentials: reg.flags.credentials,
                 });
             } else {
                 output::warn(&format!(
@@ -116,6 +128,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             });
         }
     }
+    refuse_captures(ctx, &records)?;
     warn_credentials(&records);
     if rows.is_empty() {
         bail!(
@@ -146,6 +159,44 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
         output::print(&render(&rows))?;
     }
     Ok(exit_codes::success())
+}
+
+/// What a line may not be, whatever system it is for: an entry capturing the host's own
+/// programs (issue 11, case 5; neither the line as written nor what binfmtctl would record
+/// for it, see `refuse_captures`), or one whose interpreter the config could not load again
+/// (a tab, say, which the line's syntax allows: the config's own check of the text). A line
+/// for a system the host runs natively is skipped with a warning anyway.
+fn vet_line(
+    reg: &Registration,
+    recognised: Option<&crate::profile::Profile>,
+    file: &std::path::Path,
+    line: usize,
+) -> Result<()> {
+    let native = recognised.is_some_and(|p| crate::native::table().contains(&&*p.system));
+    let at = format!("{}:{line}", file.display());
+    if let Some(why) = crate::native::capture_refusal(reg, &at).filter(|_| !native) {
+        bail!("refusing to import entry {} of {at}: {why}", reg.name);
+    }
+    crate::interpreter::check_text(&reg.interpreter).map_err(|why| {
+        anyhow::anyhow!(
+            "{at}: interpreter {:?} of entry {} {why}",
+            reg.interpreter,
+            reg.name
+        )
+    })
+}
+
+/// What would be recorded must not capture the host's own programs (a local profile's magic
+/// may): refused before anything is written (issue 11, case 5).
+fn refuse_captures(ctx: &Ctx, records: &[SystemConfig]) -> Result<()> {
+    for r in records {
+        let reg = ctx.desired(r)?;
+        let source = ctx.profiles.lookup(&r.system)?.source.to_string();
+        if let Some(why) = crate::native::capture_refusal(&reg, &source) {
+            bail!("refusing to import {} as {}: {why}", r.name, r.system);
+        }
+    }
+    Ok(())
 }
 
 /// As `enable --credentials` does: entries recorded with flag C take effect at the next

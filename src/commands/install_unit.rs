@@ -29,16 +29,26 @@ pub fn unit_for(exe: &Path) -> String {
 }
 
 /// A path as one word of an `Exec*=` line (systemd.service(5), "Command lines"): `%` is a
-/// specifier there, doubled to stand for itself; a path with blanks, quotes or backslashes is
-/// quoted, with C-style escapes inside.
+/// specifier there, doubled to stand for itself; a path with blanks, quotes, backslashes or
+/// control characters is quoted, with C-style escapes inside (a newline as `\x0a`, never a
+/// line of its own: issue 11, case 7).
 fn systemd_word(path: &str) -> String {
-    let escaped = path
+    let escaped: String = path
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace('%', "%%");
+        .replace('%', "%%")
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\x{:02x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     if path
         .chars()
-        .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c == '\'')
+        .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\' || c == '\'')
     {
         format!("\"{escaped}\"")
     } else {
@@ -61,9 +71,43 @@ fn write_hint(err: &anyhow::Error) -> Option<&'static str> {
     )
 }
 
+/// Why root's boot unit must not run the binary at `exe`, if it must not: users other than
+/// root could replace it (SECURITY.md), or its path holds characters systemd would read as
+/// syntax of the unit.
+fn unfit(exe: &std::path::Path) -> Option<String> {
+    let text = exe.to_string_lossy();
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "its path holds {c:?}, which systemd would read as syntax of the unit (a newline starts a new directive)"
+        ));
+    }
+    if exe.to_str().is_none() {
+        return Some("its path is not UTF-8".into());
+    }
+    crate::trust::untrusted(exe).map(|why| {
+        format!("{why}, so users other than root could replace what root runs at every boot")
+    })
+}
+
 pub fn run(args: &InstallUnitArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find binfmtctl itself")?;
     let exe = exe.canonicalize().unwrap_or(exe);
+    if let Some(why) = unfit(&exe) {
+        // Quoted for the shell the fix is pasted into; control characters shown escaped.
+        let shown = format!("{:?}", exe.display().to_string());
+        let fix = format!(
+            "install it where only root can change it and run that copy: install -m 0755 {shown} /usr/local/bin/ && \
+             /usr/local/bin/binfmtctl install-unit"
+        );
+        if !args.force {
+            anyhow::bail!(
+                "refusing to point binfmtctl.service at {shown}: {why}; {fix} (or pass --force)"
+            );
+        }
+        output::warn(&format!(
+            "pointing binfmtctl.service at {shown} although {why} (--force); {fix}"
+        ));
+    }
     let text = unit_for(&exe);
     let path = args.unit_dir.join(UNIT_NAME);
     if args.dry_run {
@@ -126,6 +170,12 @@ mod tests {
         );
         assert_eq!(systemd_word("/opt/100%/binfmtctl"), "/opt/100%%/binfmtctl");
         assert_eq!(systemd_word("/opt/a\"b\\c"), "\"/opt/a\\\"b\\\\c\"");
+        assert_eq!(
+            systemd_word("/opt/a\nExecStartPre=/x/binfmtctl"),
+            "\"/opt/a\\x0aExecStartPre=/x/binfmtctl\""
+        );
+        let unit = unit_for(Path::new("/opt/a\nExecStartPre=/x/binfmtctl"));
+        assert!(!unit.contains("\nExecStartPre=/x"), "{unit}");
         let unit = unit_for(Path::new("/opt/my tools/binfmtctl"));
         assert!(
             unit.contains("\nExecStart=\"/opt/my tools/binfmtctl\" apply\n"),

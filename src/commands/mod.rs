@@ -26,6 +26,7 @@ use crate::output;
 use crate::profile::{Profile, Profiles};
 use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
 use crate::state::State;
+use crate::trust::Use;
 
 /// Said whenever flag C is registered or recorded (`enable --credentials`, `import
 /// --credentials`): what the flag gives away.
@@ -51,7 +52,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return crate::namespace::write_id_maps_for(pid, &uid_map, &gid_map),
         _ => {}
     }
-    let ctx = Ctx::new(&cli.global)?;
+    let ctx = Ctx::new(&cli.global, use_of(&cli.command))?;
     match cli.command {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
@@ -81,7 +82,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `binfmtctl run`, parsed by its own small parser.
 pub fn run_only(cli: &crate::cli::RunOnly) -> Result<ExitCode> {
-    run::run(&Ctx::new(&cli.global)?, &cli.args)
+    run::run(&Ctx::new(&cli.global, Use::Show)?, &cli.args)
+}
+
+/// Whether a command acts on what it reads as root (registers, removes, records), so that
+/// the config, state and profiles it reads pass the whole trust boundary (SECURITY.md), or
+/// only shows it (type and size checked).
+fn use_of(command: &Command) -> Use {
+    let acts = match command {
+        Command::Enable(a) => !a.dry_run,
+        Command::Disable(a) => !a.dry_run,
+        Command::Apply(a) => !a.dry_run,
+        Command::Import(a) => !a.dry_run,
+        Command::Build(a) => a.host_table,
+        _ => false,
+    };
+    if acts {
+        Use::Act
+    } else {
+        Use::Show
+    }
 }
 
 /// What every command works with.
@@ -91,25 +111,28 @@ pub struct Ctx {
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
     pub profiles: Profiles,
+    /// Whether this command acts on what it reads (see `use_of`).
+    pub use_: Use,
 }
 
 impl Ctx {
-    fn new(g: &Global) -> Result<Ctx> {
+    fn new(g: &Global, use_: Use) -> Result<Ctx> {
         Ok(Ctx {
+            use_,
             registry: Registry::new(&g.root),
             nix_conf: g.nix_conf.clone(),
             config_path: g.config.clone(),
             state_dir: g.state_dir.clone(),
-            profiles: Profiles::load(g.profiles.as_deref())?,
+            profiles: Profiles::load_for(g.profiles.as_deref(), use_)?,
         })
     }
 
     pub fn config(&self) -> Result<Config> {
-        Config::load(&self.config_path)
+        Config::load_for(&self.config_path, self.use_)
     }
 
     pub fn state(&self) -> Result<State> {
-        State::load(&self.state_dir)
+        State::load_for(&self.state_dir, self.use_)
     }
 
     /// The registration a config record stands for.
@@ -118,12 +141,21 @@ impl Ctx {
             .profiles
             .lookup(&rec.system)
             .with_context(|| format!("{}: entry {}", self.config_path.display(), rec.name))?;
-        Ok(registration(
+        let reg = registration(
             profile,
             rec.name.clone(),
             rec.interpreter.clone(),
             rec.flags.0,
-        ))
+        );
+        // The same validation as a registration from the command line (issue 11, case 4).
+        reg.validate().map_err(|e| {
+            anyhow::anyhow!(
+                "{}: entry {}: {e}; fix the record or remove it",
+                self.config_path.display(),
+                rec.name
+            )
+        })?;
+        Ok(reg)
     }
 
     /// The Nix settings the config stands for.

@@ -61,6 +61,10 @@ pub enum RegistryError {
     NoSuchEntry(String, PathBuf),
     #[error("{}: {err}", .path.display())]
     Io { path: PathBuf, err: io::Error },
+    /// Refused by the trust boundary (a `--root` users other than root can change, an entry
+    /// file that is a symlink): the message says what and what to do.
+    #[error("{0}")]
+    Untrusted(String),
     #[error("{}: unexpected contents: {err}", .path.display())]
     Entry {
         path: PathBuf,
@@ -100,7 +104,12 @@ impl Registry {
     }
 
     /// Mount binfmt_misc at the root when it is not mounted. Returns true when it mounted.
+    ///
+    /// Every command that writes to the table calls this first, so this is where the root is
+    /// vetted by the trust boundary: in the host, a `--root` that users other than root can
+    /// change is refused before anything is mounted or written (issue 11, case 1).
     pub fn ensure_mounted(&self) -> Result<bool, RegistryError> {
+        crate::trust::vet_dir(&self.root).map_err(|e| RegistryError::Untrusted(e.to_string()))?;
         if self.is_mounted() {
             return Ok(false);
         }
@@ -267,23 +276,28 @@ impl Registry {
     }
 }
 
+/// Open a file of the table to write, through the trust boundary: the root vetted, the file
+/// never a symlink (an entry name planted as a link to a root-owned file) and a regular file.
 fn open_for_write(path: &Path, root: &Path) -> Result<fs::File, RegistryError> {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|err| match err.kind() {
-            io::ErrorKind::PermissionDenied => RegistryError::Permission(path.to_owned()),
-            io::ErrorKind::ReadOnlyFilesystem => {
-                RegistryError::ReadOnly(path.to_owned(), root.to_owned())
-            }
-            io::ErrorKind::NotFound if !root.join("register").exists() => {
-                RegistryError::NotMounted(root.to_owned())
-            }
-            _ => RegistryError::Io {
-                path: path.to_owned(),
-                err,
-            },
-        })
+    let name = path.file_name().unwrap_or_default();
+    let err = match crate::trust::open_to_write(root, name) {
+        Ok(file) => return Ok(file),
+        Err(crate::trust::TrustError::Io { err, .. }) => err,
+        Err(refused) => return Err(RegistryError::Untrusted(refused.to_string())),
+    };
+    Err(match err.kind() {
+        io::ErrorKind::PermissionDenied => RegistryError::Permission(path.to_owned()),
+        io::ErrorKind::ReadOnlyFilesystem => {
+            RegistryError::ReadOnly(path.to_owned(), root.to_owned())
+        }
+        io::ErrorKind::NotFound if !root.join("register").exists() => {
+            RegistryError::NotMounted(root.to_owned())
+        }
+        _ => RegistryError::Io {
+            path: path.to_owned(),
+            err,
+        },
+    })
 }
 
 /// What a failed write to `register` means, in words a user can act on.

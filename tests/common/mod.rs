@@ -241,3 +241,39 @@ pub fn check_messages(s: &serde_json::Value, severity: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A stand-in for a binfmt_misc mount in the host's namespace: a directory with `register`
+/// and `status` files, so the host-table rules can be exercised without the host's table.
+pub fn fake_root(dir: &Path) -> PathBuf {
+    let root = dir.join("fake-binfmt_misc");
+    fs::create_dir(&root).expect("mkdir fake root");
+    fs::write(root.join("register"), "").expect("write register");
+    fs::write(root.join("status"), "enabled\n").expect("write status");
+    root
+}
+
+/// binfmtctl in the host's (initial) user namespace, with --root on a fake table, the config
+/// given and the state directory beside it.
+pub fn host(root: &Path, config: &Path, args: &[&str]) -> Output {
+    host_in(root, config, &config.with_file_name("state"), args)
+}
+
+/// As [`host`], with the state directory given.
+pub fn host_in(root: &Path, config: &Path, state: &Path, args: &[&str]) -> Output {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the host-table rules apply to root in the initial user namespace: run the tests as root"
+    );
+    Command::new("timeout")
+        .arg("20")
+        .arg(BIN)
+        .arg("--root")
+        .arg(root)
+        .arg("--config")
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("run binfmtctl")
+}
