@@ -51,5 +51,24 @@ if [ ! -x "$fixtures/busybox-arm64" ]; then
   install -m 0755 "$tmp/root/bin/busybox" "$fixtures/busybox-arm64"
   rm -rf "$tmp"
 fi
+# A real third-party package for `binfmtctl build`: GNU Hello's source, as Debian ships it
+# (its `make check` runs the cross-built program). From deb-src lines made from this
+# machine's own apt sources, in a list directory of our own: the system's apt setup is left
+# as it is.
+if [ ! -f "$fixtures/hello.orig.tar.gz" ]; then
+  tmp=$(mktemp -d); chmod 0755 "$tmp"
+  mkdir -p "$tmp/parts" "$tmp/lists/partial"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && sed 's/^Types: deb$/Types: deb-src/' "$f" > "$tmp/parts/$(basename "$f")"
+  done
+  touch "$tmp/src.list"
+  [ -f /etc/apt/sources.list ] && sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$tmp/src.list"
+  apt_src=(-o Dir::Etc::SourceList="$tmp/src.list" -o Dir::Etc::SourceParts="$tmp/parts"
+           -o Dir::State::Lists="$tmp/lists")
+  apt-get "${apt_src[@]}" update -qq
+  (cd "$tmp" && apt-get "${apt_src[@]}" source --download-only -qq hello >/dev/null 2>&1)
+  install -m 0644 "$tmp"/hello_*.orig.tar.gz "$fixtures/hello.orig.tar.gz"
+  rm -rf "$tmp"
+fi
 chmod 0755 target "$fixtures"
 echo "test dependencies installed; fixtures in $fixtures"

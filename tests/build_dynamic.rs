@@ -385,3 +385,56 @@ fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_
         "the squatted directory is left as it was"
     );
 }
+
+#[test]
+fn gnu_hello_from_debians_source_passes_its_make_check_cross_built_for_riscv64_only_under_build() {
+    // The issue's own report: GNU Hello (Debian's source package), --host=riscv64-linux-gnu,
+    // `make check` was 0 PASS / 4 FAIL with "Could not open '/lib/ld-linux-riscv64...'".
+    require_toolchains();
+    let tarball = Path::new(MANIFEST_DIR).join("target/debian-fixtures/hello.orig.tar.gz");
+    assert!(
+        tarball.exists(),
+        "{} is missing: run `bash scripts/test-deps.sh` as root (it downloads Debian's hello source)",
+        tarball.display()
+    );
+    let t = scratch();
+    let out = as_nobody(
+        t.path(),
+        &format!(
+            r#"tar xzf {tarball} && cd hello-* || exit 90
+./configure --host=riscv64-linux-gnu >configure.log 2>&1 || {{ cat configure.log >&2; exit 91; }}
+make >make.log 2>&1 || {{ cat make.log >&2; exit 92; }}
+"$B" identify hello
+"#,
+            tarball = tarball.display()
+        ),
+    );
+    assert!(
+        ok(&out).contains("riscv64-linux  ELF 64-bit LSB, RISC-V (0xf3), dynamic"),
+        "{}",
+        stdout(&out)
+    );
+    let project = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let plain = private(As::Nobody, &project, "make check 2>&1; echo \"make=$?\"");
+    let text = stdout(&plain);
+    assert_eq!(count(&text, "PASS"), Some(0), "without emulation:\n{text}");
+    assert!(
+        count(&text, "FAIL").is_some_and(|n| n >= 3),
+        "without emulation:\n{text}"
+    );
+    let under = as_nobody(
+        &project,
+        "\"$B\" build -- make check 2>&1; echo \"make=$?\"",
+    );
+    let text = stdout(&under);
+    assert!(
+        count(&text, "PASS").is_some_and(|n| n >= 3) && count(&text, "FAIL") == Some(0),
+        "under binfmtctl build:\n{text}\n{}",
+        stderr(&under)
+    );
+    assert!(text.trim_end().ends_with("make=0"), "{text}");
+}

@@ -9,14 +9,7 @@ use binfmtctl::profile::{Profile, Profiles};
 const FIXED: &[&str] = &["i486-linux", "i586-linux", "i686-linux", "sparc64-linux"];
 
 fn tsv() -> Vec<Vec<String>> {
-    let path =
-        std::path::Path::new(common::MANIFEST_DIR).join("../shared/data/nixos-binfmt-magics.tsv");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| l.split('\t').map(str::to_owned).collect())
-        .collect()
+    common::nixos_table()
 }
 
 #[test]

@@ -74,16 +74,26 @@ pub fn busybox_arm64() -> PathBuf {
     p
 }
 
-/// The magic and mask NixOS writes for a system, from ../shared/data/nixos-binfmt-magics.tsv.
+/// NixOS's table of magics (tests/fixtures/nixos-binfmt-magics.tsv, a copy of the project's
+/// shared data with its provenance in its first line): one row a system, comments left out.
+pub fn nixos_table() -> Vec<Vec<String>> {
+    let path = Path::new(MANIFEST_DIR).join("tests/fixtures/nixos-binfmt-magics.tsv");
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// The magic and mask NixOS writes for a system, from [`nixos_table`].
 pub fn nixos_magic(system: &str) -> (String, String) {
-    let tsv = Path::new(MANIFEST_DIR).join("../shared/data/nixos-binfmt-magics.tsv");
-    let text = fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
-    text.lines()
-        .map(|l| l.split('\t').collect::<Vec<_>>())
+    nixos_table()
+        .into_iter()
         .find(|f| f[0] == system)
         .map_or_else(
-            || panic!("{system} is not in {}", tsv.display()),
-            |f| (f[2].to_owned(), f.get(3).copied().unwrap_or("").to_owned()),
+            || panic!("{system} is not in tests/fixtures/nixos-binfmt-magics.tsv"),
+            |f| (f[2].clone(), f.get(3).cloned().unwrap_or_default()),
         )
 }
 
