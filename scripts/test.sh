@@ -12,8 +12,10 @@ else
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --all-targets
+cargo clippy --all-targets --locked --features kernel-tier -- -D warnings
+# Both tiers: the pure unit tests, and those that need root, qemu, Nix or systemd (Cargo.toml,
+# [features]).
+cargo test --locked --all-targets --features kernel-tier
 # A short fuzz run of every parser (cargo-fuzz on the stable toolchain; figures of the long
 # runs in FUZZING.md).
 bash scripts/fuzz-smoke.sh 10

@@ -1260,9 +1260,10 @@ mod tests {
     #[test]
     fn random_mutations_never_panic() {
         let mut bases: Vec<Vec<u8>> = corpus().iter().map(|s| s.build().0).collect();
-        if let Ok(ls) = std::fs::read("/bin/ls") {
-            bases.push(ls[..ls.len().min(4096)].to_vec());
-        }
+        // A real program of this machine too: the test binary itself (there is no /bin/ls on
+        // NixOS).
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        bases.push(me[..me.len().min(4096)].to_vec());
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
         for round in 0..20_000 {
@@ -1425,6 +1426,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "kernel-tier"),
+        ignore = "kernel tier: needs root or Debian's packages; bash scripts/test.sh runs it"
+    )]
     fn real_dynamic_executable() {
         let (info, bytes) = real_file("/bin/ls", "coreutils");
         assert_eq!(info.class, Class::Elf64);
@@ -1449,6 +1454,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "kernel-tier"),
+        ignore = "kernel tier: needs root or Debian's packages; bash scripts/test.sh runs it"
+    )]
     fn real_static_executable() {
         // Debian builds its qemu-*-static as static-pie: PT_DYNAMIC but no PT_INTERP.
         let (info, _) = real_file("/usr/bin/qemu-riscv64-static", "qemu-user-static");

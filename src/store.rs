@@ -317,6 +317,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "kernel-tier"),
+        ignore = "kernel tier: needs root or Debian's packages; bash scripts/test.sh runs it"
+    )]
     fn a_replaced_file_keeps_its_owner_group_and_mode_and_a_copy_gets_them_too() {
         use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
         assert!(
