@@ -274,6 +274,83 @@ fn a_nix_daemon_store_is_explained_not_attempted() {
     assert!(err.starts_with("binfmtctl: error: this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and would refuse riscv64-linux derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: sudo binfmtctl enable --nix riscv64-linux && sudo systemctl restart nix-daemon"), "{err}");
 }
 
+/// Issue 13, items 1 and 2: armv6l-linux and armv7l-linux have identical magics. Whether the
+/// build emulates every installed system (no --system) or both are named, Nix gets both names
+/// as platforms, one entry serves both, and an armv6l and an armv7l derivation both build.
+#[test]
+fn armv6l_and_armv7l_derivations_both_build_with_one_entry() {
+    common::require("nix-build", "nix-bin");
+    let gcc = common::require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+    let t = scratch();
+    ok(&Command::new(gcc)
+        .args(["-static", "-O2", "-DARCH=\"arm\"", "-o"])
+        .arg(t.path().join("builder"))
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/nix-builder.c"))
+        .output()
+        .unwrap());
+    for v in ["armv6l", "armv7l"] {
+        std::fs::write(
+            t.path().join(format!("{v}.nix")),
+            format!(
+                "derivation {{ name = \"{v}\"; system = \"{v}-linux\"; builder = ./builder; }}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let script = "echo \"$NIX_CONFIG\" | grep ^extra-platforms >&2; ls /proc/sys/fs/binfmt_misc | grep armv >&2; \
+                  nix-build armv6l.nix --no-out-link && nix-build armv7l.nix --no-out-link";
+    for (i, systems) in [
+        &[][..],
+        &["--system", "armv6l", "--system", "armv7l-linux"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let store = t.path().join(format!("nix-{i}"));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("build")
+            .args(systems)
+            .args(["--", "sh", "-c", script])
+            .current_dir(t.path());
+        nix_env(&mut cmd, &store);
+        let out = cmd.output().unwrap();
+        let built: Vec<String> = ok(&out)
+            .lines()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert_eq!(
+            built, ["built by a arm builder, 32-bit long\n"; 2],
+            "{systems:?}"
+        );
+        let err = stderr(&out);
+        let platforms = err.lines().next().unwrap_or_default();
+        assert!(
+            platforms.split(' ').any(|p| p == "armv6l-linux")
+                && platforms.split(' ').any(|p| p == "armv7l-linux"),
+            "{systems:?}: {err}"
+        );
+        assert_eq!(
+            err.lines()
+                .skip(1)
+                .filter(|l| l.starts_with("binfmtctl-armv"))
+                .collect::<Vec<_>>(),
+            ["binfmtctl-armv6l-linux"],
+            "{systems:?}: {err}"
+        );
+    }
+    // The build's command itself nix-build, no --system (the case the issue names).
+    let store = t.path().join("nix-direct");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["build", "--", "nix-build", "armv7l.nix", "--no-out-link"])
+        .current_dir(t.path());
+    nix_env(&mut cmd, &store);
+    let path = ok(&cmd.output().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(path.trim()).unwrap(),
+        "built by a arm builder, 32-bit long\n"
+    );
+}
+
 /// A command that is not itself Nix may start Nix: binfmtctl cannot refuse it, but says once
 /// that a nix-daemon would build outside the instance, and runs the command.
 #[test]
