@@ -312,15 +312,19 @@ fn registrations(
             let name: EntryName = format!("{prefix}{}", w.profile.system)
                 .parse()
                 .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
-            let (interpreter, fix_binary) = if shimmed(&w.profile.system) {
-                (dir.shim(&w.profile.system), true)
+            // The shim is binfmtctl itself: it takes flag P's argv whatever the system.
+            let (interpreter, flags) = if shimmed(&w.profile.system) {
+                let shim = Flags {
+                    preserve_argv0: true,
+                    fix_binary: true,
+                    ..Flags::default()
+                };
+                (dir.shim(&w.profile.system), shim)
             } else {
-                (w.interpreter.path.clone(), w.interpreter.is_static)
-            };
-            let flags = Flags {
-                preserve_argv0: true,
-                fix_binary,
-                ..Flags::default()
+                (
+                    w.interpreter.path.clone(),
+                    w.profile.flags(w.interpreter.is_static),
+                )
             };
             let Some(interpreter) = interpreter.to_str() else {
                 bail!(

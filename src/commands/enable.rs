@@ -422,10 +422,9 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
             .to_owned();
         let forced = vet_interpreter(&interpreter.path, args.force)?;
         let flags = Flags {
-            preserve_argv0: true,
-            fix_binary: interpreter.is_static,
             open_binary: args.open_binary,
             credentials: args.credentials,
+            ..profile.flags(interpreter.is_static)
         };
         if !interpreter.is_static {
             output::warn(&format!(
