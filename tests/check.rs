@@ -433,3 +433,33 @@ bfc check --json wasm32-wasi > /dev/null",
     assert!(messages(s, "error").is_empty(), "{s}");
     assert_eq!(code, 0, "{report}");
 }
+
+/// Issue 13, item 1: armv6l-linux and armv7l-linux (identical magics) enabled together send
+/// every program to the same qemu-arm with the same flags: not a problem, whichever wins.
+/// When the two differ (another interpreter for one), the shadowed one still is.
+#[test]
+fn entries_that_run_programs_alike_may_shadow_each_other() {
+    let (code, report) = check(
+        As::Me,
+        "bfc enable armv6l-linux armv7l-linux >/dev/null 2>&1 || exit 3",
+    );
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["armv6l-linux", "armv7l-linux"] {
+        let s = system(&report, name);
+        assert!(messages(s, "error").is_empty(), "{s:#}");
+        assert_eq!(s["exec"]["result"], "ran", "{s:#}");
+    }
+
+    common::require("qemu-arm", "qemu-user");
+    let (code, report) = check(
+        As::Me,
+        "bfc enable armv6l-linux >/dev/null 2>&1 || exit 3\n\
+         bfc enable armv7l-linux --interpreter /usr/bin/qemu-arm >/dev/null 2>&1 || exit 3",
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let s = system(&report, "armv6l-linux");
+    assert!(
+        messages(s, "error").contains(&"entry armv6l-linux also accepts armv6l-linux programs but is shadowed by the newer entry armv7l-linux: only armv7l-linux is used | fix: remove the one you do not want: binfmtctl disable --name armv6l-linux".to_owned()),
+        "{s:#}"
+    );
+}

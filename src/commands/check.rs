@@ -309,6 +309,13 @@ impl<'e> Dispatch<'e> {
                 .filter(|&k| self.winners[k].is_some_and(|w| w.name == e.name))
                 .collect();
             let Some(&won) = wins.first() else {
+                // Shadowed by an entry that runs its programs as it would: nothing is lost.
+                let stood_in = (0..kinds.len())
+                    .filter(|&k| accepts[k])
+                    .all(|k| self.winners[k].is_some_and(|w| w.runs_like(e)));
+                if stood_in {
+                    continue;
+                }
                 let over = accepts
                     .iter()
                     .position(|&a| a)
