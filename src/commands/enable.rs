@@ -93,10 +93,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     require_admin("binfmtctl enable")?;
     let _lock = store::Lock::acquire(&ctx.config_path)?;
     let (mut config, mut state) = (ctx.config()?, ctx.state()?);
-    if !args.runtime && (args.nix || config.nix) {
-        // Before anything is registered: a nix.conf binfmtctl may not edit stops the command.
-        crate::nixconf::check_editable(&ctx.nix_conf)?;
-    }
+    check_writable(ctx, args, &config)?;
     if ctx.registry.ensure_mounted()? {
         output::note(&format!(
             "mounted binfmt_misc at {}",
@@ -321,6 +318,19 @@ fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
         ),
         None => format!("{}; then {cmd}", interpreter::install_hint(w.profile)),
     }
+}
+
+/// Before anything is registered: a config (a link into the Nix store) or a nix.conf that
+/// binfmtctl may not write stops the command.
+fn check_writable(ctx: &Ctx, args: &EnableArgs, config: &crate::config::Config) -> Result<()> {
+    if args.runtime {
+        return Ok(());
+    }
+    crate::config::Config::check_writable(&ctx.config_path)?;
+    if args.nix || config.nix {
+        crate::nixconf::check_editable(&ctx.nix_conf)?;
+    }
+    Ok(())
 }
 
 /// Another tool's enabled entry that also runs a wanted system's programs (Debian's
