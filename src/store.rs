@@ -133,7 +133,11 @@ pub fn in_nix_store(resolved: &Path) -> bool {
 /// Nothing is ever written or created under /nix/store, even through a dangling link whose
 /// target directories do not exist yet (issue 13, item 7).
 fn refuse_nix_store(path: &Path) -> Result<()> {
-    let target = resolve_link(path)?;
+    // A path that cannot be examined (a FIFO or a device for a directory) is left to the
+    // trust boundary, whose refusal says what is wrong with it.
+    let Ok(target) = resolve_link(path) else {
+        return Ok(());
+    };
     if in_nix_store(&target) {
         anyhow::bail!(
             "{} leads into the Nix store ({}), which only Nix may change; binfmtctl writes nothing there: \
