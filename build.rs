@@ -72,11 +72,15 @@ fn main() {
             .get("nixos")
             .and_then(toml::Value::as_bool)
             .unwrap_or(false);
+        let preserve_argv0 = t
+            .get("preserve_argv0")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
         let source = format!("builtin:{name}");
         writeln!(
             out,
             "    Raw {{ source: {source:?}, system: {:?}, description: {:?}, cpu: {cpu:?}, debian: {debian:?}, aliases: &{}, \
-             interpreters: &{}, offset: {offset}, magic: &{:?}, mask: &{:?}, nixos: {nixos} }},",
+             interpreters: &{}, offset: {offset}, magic: &{:?}, mask: &{:?}, nixos: {nixos}, preserve_argv0: {preserve_argv0} }},",
             string(&t, "system", name),
             string(&t, "description", name),
             borrowed(&strings(&t, "aliases", name)),

@@ -13,12 +13,17 @@ let
   interpreterFor = system:
     let p = profile system; in
     if p ? cpu then "${cfg.qemu}/bin/qemu-${p.cpu}" else "${pkgs.wasmtime}/bin/wasmtime";
+  # P only where the profile says the interpreter takes the original argv[0] (qemu; not
+  # wasmtime, which would see it twice); F for the static qemu.
+  flagsFor = system:
+    let p = profile system; in
+    lib.optionalString (p.preserve_argv0 or false) "P" + lib.optionalString (p ? cpu) "F";
   record = system: ''
     [[system]]
     system = "${system}"
     name = "${system}"
     interpreter = "${interpreterFor system}"
-    flags = "${if (profile system) ? cpu then "PF" else "P"}"
+    flags = "${flagsFor system}"
   '';
 in
 {

@@ -42,7 +42,7 @@ impl RunOnly {
             root: PathBuf::from(crate::registry::DEFAULT_ROOT),
             config: PathBuf::from(crate::config::DEFAULT_PATH),
             state_dir: PathBuf::from(crate::state::DEFAULT_DIR),
-            nix_conf: PathBuf::from(crate::nixconf::DEFAULT_NIX_CONF),
+            nix_conf: None,
             profiles: None,
         };
         let mut run = RunArgs {
@@ -108,7 +108,7 @@ impl RunOnly {
                 1 => global.root = value.into(),
                 2 => global.config = value.into(),
                 4 => global.state_dir = value.into(),
-                8 => global.nix_conf = value.into(),
+                8 => global.nix_conf = Some(value.into()),
                 16 => global.profiles = Some(value.into()),
                 32 => run.system = Some(value.into_string().ok()?),
                 64 => run.sysroot = Some(value.into()),
@@ -133,9 +133,9 @@ pub struct Global {
     /// Where binfmtctl records what it registered (a tmpfs directory).
     #[arg(long, global = true, value_name = "DIR", default_value = crate::state::DEFAULT_DIR)]
     pub state_dir: PathBuf,
-    /// The nix.conf that `--nix` includes binfmtctl's Nix settings from.
-    #[arg(long, global = true, value_name = "FILE", default_value = crate::nixconf::DEFAULT_NIX_CONF)]
-    pub nix_conf: PathBuf,
+    /// The nix.conf that `--nix` includes binfmtctl's Nix settings from [default: $NIX_CONF_DIR/nix.conf, else /etc/nix/nix.conf].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub nix_conf: Option<PathBuf>,
     /// A directory of extra or overriding profiles (*.toml) [default: /etc/binfmtctl/profiles.d].
     #[arg(long, global = true, value_name = "DIR")]
     pub profiles: Option<PathBuf>,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{EntryName, Flags};
@@ -128,10 +128,35 @@ impl Config {
         format!("{HEADER}{}", toml::to_string(self).unwrap_or_default())
     }
 
+    /// Refuse, before anything is registered, a config binfmtctl must not record in: a link
+    /// into the Nix store (NixOS's /etc, the module's config).
+    pub fn check_writable(path: &Path) -> Result<()> {
+        let target = store::resolve_link(path)?;
+        if store::in_nix_store(&target) {
+            anyhow::bail!(
+                "{} is managed by NixOS (a link into the read-only Nix store: {}): use \
+                 services.binfmtctl.emulatedSystems in the NixOS configuration, or --runtime to register without \
+                 recording",
+                path.display(),
+                target.display()
+            );
+        }
+        Ok(())
+    }
+
     /// Write atomically (mode 0644). Callers hold the config lock.
     pub fn save(&self, path: &Path) -> Result<()> {
-        store::write_atomic(path, self.render().as_bytes(), 0o644)
-            .context("cannot save the configuration")
+        store::write_atomic(path, self.render().as_bytes(), 0o644).map_err(|e| {
+            if store::is_kind(&e, std::io::ErrorKind::ReadOnlyFilesystem) {
+                e.context(format!(
+                    "cannot save the configuration: {} is on a read-only file system; keep it elsewhere with \
+                     --config FILE, or register without recording with --runtime",
+                    path.display()
+                ))
+            } else {
+                e.context("cannot save the configuration")
+            }
+        })
     }
 
     pub fn get(&self, name: &EntryName) -> Option<&SystemConfig> {

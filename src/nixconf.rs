@@ -53,6 +53,15 @@ impl NixSettings {
     }
 }
 
+/// The nix.conf Nix itself reads when no `--nix-conf` is given: `$NIX_CONF_DIR/nix.conf`
+/// (Nix's own variable for where its config lives), else /etc/nix/nix.conf.
+pub fn default_nix_conf(nix_conf_dir: Option<&std::ffi::OsStr>) -> PathBuf {
+    match nix_conf_dir.filter(|d| !d.is_empty()) {
+        Some(dir) => Path::new(dir).join("nix.conf"),
+        None => PathBuf::from(DEFAULT_NIX_CONF),
+    }
+}
+
 /// The owned file beside nix.conf.
 pub fn owned_path(nix_conf: &Path) -> PathBuf {
     nix_conf.with_file_name(OWNED_NAME)
@@ -182,7 +191,7 @@ pub fn check_editable(nix_conf: &Path) -> Result<()> {
         return Ok(());
     }
     let target = store::resolve_link(nix_conf)?;
-    if managed_by_nixos(&target) {
+    if store::in_nix_store(&target) {
         anyhow::bail!(
             "{} is managed by NixOS (a link into /nix/store: {}); set nix.settings.extra-platforms \
              (or use binfmtctl's NixOS module, services.binfmtctl) instead",
@@ -191,11 +200,6 @@ pub fn check_editable(nix_conf: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// True for a resolved path in the Nix store.
-fn managed_by_nixos(resolved: &Path) -> bool {
-    resolved.starts_with("/nix/store")
 }
 
 /// The owned file: a header naming the config file it comes from (`--config`), then `marks`
@@ -283,16 +287,16 @@ mod tests {
     }
 
     #[test]
-    fn only_links_into_the_nix_store_count_as_managed_by_nixos() {
-        for (path, managed) in [
-            ("/nix/store/0a1b-etc-nix.conf", true),
-            ("/nix/store/0a1b-etc/etc/nix/nix.conf", true),
-            ("/nix/storefront/nix.conf", false),
-            ("/etc/static/nix/nix.conf", false),
-            ("/home/me/dotfiles/nix.conf", false),
-            ("nix/store/x/nix.conf", false),
-        ] {
-            assert_eq!(managed_by_nixos(Path::new(path)), managed, "{path}");
-        }
+    fn nix_conf_dir_names_where_nix_conf_is() {
+        use std::ffi::OsStr;
+        assert_eq!(
+            default_nix_conf(Some(OsStr::new("/home/me/.nixconf"))),
+            Path::new("/home/me/.nixconf/nix.conf")
+        );
+        assert_eq!(
+            default_nix_conf(Some(OsStr::new(""))),
+            Path::new(DEFAULT_NIX_CONF)
+        );
+        assert_eq!(default_nix_conf(None), Path::new(DEFAULT_NIX_CONF));
     }
 }

@@ -29,6 +29,7 @@ mod builtin {
         pub magic: &'static [u8],
         pub mask: &'static [u8],
         pub nixos: bool,
+        pub preserve_argv0: bool,
     }
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 }
@@ -82,6 +83,8 @@ struct ProfileFile {
     mask: String,
     #[serde(default)]
     nixos: bool,
+    #[serde(default)]
+    preserve_argv0: bool,
 }
 
 /// One emulated system.
@@ -104,6 +107,9 @@ pub struct Profile {
     pub mask: Bytes,
     /// In NixOS's `boot.binfmt` table.
     pub nixos: bool,
+    /// The interpreters take the argv of flag P (`[interpreter, full path, original argv0,
+    /// args...]`), as qemu does; any other (wasmtime) would see argv[0] twice (issue 13, item 4).
+    pub preserve_argv0: bool,
     /// Where it came from: `builtin:<file>` or a path.
     pub source: Text,
 }
@@ -168,6 +174,7 @@ impl Profile {
             magic,
             mask,
             nixos: f.nixos,
+            preserve_argv0: f.preserve_argv0,
             source: source.display().to_string().into(),
         })
     }
@@ -177,6 +184,17 @@ impl Profile {
             offset: self.offset,
             magic: self.magic.clone(),
             mask: Some(self.mask.clone()),
+        }
+    }
+
+    /// The flags of a registration of this system with its own interpreter: `P` when the
+    /// profile says the interpreter takes the original argv[0] (`preserve_argv0`), `F` for a
+    /// static interpreter (it then works in chroots, containers and the Nix sandbox).
+    pub fn flags(&self, static_interpreter: bool) -> crate::registry::Flags {
+        crate::registry::Flags {
+            preserve_argv0: self.preserve_argv0,
+            fix_binary: static_interpreter,
+            ..crate::registry::Flags::default()
         }
     }
 
@@ -273,6 +291,7 @@ impl Profiles {
                 magic: Bytes(r.magic.to_vec()),
                 mask: Bytes(r.mask.to_vec()),
                 nixos: r.nixos,
+                preserve_argv0: r.preserve_argv0,
                 source: Cow::Borrowed(r.source),
             })
             .collect();

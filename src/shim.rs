@@ -92,7 +92,9 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
         Err(e) => {
             return fail(format!(
                 "cannot find the qemu for {system} in {}: {e}; the program runs where binfmtctl build's directory is \
-                 hidden (a chroot or a sandbox): run its build without --report, with {system}'s sysroot installed",
+                 hidden (a chroot, or a Nix sandbox whose NIX_CONFIG lost the build's extra-sandbox-paths): keep \
+                 NIX_CONFIG as binfmtctl build sets it, or build without --report and give {system}'s sysroot \
+                 (--sysroot {system}=DIR)",
                 build_dir.display()
             ))
         }

@@ -120,12 +120,39 @@ pub fn read_for(path: &Path, use_: Use) -> Result<Option<String>> {
 /// /etc/nix/nix.conf elsewhere; a user may link the config into a repository), provided the
 /// link and its target's directories pass the boundary.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    refuse_nix_store(path)?;
     trust::replace(path, contents, Perms::New(mode)).map_err(|e| written(e, path))
+}
+
+/// True for a path (resolved, see [`resolve_link`]) in the Nix store: read-only where Nix
+/// mounts it so, and Nix's alone in any case (NixOS links /etc files there).
+pub fn in_nix_store(resolved: &Path) -> bool {
+    resolved.starts_with("/nix/store")
+}
+
+/// Nothing is ever written or created under /nix/store, even through a dangling link whose
+/// target directories do not exist yet (issue 13, item 7).
+fn refuse_nix_store(path: &Path) -> Result<()> {
+    // A path that cannot be examined (a FIFO or a device for a directory) is left to the
+    // trust boundary, whose refusal says what is wrong with it.
+    let Ok(target) = resolve_link(path) else {
+        return Ok(());
+    };
+    if in_nix_store(&target) {
+        anyhow::bail!(
+            "{} leads into the Nix store ({}), which only Nix may change; binfmtctl writes nothing there: \
+             point it at a file outside /nix/store",
+            path.display(),
+            target.display()
+        );
+    }
+    Ok(())
 }
 
 /// As [`write_atomic`], but the file gets the mode, owner and group of `like`: a backup of
 /// `like` is exactly as readable as `like` itself (nix.conf may hold `access-tokens`).
 pub fn write_atomic_like(path: &Path, contents: &[u8], like: &Path) -> Result<()> {
+    refuse_nix_store(path)?;
     trust::replace(path, contents, Perms::Like(like)).map_err(|e| written(e, path))
 }
 
@@ -364,5 +391,19 @@ mod tests {
             .open(sidecar(&p, ".lock"))
             .unwrap();
         assert!(Flock::lock(f, FlockArg::LockExclusiveNonblock).is_ok());
+    }
+
+    #[test]
+    fn only_paths_in_the_nix_store_count() {
+        for (path, inside) in [
+            ("/nix/store/0a1b-etc-nix.conf", true),
+            ("/nix/store/0a1b-etc/etc/nix/nix.conf", true),
+            ("/nix/storefront/nix.conf", false),
+            ("/etc/static/nix/nix.conf", false),
+            ("/home/me/dotfiles/nix.conf", false),
+            ("nix/store/x/nix.conf", false),
+        ] {
+            assert_eq!(in_nix_store(Path::new(path)), inside, "{path}");
+        }
     }
 }

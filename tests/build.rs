@@ -95,27 +95,46 @@ fn nix_env(cmd: &mut Command, store: &Path) {
         .env_remove("NIX_REMOTE");
 }
 
-#[test]
-fn nix_builds_a_riscv64_derivation_only_under_build() {
+/// In `dir`: `riscv.nix`, a `system = "riscv64-linux"` derivation whose builder is a static
+/// riscv64 program (`builder`), and `<store>` for the test's own single-user store.
+fn riscv_derivation(dir: &Path) -> PathBuf {
     common::require("nix-build", "nix-bin");
     let gcc = common::require(
         "riscv64-linux-gnu-gcc",
         "gcc-riscv64-linux-gnu libc6-dev-riscv64-cross",
     );
-    let t = scratch();
-    let builder = t.path().join("builder");
+    let builder = dir.join("builder");
     ok(&Command::new(gcc)
         .args(["-static", "-O2", "-o"])
         .arg(&builder)
         .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/nix-builder.c"))
         .output()
         .unwrap());
-    let drv = t.path().join("riscv.nix");
+    let drv = dir.join("riscv.nix");
     std::fs::write(
         &drv,
         "derivation { name = \"riscv-hello\"; system = \"riscv64-linux\"; builder = ./builder; }\n",
     )
     .unwrap();
+    drv
+}
+
+/// The output path a nix-build printed (last line of `text`) holds what the riscv64 builder
+/// writes, in `store`.
+#[track_caller]
+fn assert_built_by_riscv64(text: &str, store: &Path) {
+    let result = Path::new(text.lines().last().unwrap_or_default().trim());
+    assert!(result.starts_with(store.join("store")), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(result).unwrap(),
+        "built by a riscv64 builder, 64-bit long\n"
+    );
+}
+
+#[test]
+fn nix_builds_a_riscv64_derivation_only_under_build() {
+    let t = scratch();
+    let drv = riscv_derivation(t.path());
     let store = t.path().join("nix");
 
     let mut plain = Command::new("nix-build");
@@ -144,13 +163,7 @@ fn nix_builds_a_riscv64_derivation_only_under_build() {
         .arg("--no-out-link");
     nix_env(&mut built, &store);
     let out = built.output().unwrap();
-    let result = ok(&out);
-    let result = Path::new(result.trim());
-    assert!(result.starts_with(store.join("store")), "{result:?}");
-    assert_eq!(
-        std::fs::read_to_string(result).unwrap(),
-        "built by a riscv64 builder, 64-bit long\n"
-    );
+    assert_built_by_riscv64(&ok(&out), &store);
     assert!(
         stderr(&out).contains(
             "binfmtctl build report: not collected. Nix runs builders inside its sandbox"
@@ -158,6 +171,88 @@ fn nix_builds_a_riscv64_derivation_only_under_build() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Issue 13, item 3: Nix started by a shell or by make (not the build's command itself) sees
+/// the emulated systems too, with the caller's own NIX_CONFIG kept (it holds the test store's
+/// `build-users-group =` and `sandbox = true`).
+#[test]
+fn nix_started_by_sh_or_make_builds_a_riscv64_derivation() {
+    common::require("make", "make");
+    let t = scratch();
+    riscv_derivation(t.path());
+    std::fs::write(
+        t.path().join("Makefile"),
+        "all:\n\tnix-build riscv.nix --no-out-link\n",
+    )
+    .unwrap();
+    for (i, command) in [
+        &["sh", "-c", "nix-build riscv.nix --no-out-link"][..],
+        &["make", "-s"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A store each: the second would otherwise find the output already built.
+        let store = t.path().join(format!("nix-{i}"));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["build", "--system", "riscv64", "--"])
+            .args(command)
+            .current_dir(t.path());
+        nix_env(&mut cmd, &store);
+        assert_built_by_riscv64(&ok(&cmd.output().unwrap()), &store);
+    }
+}
+
+/// Nix started by make, behind binfmtctl's shim: with `--report` (the builder is reported),
+/// and as the launcher of a system whose loader no sysroot has (riscv64's cross sysroot
+/// hidden by a mount namespace of the test's). Nix's sandbox must reach the shim's directory
+/// and its qemu, or the builder fails.
+#[test]
+fn nix_started_by_make_builds_behind_the_report_shim_and_the_launcher() {
+    common::require("make", "make");
+    let unshare = common::require("unshare", "util-linux");
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "hiding the riscv64 sysroot needs a mount namespace: run the tests as root"
+    );
+    let t = scratch();
+    riscv_derivation(t.path());
+    std::fs::write(
+        t.path().join("Makefile"),
+        "all:\n\t@grep ^interpreter /proc/sys/fs/binfmt_misc/binfmtctl-riscv64-linux >&2\n\
+         \tnix-build riscv.nix --no-out-link\n",
+    )
+    .unwrap();
+    for (i, report) in [true, false].into_iter().enumerate() {
+        let store = t.path().join(format!("nix-{i}"));
+        let mut cmd = Command::new(&unshare);
+        cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg("mount -t tmpfs tmpfs /usr/riscv64-linux-gnu && exec \"$@\"")
+            .args(["sh", BIN, "build", "--system", "riscv64-linux"])
+            .args(if report {
+                &["--report", "-"][..]
+            } else {
+                &[][..]
+            })
+            .args(["--", "make", "-s"])
+            .current_dir(t.path());
+        nix_env(&mut cmd, &store);
+        let out = cmd.output().unwrap();
+        assert_built_by_riscv64(&ok(&out), &store);
+        let err = stderr(&out);
+        assert!(
+            err.contains("/shim/riscv64-linux\n"),
+            "the shim was not registered: {err}"
+        );
+        if report {
+            assert!(
+                err.contains("binfmtctl build report: 1 foreign program(s) executed under emulation, 1 exec(s)"),
+                "{err}"
+            );
+            assert!(err.contains("-builder\n"), "{err}");
+        }
+    }
 }
 
 #[test]
@@ -177,6 +272,109 @@ fn a_nix_daemon_store_is_explained_not_attempted() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.starts_with("binfmtctl: error: this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and would refuse riscv64-linux derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: sudo binfmtctl enable --nix riscv64-linux && sudo systemctl restart nix-daemon"), "{err}");
+}
+
+/// Issue 13, items 1 and 2: armv6l-linux and armv7l-linux have identical magics. Whether the
+/// build emulates every installed system (no --system) or both are named, Nix gets both names
+/// as platforms, one entry serves both, and an armv6l and an armv7l derivation both build.
+#[test]
+fn armv6l_and_armv7l_derivations_both_build_with_one_entry() {
+    common::require("nix-build", "nix-bin");
+    let gcc = common::require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+    let t = scratch();
+    ok(&Command::new(gcc)
+        .args(["-static", "-O2", "-DARCH=\"arm\"", "-o"])
+        .arg(t.path().join("builder"))
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/nix-builder.c"))
+        .output()
+        .unwrap());
+    for v in ["armv6l", "armv7l"] {
+        std::fs::write(
+            t.path().join(format!("{v}.nix")),
+            format!(
+                "derivation {{ name = \"{v}\"; system = \"{v}-linux\"; builder = ./builder; }}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let script = "echo \"$NIX_CONFIG\" | grep ^extra-platforms >&2; ls /proc/sys/fs/binfmt_misc | grep armv >&2; \
+                  nix-build armv6l.nix --no-out-link && nix-build armv7l.nix --no-out-link";
+    for (i, systems) in [
+        &[][..],
+        &["--system", "armv6l", "--system", "armv7l-linux"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let store = t.path().join(format!("nix-{i}"));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("build")
+            .args(systems)
+            .args(["--", "sh", "-c", script])
+            .current_dir(t.path());
+        nix_env(&mut cmd, &store);
+        let out = cmd.output().unwrap();
+        let built: Vec<String> = ok(&out)
+            .lines()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert_eq!(
+            built, ["built by a arm builder, 32-bit long\n"; 2],
+            "{systems:?}"
+        );
+        let err = stderr(&out);
+        let platforms = err.lines().next().unwrap_or_default();
+        assert!(
+            platforms.split(' ').any(|p| p == "armv6l-linux")
+                && platforms.split(' ').any(|p| p == "armv7l-linux"),
+            "{systems:?}: {err}"
+        );
+        assert_eq!(
+            err.lines()
+                .skip(1)
+                .filter(|l| l.starts_with("binfmtctl-armv"))
+                .collect::<Vec<_>>(),
+            ["binfmtctl-armv6l-linux"],
+            "{systems:?}: {err}"
+        );
+    }
+    // The build's command itself nix-build, no --system (the case the issue names).
+    let store = t.path().join("nix-direct");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["build", "--", "nix-build", "armv7l.nix", "--no-out-link"])
+        .current_dir(t.path());
+    nix_env(&mut cmd, &store);
+    let path = ok(&cmd.output().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(path.trim()).unwrap(),
+        "built by a arm builder, 32-bit long\n"
+    );
+}
+
+/// A command that is not itself Nix may start Nix: binfmtctl cannot refuse it, but says once
+/// that a nix-daemon would build outside the instance, and runs the command.
+#[test]
+fn a_nix_daemon_store_is_noted_for_a_command_that_may_start_nix() {
+    let out = Command::new(BIN)
+        .args([
+            "build",
+            "--system",
+            "riscv64-linux",
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .env("NIX_REMOTE", "daemon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl: Nix here is served by a nix-daemon (daemon), which runs outside this build's private \
+         binfmt_misc instance: a Nix command this build starts cannot build riscv64-linux derivations; \
+         `binfmtctl build -- nix-build ...` explains the ways out\n"
+    );
 }
 
 /// Every entry of the host's global table, name and contents, read through a mount of the

@@ -95,3 +95,16 @@ fn nix_reads_every_profile() {
     let n = binfmtctl::profile::Profiles::builtin().unwrap().all().len();
     assert_eq!(v.as_array().unwrap().len(), n);
 }
+
+/// Issue 13, item 4: the module gives P only where the profile says so (qemu), as NixOS's
+/// `preserveArgvZero = isQemu`: wasm32-wasi's record has no P (nor F: wasmtime is dynamic).
+#[test]
+fn the_module_gives_p_only_to_qemu() {
+    let v = eval_module(r#"[ "riscv64-linux" "wasm32-wasi" ]"#);
+    let text = v["configText"].as_str().unwrap();
+    assert!(
+        text.contains("interpreter = \"/nix/store/00000000000000000000000000000000-wasmtime/bin/wasmtime\"\nflags = \"\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("qemu-riscv64\"\nflags = \"PF\"\n"), "{text}");
+}

@@ -614,3 +614,26 @@ ls /proc/sys/fs/binfmt_misc | grep -c '^foo$'
     );
     assert_eq!(stdout(&out), "0\n", "{}", stderr(&out));
 }
+
+/// Issue 13, item 4: flag P only where the profile says the interpreter takes it (qemu). A
+/// wasm32-wasi registration gets none, and its interpreter sees the program's argv once.
+/// wasmtime is not packaged in Debian 12 (and its wasm programs would add nothing here): a
+/// two-line shell script stands in as the custom interpreter, printing the argv it gets.
+#[test]
+fn a_wasm_registration_has_no_p_and_its_program_sees_argv_once() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+printf '#!/bin/sh\nprintf "[%%s]" "$@"; echo\n' > "$T/fake-wasmtime"
+chmod 0755 "$T/fake-wasmtime"
+printf '\000asm\001\000\000\000' > "$T/prog.wasm"
+chmod 0755 "$T/prog.wasm"
+bfc enable wasm32-wasi --interpreter "$T/fake-wasmtime" >"$T/enable.out" 2>&1 || { cat "$T/enable.out"; exit 3; }
+grep ^flags /proc/sys/fs/binfmt_misc/wasm32-wasi
+cd "$T" && ./prog.wasm a b
+"#,
+    );
+    assert_eq!(ok(&out), "flags: \n[./prog.wasm][a][b]\n");
+}

@@ -311,3 +311,68 @@ ls -A "$T" "$T/nix"; snap # an empty table
         )
     );
 }
+
+/// Issue 13, item 7: without --nix-conf, `--nix` writes where Nix itself reads:
+/// `$NIX_CONF_DIR/nix.conf` (here /etc/nix does not exist, and must not be created).
+#[test]
+fn enable_nix_honours_nix_conf_dir() {
+    assert!(
+        !std::path::Path::new("/etc/nix").exists(),
+        "this test proves /etc/nix is left alone by its absence: run it where /etc/nix does not exist"
+    );
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mkdir "$T/nixconf" && printf 'sandbox = true\n' > "$T/nixconf/nix.conf"
+NIX_CONF_DIR="$T/nixconf" bfc enable --nix riscv64-linux >/dev/null 2>&1 || exit 3
+cat "$T/nixconf/nix.conf"; grep ^extra-platforms "$T/nixconf/binfmtctl.conf"
+if test -e /etc/nix; then echo "/etc/nix CREATED"; fi
+"#,
+    );
+    let dir = t.path().join("nixconf");
+    assert_eq!(
+        ok(&out),
+        format!(
+            "sandbox = true\n# binfmtctl: emulated systems for Nix (`binfmtctl disable --nix` removes these two lines)\n\
+             !include {}/binfmtctl.conf\nextra-platforms = riscv64-linux i686-linux\n",
+            dir.display()
+        )
+    );
+}
+
+/// Issue 13, item 7: a config that is a link into the Nix store is refused before anything is
+/// registered, with what to do (NixOS's module, or --runtime), whether its target exists on a
+/// read-only store (no bare EROFS) or dangles (nothing is created under /nix/store). The
+/// test's own tmpfs stands in for /nix/store, in its mount namespace.
+#[test]
+fn a_config_linked_into_the_nix_store_is_refused_and_nothing_is_created_there() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mount -t tmpfs tmpfs /nix/store || exit 99
+mkdir /nix/store/0-etc && : > /nix/store/0-etc/config.toml
+mount -o remount,ro,bind /nix/store || exit 99
+ln -s /nix/store/0-etc/config.toml "$T/ro.toml"
+ln -s /nix/store/1-etc/binfmtctl/config.toml "$T/dangling.toml"
+for c in ro dangling; do
+  "$B" --config "$T/$c.toml" --state-dir "$T/state" enable riscv64-linux; echo "$c=$?"
+done
+ls -A /nix/store; snap
+"#,
+    );
+    let text = ok(&out);
+    assert_eq!(text, "ro=2\ndangling=2\n0-etc\n== status\nenabled\n");
+    let t = t.path().display();
+    assert_eq!(
+        common::stderr(&out),
+        format!(
+            "binfmtctl: error: {t}/ro.toml is managed by NixOS (a link into the read-only Nix store: /nix/store/0-etc/config.toml): \
+             use services.binfmtctl.emulatedSystems in the NixOS configuration, or --runtime to register without recording\n\
+             binfmtctl: error: {t}/dangling.toml is managed by NixOS (a link into the read-only Nix store: \
+             /nix/store/1-etc/binfmtctl/config.toml): use services.binfmtctl.emulatedSystems in the NixOS configuration, \
+             or --runtime to register without recording\n"
+        )
+    );
+}

@@ -43,9 +43,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
     let report_dest = args.report.as_deref().map(ReportDest::open).transpose()?;
     let program = &args.command[0];
     let nix = is_nix_command(program);
-    if nix {
-        refuse_nix_daemon(&args.command, &wanted)?;
-    }
+    check_nix_daemon(&args.command, nix, &wanted)?;
     let private = !args.host_table && private_instances_supported();
     // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
     // build directory; Nix builders run in Nix's sandbox, where that directory is not
@@ -115,14 +113,20 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> Result<ExitCode> {
              channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
         )?;
     }
-    let mut env: Vec<(OsString, OsString)> = Vec::new();
-    if nix {
-        env.push(("NIX_CONFIG".into(), nix_config(&wanted)));
-    }
+    // Every process of the build sees the emulated systems as Nix platforms, not only a
+    // command that is itself `nix*`: make, a script or a shell may start Nix (issue 13, item 3).
+    let shimmed = |system: &str| report || launch.contains(&system);
+    let mut env: Vec<(OsString, OsString)> = vec![(
+        "NIX_CONFIG".into(),
+        nix_config(
+            std::env::var_os("NIX_CONFIG").unwrap_or_default(),
+            &wanted,
+            &shim_sandbox_paths(&wanted, &dir, &shimmed),
+        ),
+    )];
     if !plan.links.is_empty() {
         env.push(("QEMU_LD_PREFIX".into(), dir.view().into()));
     }
-    let shimmed = |system: &str| report || launch.contains(&system);
     let start = || start_command(ctx, &args.command, &env);
     let status = if private {
         enter_private_instance(&host_entries, |carried| {
@@ -244,10 +248,6 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
             if p.cpu.is_none() || native::table().contains(&&*p.system) {
                 continue;
             }
-            // Identical profiles (armv6l/armv7l, i386..i686) need one entry.
-            if out.iter().any(|w| w.profile.matcher() == p.matcher()) {
-                continue;
-            }
             if let Some(interpreter) = interpreter::find(p) {
                 out.push(Wanted {
                     profile: p,
@@ -292,6 +292,8 @@ fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
 /// What to register: for each wanted system that no carried or host entry serves (`serves`)
 /// (those are carried over), its qemu with flags PF (P for a dynamic one); for a system
 /// `shimmed` (a report, or no loader anywhere), always, binfmtctl's shim, so that it wins.
+/// Systems with identical magics (armv6l/armv7l, i386..i686) get one entry, the first's: a
+/// second would only shadow it (they stay wanted: Nix needs every name as a platform).
 fn registrations(
     wanted: &[Wanted],
     carried: &[Entry],
@@ -301,21 +303,28 @@ fn registrations(
 ) -> Result<Vec<Registration>> {
     wanted
         .iter()
+        .enumerate()
+        .filter(|(i, w)| !wanted[..*i].iter().any(|o| o.profile.matcher() == w.profile.matcher()))
+        .map(|(_, w)| w)
         .filter(|w| shimmed(&w.profile.system) || !carried.iter().any(|e| serves(e, w.profile)))
         .map(|w| {
             // Never skipped quietly: the build would then run without emulation for it.
             let name: EntryName = format!("{prefix}{}", w.profile.system)
                 .parse()
                 .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
-            let (interpreter, fix_binary) = if shimmed(&w.profile.system) {
-                (dir.shim(&w.profile.system), true)
+            // The shim is binfmtctl itself: it takes flag P's argv whatever the system.
+            let (interpreter, flags) = if shimmed(&w.profile.system) {
+                let shim = Flags {
+                    preserve_argv0: true,
+                    fix_binary: true,
+                    ..Flags::default()
+                };
+                (dir.shim(&w.profile.system), shim)
             } else {
-                (w.interpreter.path.clone(), w.interpreter.is_static)
-            };
-            let flags = Flags {
-                preserve_argv0: true,
-                fix_binary,
-                ..Flags::default()
+                (
+                    w.interpreter.path.clone(),
+                    w.profile.flags(w.interpreter.is_static),
+                )
             };
             let Some(interpreter) = interpreter.to_str() else {
                 bail!(
@@ -803,9 +812,49 @@ fn is_nix_command(program: &OsString) -> bool {
         .is_some_and(|n| n == "nix" || n.starts_with("nix-"))
 }
 
-/// NIX_CONFIG for the command: the caller's, plus the emulated systems as extra platforms
-/// (and the interpreters as sandbox paths when they are not registered with F).
-fn nix_config(wanted: &[Wanted]) -> OsString {
+/// A Nix command served by a nix-daemon is refused with the ways out; any other command may
+/// start Nix, which cannot be seen from here: one note, so that Nix's "a 'riscv64-linux' ...
+/// is required" is not a riddle.
+fn check_nix_daemon(command: &[OsString], nix: bool, wanted: &[Wanted]) -> Result<()> {
+    let Some(remote) = nix_daemon_store(command) else {
+        return Ok(());
+    };
+    let systems: Vec<&str> = wanted.iter().map(|w| &*w.profile.system).collect();
+    if nix {
+        bail!("{}", daemon_explanation(&systems, &command[0]));
+    }
+    output::note(&format!(
+        "Nix here is served by a nix-daemon ({remote}), which runs outside this build's private binfmt_misc \
+         instance: a Nix command this build starts cannot build {} derivations; `binfmtctl build -- nix-build ...` \
+         explains the ways out",
+        systems.join(", ")
+    ));
+    Ok(())
+}
+
+/// Where binfmtctl's shim stands in front of a qemu (a report, or the launcher), Nix's
+/// sandbox must reach the build directory and that qemu, or a builder fails: the paths to
+/// add to its `extra-sandbox-paths`.
+fn shim_sandbox_paths(
+    wanted: &[Wanted],
+    dir: &BuildDir,
+    shimmed: &dyn Fn(&str) -> bool,
+) -> Vec<PathBuf> {
+    let qemus: Vec<PathBuf> = wanted
+        .iter()
+        .filter(|w| shimmed(&w.profile.system))
+        .map(|w| w.interpreter.path.clone())
+        .collect();
+    if qemus.is_empty() {
+        return qemus;
+    }
+    std::iter::once(dir.path.clone()).chain(qemus).collect()
+}
+
+/// NIX_CONFIG for the command: the caller's (`caller`), plus the emulated systems as extra
+/// platforms, and as extra sandbox paths the interpreters registered without F and
+/// `shim_paths` (the build directory and the qemus behind binfmtctl's shim).
+fn nix_config(caller: OsString, wanted: &[Wanted], shim_paths: &[PathBuf]) -> OsString {
     let regs: Vec<(String, String, bool)> = wanted
         .iter()
         .map(|w| {
@@ -816,18 +865,25 @@ fn nix_config(wanted: &[Wanted]) -> OsString {
             )
         })
         .collect();
-    let lines = crate::nixconf::NixSettings::new(&regs, "").lines();
-    let mut config = std::env::var_os("NIX_CONFIG").unwrap_or_default();
-    if !config.is_empty() {
+    let mut settings = crate::nixconf::NixSettings::new(&regs, "");
+    for p in shim_paths {
+        let p = p.display().to_string();
+        if !settings.sandbox_paths.contains(&p) {
+            settings.sandbox_paths.push(p);
+        }
+    }
+    let mut config = caller;
+    if !config.is_empty() && !config.as_encoded_bytes().ends_with(b"\n") {
         config.push("\n");
     }
-    config.push(lines);
+    config.push(settings.lines());
     config
 }
 
-/// A Nix build served by a nix-daemon runs in the daemon's namespaces, outside the private
-/// instance: it would fail with "a 'riscv64-linux' ... is required". Say so first.
-fn refuse_nix_daemon(command: &[OsString], wanted: &[Wanted]) -> Result<()> {
+/// The nix-daemon that would serve a Nix command's store (its `--store`, else `$NIX_REMOTE`,
+/// else a daemon socket and a store this user cannot write), as the store's name; `None` for
+/// a local store. A daemon builds in its own namespaces, outside the private instance.
+fn nix_daemon_store(command: &[OsString]) -> Option<String> {
     let store_arg = command
         .windows(2)
         .find(|w| w[0] == "--store")
@@ -846,18 +902,25 @@ fn refuse_nix_daemon(command: &[OsString], wanted: &[Wanted]) -> Result<()> {
     } else {
         remote.starts_with("daemon") || remote.starts_with("unix://")
     };
-    if !daemon {
-        return Ok(());
-    }
-    let systems: Vec<&str> = wanted.iter().map(|w| &*w.profile.system).collect();
-    bail!(
-        "this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc instance and \
-         would refuse {} derivations. Two ways out:\n  1. register for the whole machine and tell the daemon: \
-         sudo binfmtctl enable --nix {} && sudo systemctl restart nix-daemon; then run the build directly;\n  \
+    daemon.then(|| {
+        if remote.is_empty() || remote == "auto" {
+            "daemon".to_owned()
+        } else {
+            remote
+        }
+    })
+}
+
+/// Why a Nix build served by a nix-daemon would fail under `build`, and the two ways out.
+fn daemon_explanation(systems: &[&str], program: &OsString) -> String {
+    format!(
+        "this Nix build would be done by the nix-daemon, which runs outside binfmtctl's private binfmt_misc \
+         instance and would refuse {} derivations. Two ways out:\n  1. register for the whole machine and tell the \
+         daemon: sudo binfmtctl enable --nix {} && sudo systemctl restart nix-daemon; then run the build directly;\n  \
          2. build with a single-user store the build itself owns, e.g. binfmtctl build -- {} --store $HOME/nix-root ...",
         systems.join(", "),
         systems.join(" "),
-        Path::new(&command[0]).display()
+        Path::new(program).display()
     )
 }
 

@@ -121,20 +121,23 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
             .map(|(h, system)| joined(system, h.join()))
             .collect::<Result<Vec<_>>>()
     })?;
-    let mut checks = checks;
     if let Some(platforms) = nix_platforms.join().unwrap_or(None) {
         // A system the host runs natively needs no platform entry from binfmtctl (and `enable`
         // refuses it): Nix builds for it as the host's own, or not at all. The table, not the
         // measurement: measuring runs every probe again (~20 ms, on every check).
         let native = crate::native::table();
-        for c in checks
-            .iter_mut()
-            .filter(|c| !platforms.contains(&c.system) && !native.contains(&c.system.as_str()))
-        {
-            let system = &c.system;
-            c.problems.push(warning(
-                format!("Nix is installed but {system} is not in its extra-platforms: Nix will refuse to build {system} derivations"),
-                format!("binfmtctl enable --nix {system} (then restart nix-daemon if one runs)"),
+        let missing: Vec<&str> = checks
+            .iter()
+            .map(|c| c.system.as_str())
+            .filter(|s| !platforms.iter().any(|p| p == s) && !native.contains(s))
+            .collect();
+        // Once for all the systems, not once a system (34 systems gave 68 lines).
+        if !missing.is_empty() {
+            let list = missing.join(", ");
+            let verb = if missing.len() == 1 { "is" } else { "are" };
+            problems.push(warning(
+                format!("Nix is installed but {list} {verb} not in its extra-platforms: Nix will refuse to build {list} derivations"),
+                format!("binfmtctl enable --nix {} (then restart nix-daemon if one runs)", missing.join(" ")),
             ));
         }
     }
@@ -309,6 +312,13 @@ impl<'e> Dispatch<'e> {
                 .filter(|&k| self.winners[k].is_some_and(|w| w.name == e.name))
                 .collect();
             let Some(&won) = wins.first() else {
+                // Shadowed by an entry that runs its programs as it would: nothing is lost.
+                let stood_in = (0..kinds.len())
+                    .filter(|&k| accepts[k])
+                    .all(|k| self.winners[k].is_some_and(|w| w.runs_like(e)));
+                if stood_in {
+                    continue;
+                }
                 let over = accepts
                     .iter()
                     .position(|&a| a)

@@ -93,10 +93,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     require_admin("binfmtctl enable")?;
     let _lock = store::Lock::acquire(&ctx.config_path)?;
     let (mut config, mut state) = (ctx.config()?, ctx.state()?);
-    if !args.runtime && (args.nix || config.nix) {
-        // Before anything is registered: a nix.conf binfmtctl may not edit stops the command.
-        crate::nixconf::check_editable(&ctx.nix_conf)?;
-    }
+    check_writable(ctx, args, &config)?;
     if ctx.registry.ensure_mounted()? {
         output::note(&format!(
             "mounted binfmt_misc at {}",
@@ -323,6 +320,19 @@ fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
     }
 }
 
+/// Before anything is registered: a config (a link into the Nix store) or a nix.conf that
+/// binfmtctl may not write stops the command.
+fn check_writable(ctx: &Ctx, args: &EnableArgs, config: &crate::config::Config) -> Result<()> {
+    if args.runtime {
+        return Ok(());
+    }
+    crate::config::Config::check_writable(&ctx.config_path)?;
+    if args.nix || config.nix {
+        crate::nixconf::check_editable(&ctx.nix_conf)?;
+    }
+    Ok(())
+}
+
 /// Another tool's enabled entry that also runs a wanted system's programs (Debian's
 /// qemu-riscv64 beside riscv64-linux): binfmtctl's newer entry takes precedence, and `check`
 /// reports the other as shadowed. Said now, with how to keep only one.
@@ -422,10 +432,9 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
             .to_owned();
         let forced = vet_interpreter(&interpreter.path, args.force)?;
         let flags = Flags {
-            preserve_argv0: true,
-            fix_binary: interpreter.is_static,
             open_binary: args.open_binary,
             credentials: args.credentials,
+            ..profile.flags(interpreter.is_static)
         };
         if !interpreter.is_static {
             output::warn(&format!(

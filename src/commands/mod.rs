@@ -120,7 +120,9 @@ impl Ctx {
         Ok(Ctx {
             use_,
             registry: Registry::new(&g.root),
-            nix_conf: g.nix_conf.clone(),
+            nix_conf: g.nix_conf.clone().unwrap_or_else(|| {
+                nixconf::default_nix_conf(std::env::var_os("NIX_CONF_DIR").as_deref())
+            }),
             config_path: g.config.clone(),
             state_dir: g.state_dir.clone(),
             profiles: Profiles::load_for(g.profiles.as_deref(), use_)?,

@@ -30,6 +30,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// True when `self` and `other` handle a program alike: the same interpreter, started
+    /// with the same flags. A program one of them takes is then run as the other would run
+    /// it, so which of the two the kernel picks does not matter (NixOS's armv6l-linux and
+    /// armv7l-linux: identical magics, one qemu-arm; issue 13, item 1).
+    pub fn runs_like(&self, other: &Entry) -> bool {
+        self.interpreter == other.interpreter
+            && self.flags == other.flags
+            && self.unknown_flags == other.unknown_flags
+    }
+
     /// Parse the text of an entry file. Lines this version does not know are ignored, so a
     /// newer kernel's extra lines do not break reading.
     pub fn parse(name: EntryName, text: &str) -> Result<Entry, EntryError> {
