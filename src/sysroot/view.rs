@@ -138,15 +138,17 @@ pub fn plan(
             let Some(header) = header_of(&file) else {
                 continue;
             };
-            let Some(profile) = systems
+            // Every wanted system the loader is for: armv6l and armv7l share one magic.
+            let fitting: Vec<&Profile> = systems
                 .iter()
                 .zip(&matchers)
                 .filter(|(p, _)| source.only.is_none_or(|s| s == &*p.system))
-                .find(|(_, m)| m.matches_header(&header))
-                .map(|(p, _)| p)
-            else {
+                .filter(|(_, m)| m.matches_header(&header))
+                .map(|(p, _)| *p)
+                .collect();
+            if fitting.is_empty() {
                 continue;
-            };
+            }
             taken.insert(rel.clone());
             let served = match source.origin {
                 None => Served::Host,
@@ -166,9 +168,11 @@ pub fn plan(
                     }
                 }
             };
-            let list = plan.served.entry(profile.system.to_string()).or_default();
-            if !list.contains(&served) {
-                list.push(served);
+            for profile in fitting {
+                let list = plan.served.entry(profile.system.to_string()).or_default();
+                if !list.contains(&served) {
+                    list.push(served.clone());
+                }
             }
         }
     }
@@ -390,10 +394,15 @@ mod tests {
             &[],
         );
         let profiles = Profiles::builtin().unwrap();
-        let systems: Vec<&Profile> = ["riscv64-linux", "aarch64-linux", "armv7l-linux"]
-            .iter()
-            .map(|s| profiles.lookup(s).unwrap())
-            .collect();
+        let systems: Vec<&Profile> = [
+            "riscv64-linux",
+            "aarch64-linux",
+            "armv6l-linux",
+            "armv7l-linux",
+        ]
+        .iter()
+        .map(|s| profiles.lookup(s).unwrap())
+        .collect();
         let plan = plan(t.path(), &systems, &[], None, &fits);
         assert_eq!(
             links(&plan, t.path()),
@@ -405,6 +414,11 @@ mod tests {
             ]
         );
         assert_eq!(plan.served["armv7l-linux"], [Served::Host]);
+        assert_eq!(
+            plan.served["armv6l-linux"],
+            [Served::Host],
+            "the same loader serves both"
+        );
         assert!(matches!(
             plan.served["riscv64-linux"][..],
             [Served::Dir {
