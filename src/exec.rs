@@ -1,5 +1,6 @@
-//! Replacing this process with a program, exactly: `execve(2)` of the path given, with no
-//! `$PATH` search and no second try through `/bin/sh`.
+//! Starting programs exactly: finding one in `$PATH` as execvp(3) does ([`resolve`]), then
+//! `execve(2)` of that path ([`replace`], or [`spawn`] for a child), with no second try
+//! through `/bin/sh`.
 //!
 //! std's `Command::exec` calls glibc's `execvp`, which runs a file the kernel refuses with
 //! `ENOEXEC` as a shell script (`/bin/sh FILE`), slash in its path or not. For binfmtctl that
@@ -9,10 +10,61 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
+use std::io::Read as _;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::SigHandler;
+
+/// Where execvp(3) looks when `$PATH` is unset (glibc's default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Find the program as execvp(3) does: a name with a `/` is a path; otherwise the first
+/// executable file of that name in `$PATH` (an empty entry is the current directory).
+pub fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> anyhow::Result<PathBuf> {
+    if typed.is_empty() {
+        anyhow::bail!("the program name is empty; give a program to run");
+    }
+    if typed.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(typed));
+    }
+    let search = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
+    let mut not_executable = None;
+    for dir in std::env::split_paths(search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(typed);
+        if !candidate.is_file() {
+            continue;
+        }
+        if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return Ok(candidate);
+        }
+        not_executable.get_or_insert(candidate);
+    }
+    match not_executable {
+        Some(file) => anyhow::bail!(
+            "{}: permission denied: the file is not executable; chmod +x it, or give another path",
+            file.display()
+        ),
+        None => anyhow::bail!(
+            "{}: not found in $PATH; give its path, e.g. ./{}",
+            typed.to_string_lossy(),
+            typed.to_string_lossy()
+        ),
+    }
+}
+
+/// The file starts with `#!`.
+pub fn is_script(path: &Path) -> bool {
+    let mut start = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| &start == b"#!")
+}
 
 /// Exec `program` with `argv` (argv[0] included) and the environment `env`, or this
 /// process's own when `None` (nothing copied: `run`'s usual case, where every microsecond is
@@ -127,10 +179,57 @@ fn sigpipe(action: SigHandler) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::PathBuf;
 
     #[test]
     fn a_path_with_a_nul_byte_is_refused_not_truncated() {
         let err = replace(Path::new("/bin/true"), &[OsString::from("a\0b")], None);
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn resolve_like_execvp() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let file = |path: &Path, mode: u32| {
+            std::fs::write(path, b"").unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        file(&a.join("plain"), 0o644);
+        file(&b.join("plain"), 0o755);
+        file(&b.join("prog"), 0o755);
+        file(&a.join("only-plain"), 0o644);
+        std::fs::create_dir(a.join("dir")).unwrap();
+        let search = std::env::join_paths([&a, &b]).unwrap();
+        let ok = |name: &str| resolve(OsStr::new(name), Some(&search)).map_err(|e| e.to_string());
+        assert_eq!(ok("prog"), Ok(b.join("prog")));
+        // Not executable in the first directory: the next one's.
+        assert_eq!(ok("plain"), Ok(b.join("plain")));
+        assert_eq!(
+            ok("only-plain"),
+            Err(format!(
+                "{}: permission denied: the file is not executable; chmod +x it, or give another path",
+                a.join("only-plain").display()
+            ))
+        );
+        assert_eq!(
+            ok("dir"),
+            Err("dir: not found in $PATH; give its path, e.g. ./dir".to_owned())
+        );
+        // A name with a slash is a path, taken as it is.
+        assert_eq!(ok("./x/y"), Ok(PathBuf::from("./x/y")));
+        assert_eq!(ok("rel/prog"), Ok(PathBuf::from("rel/prog")));
+        assert_eq!(
+            ok(""),
+            Err("the program name is empty; give a program to run".to_owned())
+        );
+        // $PATH unset: glibc's default.
+        assert_eq!(
+            resolve(OsStr::new("sh"), None).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
     }
 }

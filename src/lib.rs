@@ -1,7 +1,7 @@
 //! binfmtctl: register, check and use qemu-user emulation through Linux binfmt_misc.
 
 pub mod binfmtd;
-pub mod build_owner;
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,10 +14,10 @@ pub mod native;
 pub mod nixconf;
 pub mod output;
 pub mod plan;
+pub mod privilege;
 pub mod probe;
 pub mod profile;
 pub mod registry;
-pub mod shim;
 pub mod state;
 pub mod store;
 pub mod sysroot;

@@ -6,7 +6,7 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     // `binfmtctl build --report` registers this binary as a shim interpreter; it must start fast.
-    if let Some(code) = binfmtctl::shim::run_if_shim() {
+    if let Some(code) = binfmtctl::build::shim::run_if_shim() {
         return code;
     }
     // `run` is an exec wrapper: its own small parser, when that takes the command line.

@@ -120,6 +120,22 @@ pub type Text = Cow<'static, str>;
 pub type Texts = Cow<'static, [Text]>;
 
 impl Profile {
+    /// The registration of this system's magic under `name`, with an interpreter and flags:
+    /// what `enable`, `apply`, `import` and `build` write to the kernel.
+    pub fn registration(
+        &self,
+        name: EntryName,
+        interpreter: String,
+        flags: crate::registry::Flags,
+    ) -> crate::registry::Registration {
+        crate::registry::Registration {
+            name,
+            matcher: self.matcher(),
+            interpreter,
+            flags,
+        }
+    }
+
     /// Parse one profile file; `source` names it in errors.
     pub fn parse(text: &str, source: &Path) -> Result<Profile, ProfileError> {
         let bad = |message: String| ProfileError::Parse {

@@ -255,7 +255,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let (current, leftovers) = if ctx.registry.is_mounted() {
         // Cheap (a readdir, a /proc lookup per build entry) and where an administrator who
         // finds a killed `build --host-table`'s entries looks to repair the table.
-        let leftovers = super::build::remove_leftovers(&ctx.registry, dry_run);
+        let leftovers = crate::build::remove_leftovers(&ctx.registry, dry_run);
         (ctx.registry.entries()?, leftovers)
     } else {
         (Vec::new(), Vec::new())

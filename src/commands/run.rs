@@ -24,8 +24,6 @@ use crate::profile::Profile;
 use crate::registry::{winner, Entry, Registry, RegistryError};
 use crate::sysroot::{self, Sysroot, SysrootError};
 
-/// Where execvp(3) looks when `$PATH` is unset (glibc's default).
-const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// `e_type` of programs: `ET_EXEC` and `ET_DYN` (PIE).
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
@@ -36,12 +34,12 @@ pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitCode> {
     let Some((typed, rest)) = args.command.split_first() else {
         bail!("no program given; usage: binfmtctl run [OPTIONS] PROGRAM [ARGS]...");
     };
-    let path = resolve(typed, std::env::var_os("PATH").as_deref())?;
+    let path = crate::exec::resolve(typed, std::env::var_os("PATH").as_deref())?;
     let info = match elf::read_file(&path) {
         Ok(info) => info,
         Err(err @ ElfError::NotRegular { .. }) => return Err(err.into()),
         // The kernel runs `#!` scripts itself (binfmt_script), foreign interpreter or not.
-        Err(_) if is_script(&path) => {
+        Err(_) if crate::exec::is_script(&path) => {
             let err = exec(&direct(&path, typed, rest));
             if err.raw_os_error() == Some(ENOEXEC) {
                 return Err(script_not_run(&path, &ctx.profiles));
@@ -300,53 +298,6 @@ fn cannot(program: &Path, err: &std::io::Error) -> anyhow::Error {
     anyhow!("cannot execute {}: {err}", program.display())
 }
 
-/// Find the program as execvp(3) does: a name with a `/` is a path; otherwise the first
-/// executable file of that name in `$PATH` (an empty entry is the current directory).
-pub(super) fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf> {
-    if typed.is_empty() {
-        bail!("the program name is empty; give a program to run");
-    }
-    if typed.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(typed));
-    }
-    let search = path_var.unwrap_or(OsStr::new(DEFAULT_PATH));
-    let mut not_executable = None;
-    for dir in std::env::split_paths(search) {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        let candidate = dir.join(typed);
-        if !candidate.is_file() {
-            continue;
-        }
-        if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
-            return Ok(candidate);
-        }
-        not_executable.get_or_insert(candidate);
-    }
-    match not_executable {
-        Some(file) => bail!(
-            "{}: permission denied: the file is not executable; chmod +x it, or give another path",
-            file.display()
-        ),
-        None => bail!(
-            "{}: not found in $PATH; give its path, e.g. ./{}",
-            typed.to_string_lossy(),
-            typed.to_string_lossy()
-        ),
-    }
-}
-
-/// The file starts with `#!`.
-pub(super) fn is_script(path: &Path) -> bool {
-    let mut start = [0u8; 2];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut start))
-        .is_ok_and(|()| &start == b"#!")
-}
-
 /// The sysroot of a foreign dynamically linked program (`interp`: its `PT_INTERP`), if any.
 fn find_sysroot(
     args: &RunArgs,
@@ -457,7 +408,6 @@ mod tests {
     use crate::profile::Profiles;
     use crate::registry::EntryName;
     use std::os::unix::ffi::OsStringExt as _;
-    use std::os::unix::fs::PermissionsExt as _;
 
     fn os(s: &str) -> OsString {
         OsString::from(s)
@@ -672,51 +622,6 @@ mod tests {
             env(&[("LD_PRELOAD", "a.so,b.so")]),
         )
         .is_ok());
-    }
-
-    #[test]
-    fn resolve_like_execvp() {
-        let t = tempfile::tempdir().unwrap();
-        let (a, b) = (t.path().join("a"), t.path().join("b"));
-        std::fs::create_dir_all(&a).unwrap();
-        std::fs::create_dir_all(&b).unwrap();
-        let file = |path: &Path, mode: u32| {
-            std::fs::write(path, b"").unwrap();
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-        };
-        file(&a.join("plain"), 0o644);
-        file(&b.join("plain"), 0o755);
-        file(&b.join("prog"), 0o755);
-        file(&a.join("only-plain"), 0o644);
-        std::fs::create_dir(a.join("dir")).unwrap();
-        let search = std::env::join_paths([&a, &b]).unwrap();
-        let ok = |name: &str| resolve(OsStr::new(name), Some(&search)).map_err(|e| e.to_string());
-        assert_eq!(ok("prog"), Ok(b.join("prog")));
-        // Not executable in the first directory: the next one's.
-        assert_eq!(ok("plain"), Ok(b.join("plain")));
-        assert_eq!(
-            ok("only-plain"),
-            Err(format!(
-                "{}: permission denied: the file is not executable; chmod +x it, or give another path",
-                a.join("only-plain").display()
-            ))
-        );
-        assert_eq!(
-            ok("dir"),
-            Err("dir: not found in $PATH; give its path, e.g. ./dir".to_owned())
-        );
-        // A name with a slash is a path, taken as it is.
-        assert_eq!(ok("./x/y"), Ok(PathBuf::from("./x/y")));
-        assert_eq!(ok("rel/prog"), Ok(PathBuf::from("rel/prog")));
-        assert_eq!(
-            ok(""),
-            Err("the program name is empty; give a program to run".to_owned())
-        );
-        // $PATH unset: glibc's default.
-        assert_eq!(
-            resolve(OsStr::new("sh"), None).unwrap(),
-            PathBuf::from("/bin/sh")
-        );
     }
 
     fn entry(name: &str, text: &str) -> Entry {

@@ -1,0 +1,165 @@
+//! The build's own directory: the sysroot view that is its `$QEMU_LD_PREFIX`, and the files
+//! of binfmtctl's shim (report, launcher). A tmpfs in the build's mount namespace for a private
+//! instance; a temp directory removed afterwards for the host table.
+
+use std::fs;
+use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use super::{shim, Wanted};
+use crate::sysroot;
+
+/// What goes in a build directory.
+pub(super) struct Contents<'a> {
+    pub(super) wanted: &'a [Wanted<'a>],
+    pub(super) plan: &'a sysroot::view::Plan,
+    pub(super) report: bool,
+    /// The systems whose loader no sysroot has (binfmtctl's launcher stands in front of qemu).
+    pub(super) launch: &'a [&'a str],
+    pub(super) given: &'a [(String, PathBuf)],
+    pub(super) env_prefix: Option<&'a std::ffi::OsStr>,
+}
+
+/// The build's own directory: `view/` (the sysroot view, the build's `$QEMU_LD_PREFIX`), and
+/// for the systems whose interpreter is binfmtctl's shim (a report, or a loader found
+/// nowhere): `shim/<system>` (binfmtctl itself, registered as the interpreter),
+/// `qemu/<system>` (the real qemu), `hint/<system>` (what to do when a loader is missing),
+/// `missing/` (one file a loader already reported missing), and `report.jsonl` with --report.
+/// World-readable: a program the build starts as another user must find its loader too.
+///
+/// In a private instance it is a tmpfs mounted in the build's mount namespace on
+/// [`BuildDir::mountpoint`]: it vanishes with the build, whatever kills it. In the host table
+/// it is a new directory in the temp dir, removed when dropped.
+pub(super) struct BuildDir {
+    pub(super) path: PathBuf,
+    remove_on_drop: bool,
+}
+
+impl BuildDir {
+    /// The caller's own directory for the private tmpfs: `<temp dir>/binfmtctl-build-u<uid>`,
+    /// created once and left empty (mounted on only inside builds' namespaces; its time set at
+    /// every build so that /tmp cleaners leave it alone). One that another user owns, or that
+    /// is not a plain directory, is passed over for a new one of this build's (left empty
+    /// behind it).
+    pub(super) fn mountpoint() -> Result<BuildDir> {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = nix::unistd::getuid();
+        let path = std::env::temp_dir().join(format!("{}u{uid}", shim::BUILD_DIR_PREFIX));
+        match fs::DirBuilder::new().mode(0o755).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot create the build's directory {}", path.display())
+                })
+            }
+        }
+        let mine = fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid.as_raw());
+        let path = if mine {
+            // Whatever the umask; and a new time for tmpfiles cleaners.
+            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
+            let _ =
+                fs::File::open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            path
+        } else {
+            crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+                .context("cannot create the build's directory")?
+        };
+        Ok(BuildDir {
+            path,
+            remove_on_drop: false,
+        })
+    }
+
+    /// A new directory in the temp dir, filled, removed when dropped.
+    pub(super) fn temp(contents: &Contents) -> Result<BuildDir> {
+        let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+            .context("cannot create the build's directory")?;
+        let dir = BuildDir {
+            path,
+            remove_on_drop: true,
+        };
+        fs::set_permissions(&dir.path, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} readable by all", dir.path.display()))?;
+        dir.fill(contents)?;
+        Ok(dir)
+    }
+
+    pub(super) fn fill(&self, c: &Contents) -> Result<()> {
+        let mkdir = |sub: &str, mode: u32| -> Result<()> {
+            let p = self.path.join(sub);
+            fs::DirBuilder::new()
+                .mode(mode)
+                .create(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            // Whatever the umask.
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set the mode of {}", p.display()))
+        };
+        if !c.plan.links.is_empty() {
+            mkdir("view", 0o755)?;
+            sysroot::view::create(&self.view(), c.plan).with_context(|| {
+                format!(
+                    "cannot create the sysroot view in {}",
+                    self.view().display()
+                )
+            })?;
+        }
+        let shimmed: Vec<&Wanted> = c
+            .wanted
+            .iter()
+            .filter(|w| c.report || c.launch.contains(&&*w.profile.system))
+            .collect();
+        if shimmed.is_empty() {
+            return Ok(());
+        }
+        let me =
+            std::env::current_exe().context("cannot find binfmtctl itself for the build's shim")?;
+        for sub in ["shim", "qemu", "hint"] {
+            mkdir(sub, 0o755)?;
+        }
+        // Any user the build runs a program as may record a loader as reported.
+        mkdir("missing", 0o1777)?;
+        for w in shimmed {
+            let system = &*w.profile.system;
+            symlink(&me, self.shim(system))?;
+            symlink(&w.interpreter.path, self.path.join("qemu").join(system))?;
+            let looked_in = sysroot::view::looked_in(system, c.given, c.env_prefix);
+            let hint = sysroot::install_hint(
+                w.profile,
+                &format!("binfmtctl build --sysroot {system}=DIR"),
+            );
+            fs::write(
+                self.path.join("hint").join(system),
+                format!("{}\n{hint}\n", looked_in.join("\n")),
+            )?;
+        }
+        if c.report {
+            fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(self.path.join(shim::REPORT_FILE))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn shim(&self, system: &str) -> PathBuf {
+        self.path.join("shim").join(system)
+    }
+
+    pub(super) fn view(&self) -> PathBuf {
+        self.path.join("view")
+    }
+}
+
+impl Drop for BuildDir {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! `binfmtctl build -- COMMAND`: run a cross build so that every foreign program it (or any
+//! descendant) executes runs under qemu, without changing the machine for anyone else.
+//!
+//! On Linux >= 6.7 the registrations live in a private binfmt_misc instance: binfmtctl enters
+//! a new user + mount namespace as root of it, mounts binfmt_misc (a private, empty instance),
+//! carries the host's entries over, registers the wanted systems, then enters a nested user
+//! namespace that maps the caller's own uid and gid back, and execs the command there (the
+//! kernel looks handlers up in the nearest ancestor namespace that has an instance). On older
+//! kernels, or with --host-table, root registers in the host table for the duration and
+//! removes exactly what it added afterwards, also on Ctrl-C. A build killed with SIGKILL cannot;
+//! its entries' names say which process made them (see `owner`), and the next host-table
+//! build, or `apply`, removes them once that process is gone.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, ExitStatus};
+
+use anyhow::{bail, Context as _, Result};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+
+use crate::interpreter::{self, Interpreter};
+use crate::profile::Profile;
+use crate::profile::Profiles;
+use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
+use crate::{namespace, native, output, sysroot};
+
+mod dir;
+mod host_table;
+mod nix_settings;
+pub mod owner;
+mod private;
+mod report;
+pub mod shim;
+
+use dir::{BuildDir, Contents};
+pub use host_table::remove_leftovers;
+use host_table::with_host_table;
+use nix_settings::{check_nix_daemon, is_nix_command, nix_config, shim_sandbox_paths};
+use private::{enter_private_instance, private_instances_supported};
+pub use report::render_report;
+use report::ReportDest;
+
+/// A system to emulate during the build.
+struct Wanted<'a> {
+    profile: &'a Profile,
+    interpreter: Interpreter,
+}
+
+/// What the engine needs from the command's context.
+pub struct Env<'a> {
+    pub profiles: &'a Profiles,
+    pub registry: &'a Registry,
+}
+
+/// One build, as asked on the command line.
+pub struct Request<'a> {
+    /// `--system` (empty: every installed emulator the host needs).
+    pub systems: &'a [String],
+    /// `--sysroot SYSTEM=DIR`.
+    pub sysroots: &'a [String],
+    /// `--report FILE` (`-` for stderr).
+    pub report: Option<&'a Path>,
+    pub host_table: bool,
+    /// The command and its arguments.
+    pub command: &'a [OsString],
+}
+
+/// Run a build to its end: the command's exit status (or it, exec'd, in this process).
+pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
+    let wanted = select(env, req)?;
+    let sysroots = given_sysroots(env, req, &wanted)?;
+    // Opened before anything runs: a report that cannot be written stops the build now, not
+    // after the command's work, whose exit status would then be lost.
+    let report_dest = req.report.map(ReportDest::open).transpose()?;
+    let program = &req.command[0];
+    let nix = is_nix_command(program);
+    check_nix_daemon(req.command, nix, &wanted)?;
+    let private = !req.host_table && private_instances_supported();
+    // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
+    // build directory; Nix builders run in Nix's sandbox, where that directory is not
+    // reachable: there, say so instead.
+    let report = req.report.is_some() && !nix;
+    if !private && report {
+        bail!(
+            "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
+             would stand in front of every user's emulated programs for the duration of the build"
+        );
+    }
+    let env_prefix = std::env::var_os("QEMU_LD_PREFIX");
+    let plan = sysroot_view(&wanted, &sysroots, env_prefix.as_deref());
+    let launch = launched(&wanted, &plan, private && !nix && !req.systems.is_empty());
+    let contents = Contents {
+        wanted: &wanted,
+        plan: &plan,
+        report,
+        launch: &launch,
+        given: &sysroots,
+        env_prefix: env_prefix.as_deref(),
+    };
+    // Private: a tmpfs in the build's own mount namespace, on a directory of the caller's that
+    // stays empty outside (nothing to remove, so binfmtctl can exec the command). The host
+    // table: a directory in the temp dir, removed afterwards.
+    let dir = if private {
+        BuildDir::mountpoint()?
+    } else {
+        BuildDir::temp(&contents)?
+    };
+    if let (Some(dest), false) = (&report_dest, report) {
+        dest.write(
+            "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
+             channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
+        )?;
+    }
+    let shimmed = |system: &str| report || launch.contains(&system);
+    let vars = variables(&wanted, &dir, &shimmed, !plan.links.is_empty());
+    let start = || start_command(env, req.command, &vars);
+    let status = if private {
+        let host_entries = enabled_entries(env.registry);
+        enter_private_instance(&host_entries, |carried| {
+            namespace::mount_tmpfs(&dir.path)?;
+            dir.fill(&contents)?;
+            registrations(&wanted, carried, &dir, &shimmed, "binfmtctl-")
+        })?;
+        if !report {
+            return Err(become_command(env, req.command, &vars));
+        }
+        wait_blocking_signals(start)
+    } else {
+        with_host_table(env, &wanted, &dir, &shimmed, start)
+    }?;
+    if let (Some(dest), true) = (&report_dest, report) {
+        // The command has run: its status is what counts, a lost report only a warning.
+        if let Err(err) = dest.write(&render_report(&shim::read_report(&dir.path))) {
+            output::warn(&format!("{err:#}"));
+        }
+    }
+    // Before pass_on, which may die the command's death by its signal.
+    drop(dir);
+    Ok(shim::pass_on(status))
+}
+
+/// The host's enabled entries, to carry into the private instance (none when unmounted).
+fn enabled_entries(registry: &Registry) -> Vec<Entry> {
+    if !registry.is_mounted() {
+        return Vec::new();
+    }
+    registry
+        .entries()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.enabled)
+        .collect()
+}
+
+/// Dynamically linked programs: one sysroot view for every system (`sysroot::view`), handed
+/// to whichever qemu runs them as `$QEMU_LD_PREFIX`.
+fn sysroot_view(
+    wanted: &[Wanted],
+    given: &[(String, PathBuf)],
+    env_prefix: Option<&std::ffi::OsStr>,
+) -> sysroot::view::Plan {
+    let profiles: Vec<&Profile> = wanted.iter().map(|w| w.profile).collect();
+    sysroot::view::plan(
+        Path::new("/"),
+        &profiles,
+        given,
+        env_prefix,
+        &sysroot::loader_header_quick,
+    )
+}
+
+/// The systems whose loader no sysroot has, when `allowed`: their dynamic programs would fail
+/// with qemu's "Could not open", so binfmtctl's launcher stands in front of their qemu and
+/// says what to install, once per loader. Allowed only in a private instance (in the host
+/// table it would stand in front of everyone's programs), not for a Nix command (its sandbox
+/// hides the build directory; Nix's loaders are store paths anyway), and only for systems
+/// named with --system (by default every installed emulator is wanted, most without a
+/// sysroot, and the launcher costs their static programs an exec each).
+fn launched<'a>(wanted: &[Wanted<'a>], plan: &sysroot::view::Plan, allowed: bool) -> Vec<&'a str> {
+    if !allowed {
+        return Vec::new();
+    }
+    wanted
+        .iter()
+        .map(|w| &*w.profile.system)
+        .filter(|s| !plan.served.contains_key(*s))
+        .collect()
+}
+
+/// The variables the build's command gets: every process of the build sees the emulated
+/// systems as Nix platforms, not only a command that is itself `nix*` (make, a script or a
+/// shell may start Nix); and the sysroot view as `$QEMU_LD_PREFIX` when it holds anything.
+fn variables(
+    wanted: &[Wanted],
+    dir: &BuildDir,
+    shimmed: &dyn Fn(&str) -> bool,
+    view: bool,
+) -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<(OsString, OsString)> = vec![(
+        "NIX_CONFIG".into(),
+        nix_config(
+            std::env::var_os("NIX_CONFIG").unwrap_or_default(),
+            wanted,
+            &shim_sandbox_paths(wanted, dir, shimmed),
+        ),
+    )];
+    if view {
+        vars.push(("QEMU_LD_PREFIX".into(), dir.view().into()));
+    }
+    vars
+}
+
+/// Nothing to do after the command: become it; returns only the failure. execve, not std's
+/// execvp: a program no entry runs must fail with "Exec format error", not be handed to
+/// /bin/sh.
+fn become_command(env: &Env, command: &[OsString], vars: &[(OsString, OsString)]) -> anyhow::Error {
+    let path = match crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref()) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let err = crate::exec::replace(&path, command, Some(command_env(vars)));
+    anyhow::anyhow!(
+        "cannot execute {}: {err}{}",
+        path.display(),
+        not_emulated(env, &path, &err)
+    )
+}
+
+/// `--sysroot SYSTEM=DIR`: each names a wanted system and a directory holding a loader for it.
+fn given_sysroots(env: &Env, req: &Request, wanted: &[Wanted]) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for given in req.sysroots {
+        let Some((name, dir)) = given
+            .split_once('=')
+            .filter(|(n, d)| !n.is_empty() && !d.is_empty())
+        else {
+            bail!("--sysroot {given}: expected SYSTEM=DIR, e.g. --sysroot riscv64-linux=/usr/riscv64-linux-gnu");
+        };
+        let profile = env.profiles.lookup(name)?;
+        if !wanted.iter().any(|w| w.profile.system == profile.system) {
+            bail!(
+                "--sysroot {given}: {} is not emulated in this build; add --system {} or leave out the --sysroot",
+                profile.system,
+                profile.system
+            );
+        }
+        if out.iter().any(|(s, _)| *s == *profile.system) {
+            bail!(
+                "--sysroot {given}: a sysroot for {} is given twice; give one",
+                profile.system
+            );
+        }
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("--sysroot {given}: cannot make {dir} absolute"))?;
+        if !dir.is_dir() {
+            bail!("--sysroot {given}: {} is not a directory; name the sysroot that holds lib/ld-*.so*", dir.display());
+        }
+        let one = sysroot::view::plan(
+            Path::new("/nonexistent"),
+            &[profile],
+            &[(profile.system.to_string(), dir.clone())],
+            None,
+            &sysroot::loader_header_quick,
+        );
+        if one.links.is_empty() {
+            bail!(
+                "--sysroot {given}: {} holds no loader for {} programs (looked in its lib/, lib64/, lib32/ for ld*.so*); \
+                 name the sysroot of that architecture (e.g. /usr/<its GNU triple>)",
+                dir.display(),
+                profile.system
+            );
+        }
+        out.push((profile.system.to_string(), dir));
+    }
+    Ok(out)
+}
+
+/// This process's environment with `set` added (replacing variables of the same names).
+fn command_env(set: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| set.iter().all(|(s, _)| s != k))
+        .chain(set.iter().cloned())
+        .collect()
+}
+
+/// Start the build's command as a child: found in `$PATH` as a shell would, exec'd with
+/// execve (a program no entry runs fails with "Exec format error", and is not handed to
+/// /bin/sh as a script), with `set` added to the environment.
+fn start_command(
+    env: &Env,
+    command: &[OsString],
+    set: &[(OsString, OsString)],
+) -> Result<std::process::Child> {
+    let path = crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref())?;
+    crate::exec::spawn(&path, command, &command_env(set)).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot execute {}: {err}{}",
+            path.display(),
+            not_emulated(env, &path, &err)
+        )
+    })
+}
+
+/// The systems named with --system, else every system with an installed interpreter that
+/// the host does not run natively (the fast table: this runs before every build).
+fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
+    let mut out: Vec<Wanted<'a>> = Vec::new();
+    if req.systems.is_empty() {
+        for p in env.profiles.all() {
+            if p.cpu.is_none() || native::table().contains(&&*p.system) {
+                continue;
+            }
+            if let Some(interpreter) = interpreter::find(p) {
+                out.push(Wanted {
+                    profile: p,
+                    interpreter,
+                });
+            }
+        }
+        if out.is_empty() {
+            bail!("no emulator is installed for any system; install qemu-user-static (apt install qemu-user-static) or name one with --system");
+        }
+    } else {
+        for name in req.systems {
+            let p = env.profiles.lookup(name)?;
+            // As `enable` refuses it: registered, every native exec would loop through a qemu
+            // of the host's own architecture (ELOOP) or run needlessly emulated. The table, not
+            // the measurement (~15 ms of probes): this runs before every build, and the table
+            // only claims what the CPU surely runs.
+            if native::table().contains(&&*p.system) {
+                bail!(
+                    "{} runs natively on this host ({}); its programs need no emulation, and registering it would send \
+                     native programs through the emulator (every exec loops: ELOOP). Leave out --system {name}",
+                    p.system,
+                    std::env::consts::ARCH
+                );
+            }
+            let interpreter = interpreter::find(p).with_context(|| {
+                format!(
+                    "no interpreter for {} found; {}",
+                    p.system,
+                    interpreter::install_hint_for(p, false)
+                )
+            })?;
+            out.push(Wanted {
+                profile: p,
+                interpreter,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What to register: for each wanted system that no carried or host entry serves (`serves`)
+/// (those are carried over), its qemu with flags PF (P for a dynamic one); for a system
+/// `shimmed` (a report, or no loader anywhere), always, binfmtctl's shim, so that it wins.
+/// Systems with identical magics (armv6l/armv7l, i386..i686) get one entry, the first's: a
+/// second would only shadow it (they stay wanted: Nix needs every name as a platform).
+fn registrations(
+    wanted: &[Wanted],
+    carried: &[Entry],
+    dir: &BuildDir,
+    shimmed: &dyn Fn(&str) -> bool,
+    prefix: &str,
+) -> Result<Vec<Registration>> {
+    wanted
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| !wanted[..*i].iter().any(|o| o.profile.matcher() == w.profile.matcher()))
+        .map(|(_, w)| w)
+        .filter(|w| shimmed(&w.profile.system) || !carried.iter().any(|e| serves(e, w.profile)))
+        .map(|w| {
+            // Never skipped quietly: the build would then run without emulation for it.
+            let name: EntryName = format!("{prefix}{}", w.profile.system)
+                .parse()
+                .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
+            // The shim is binfmtctl itself: it takes flag P's argv whatever the system.
+            let (interpreter, flags) = if shimmed(&w.profile.system) {
+                let shim = Flags {
+                    preserve_argv0: true,
+                    fix_binary: true,
+                    ..Flags::default()
+                };
+                (dir.shim(&w.profile.system), shim)
+            } else {
+                (
+                    w.interpreter.path.clone(),
+                    w.profile.flags(w.interpreter.is_static),
+                )
+            };
+            let Some(interpreter) = interpreter.to_str() else {
+                bail!(
+                    "{}: binfmt_misc takes only UTF-8 interpreter paths; install qemu where its path is plain text \
+                     (e.g. /usr/bin)",
+                    interpreter.display()
+                );
+            };
+            Ok(w.profile.registration(name, interpreter.to_owned(), flags))
+        })
+        .collect()
+}
+
+/// For an "Exec format error": which system the program is for, and how to emulate it.
+fn not_emulated(env: &Env, path: &Path, err: &std::io::Error) -> String {
+    if err.raw_os_error() != Some(nix::libc::ENOEXEC) {
+        return String::new();
+    }
+    match crate::elf::read_file(path) {
+        Ok(info) => match env.profiles.for_header(&info.header).first() {
+            Some(p) => format!(
+                "; it is a {} program, not emulated in this build (add --system {})",
+                p.system, p.system
+            ),
+            None => format!("; it is {}, which no profile describes", info.describe()),
+        },
+        // Read, and neither ELF nor `#!`: the kernel has no handler, and binfmtctl does not
+        // hand it to /bin/sh as execvp(3) would.
+        Err(crate::elf::ElfError::InFile { err, .. })
+            if matches!(*err, crate::elf::ElfError::NotElf) && !crate::exec::is_script(path) =>
+        {
+            "; it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh"
+                .to_owned()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether an enabled entry runs a system's programs: it accepts them and its interpreter is
+/// there (or held open by the kernel, flag `F`). Another build's temporary entry never serves:
+/// it goes when that build ends.
+fn serves(entry: &Entry, profile: &Profile) -> bool {
+    !entry.name.as_str().starts_with(owner::PREFIX)
+        && profile.accepted_by(&entry.matcher)
+        && (entry.flags.fix_binary || Path::new(&entry.interpreter).exists())
+}
+
+/// The signals a terminal or a CI runner sends to stop a build: binfmtctl waits them out (the
+/// command gets them too) so it can clean up and report, then dies the command's death.
+fn stop_signals() -> SigSet {
+    [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Run the command to its end with the stop signals blocked in binfmtctl (std resets the
+/// child's signal mask before exec, so the command gets them as usual).
+fn wait_blocking_signals(
+    start: impl FnOnce() -> Result<std::process::Child>,
+) -> Result<ExitStatus> {
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
+        .context("cannot block signals")?;
+    let mut child = start()?;
+    child.wait().context("cannot wait for the build's command")
+}
