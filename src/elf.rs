@@ -55,14 +55,38 @@ pub fn with_e_type(header: &[u8], e_type: u16) -> Option<Vec<u8>> {
 }
 const ET_CORE: u16 = 4;
 
+/// `e_version`/`EI_VERSION`: the only ELF version.
+pub const EV_CURRENT: u8 = 1;
+/// Program header types and flags.
+pub const PT_LOAD: u32 = 1;
 const PT_DYNAMIC: u32 = 2;
 const PT_INTERP: u32 = 3;
+pub const PF_X: u32 = 1;
+pub const PF_R: u32 = 4;
 
 /// ELF file class (`EI_CLASS`): the word size of the file's structures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Class {
     Elf32,
     Elf64,
+}
+
+impl Class {
+    /// The ELF header's size (`e_ehsize`).
+    pub fn ehsize(self) -> u16 {
+        match self {
+            Class::Elf32 => 52,
+            Class::Elf64 => 64,
+        }
+    }
+
+    /// A program header's size (`e_phentsize`).
+    pub fn phentsize(self) -> u16 {
+        match self {
+            Class::Elf32 => 32,
+            Class::Elf64 => 56,
+        }
+    }
 }
 
 /// ELF data encoding (`EI_DATA`).

@@ -9,6 +9,7 @@ pub mod elf;
 pub mod exec;
 pub mod exit_codes;
 pub mod interpreter;
+pub mod launch;
 pub mod namespace;
 pub mod native;
 pub mod nixconf;

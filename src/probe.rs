@@ -280,7 +280,7 @@ const SYSTEMS: [&str; TARGETS.len()] = {
 
 /// Lays out and writes the probe for `arch`.
 fn build(arch: &Arch) -> Vec<u8> {
-    let code_offset = align_up(arch.elf.class.headers_len(), 8);
+    let code_offset = align_up(headers_len(arch.elf.class), 8);
     let code_at = LOAD_ADDRESS + code_offset;
     let assemble = |msg: u32| {
         let mut asm = Asm::new(code_at, arch.code, arch.elf.data);
@@ -302,36 +302,9 @@ fn build(arch: &Arch) -> Vec<u8> {
     write_elf(arch.elf, entry, code_offset, &body)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Class {
-    Elf32,
-    Elf64,
-}
-
-impl Class {
-    fn ehsize(self) -> u16 {
-        match self {
-            Elf32 => 52,
-            Elf64 => 64,
-        }
-    }
-
-    fn phentsize(self) -> u16 {
-        match self {
-            Elf32 => 32,
-            Elf64 => 56,
-        }
-    }
-
-    fn headers_len(self) -> u32 {
-        u32::from(self.ehsize()) + u32::from(self.phentsize())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Endian {
-    Little,
-    Big,
+/// The ELF header and one program header, the whole of a probe's headers.
+fn headers_len(class: Class) -> u32 {
+    u32::from(class.ehsize()) + u32::from(class.phentsize())
 }
 
 /// The ELF header fields that differ between probes.
@@ -343,11 +316,7 @@ struct Elf {
     flags: u32,
 }
 
-const ET_EXEC: u16 = 2;
-const EV_CURRENT: u8 = 1;
-const PT_LOAD: u32 = 1;
-const PF_X: u32 = 1;
-const PF_R: u32 = 4;
+use crate::elf::{Class, Endian, ET_EXEC, EV_CURRENT, PF_R, PF_X, PT_LOAD};
 
 /// An ELF executable: header, one `PT_LOAD` covering the whole file at [`LOAD_ADDRESS`], zero
 /// padding up to `body_offset`, then `body`.
@@ -1287,7 +1256,7 @@ mod tests {
             assert_eq!(p.p_vaddr, u64::from(LOAD_ADDRESS), "{}", t.system);
             assert_eq!(p.p_filesz, len, "{}", t.system);
             assert_eq!(p.p_memsz, len, "{}", t.system);
-            let headers = u64::from(LOAD_ADDRESS + elf.class.headers_len());
+            let headers = u64::from(LOAD_ADDRESS + headers_len(elf.class));
             assert!(
                 p.entry >= headers && p.entry < u64::from(LOAD_ADDRESS) + len,
                 "{}: entry {:#x} outside the code",

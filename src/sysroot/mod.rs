@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::profile::Profile;
 
-/// `e_type` of a non-PIE program, which a loader's header is compared as.
-const ET_EXEC: u16 = 2;
+/// A loader's header is compared as a non-PIE program's.
+use crate::elf::ET_EXEC;
 
 /// Whether `candidate` is an ELF loader for `profile`'s programs (its own header matches the
 /// profile as a program's would). `run` and `build` both ask this.
