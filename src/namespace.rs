@@ -119,9 +119,9 @@ fn write_own_maps(uid_map: &str, gid_map: &str) -> Result<()> {
     Ok(())
 }
 
-/// The body of `__write-id-maps PID UID_MAP GID_MAP`: wait for "go" on stdin, then write the
+/// What `__write-id-maps PID UID_MAP GID_MAP` does: wait for "go" on stdin, then write the
 /// maps of PID (which has just entered a new user namespace).
-pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<std::process::ExitCode> {
+pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<()> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     anyhow::ensure!(line.trim() == "go", "not told to go");
@@ -130,7 +130,7 @@ pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<std::
         .with_context(|| format!("cannot write {}/uid_map", proc.display()))?;
     fs::write(proc.join("gid_map"), gid_map)
         .with_context(|| format!("cannot write {}/gid_map", proc.display()))?;
-    Ok(crate::exit_codes::success())
+    Ok(())
 }
 
 /// Mount a fresh binfmt_misc at the usual place. Inside a new user namespace on Linux >= 6.7

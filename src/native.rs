@@ -7,7 +7,7 @@
 //! a table. So "i686 on x86_64" or "armv7l on an aarch64 CPU without AArch32" are measured,
 //! not assumed.
 
-use std::process::{Command, ExitCode};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use anyhow::Result;
@@ -154,25 +154,19 @@ fn measure() -> Result<Native> {
 
 /// The body of `__native-probe DIR`: in a private, empty binfmt_misc instance, print the
 /// system of every probe in DIR that runs.
-pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<ExitCode> {
+pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<Vec<&'static str>> {
     crate::namespace::enter_as_root()?;
     crate::namespace::mount_private_binfmt_misc()?;
     let probes: Vec<_> = probe::systems()
         .iter()
         .filter_map(|s| probe::for_system(s))
         .collect();
-    let ran = trial::exec_each(&probes, dir)
+    Ok(trial::exec_each(&probes, dir)
         .into_iter()
         .zip(&probes)
         .filter(|(outcome, _)| outcome.ran())
-        .map(|(_, p)| p.system);
-    let mut text = String::new();
-    for s in ran {
-        text += s;
-        text.push('\n');
-    }
-    crate::output::print(&text)?;
-    Ok(crate::exit_codes::success())
+        .map(|(_, p)| p.system)
+        .collect())
 }
 
 #[cfg(test)]

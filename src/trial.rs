@@ -314,17 +314,12 @@ pub fn exec_in_chroot(probe: &Probe, dir: &Path) -> Outcome {
     }
 }
 
-/// The body of `__exec-in-chroot`: enter namespaces, chroot, exec. Returns only on failure,
-/// having printed the reason on stderr in the form `judge` reads: a failure to set up the
-/// chroot (namespaces refused) apart from a failed exec, which is a finding about the entry.
-pub fn chroot_and_exec(
-    dir: &Path,
-    program: &Path,
-    argv0: &str,
-) -> anyhow::Result<std::process::ExitCode> {
+/// What `__exec-in-chroot` does: enter namespaces, chroot, exec. Returns only on failure,
+/// with the line to print on stderr in the form `judge` reads: a failure to set up the chroot
+/// (namespaces refused) apart from a failed exec, which is a finding about the entry.
+pub fn chroot_and_exec(dir: &Path, program: &Path, argv0: &str) -> String {
     if let Err(e) = crate::namespace::chroot(dir) {
-        eprintln!("{SETUP_ERROR_PREFIX}{e:#}");
-        return Ok(std::process::ExitCode::from(127));
+        return format!("{SETUP_ERROR_PREFIX}{e:#}");
     }
     let exec = || crate::exec::replace(program, &[argv0.into()], None);
     let mut err = exec();
@@ -340,8 +335,7 @@ pub fn chroot_and_exec(
         || "EIO".to_owned(),
         |n| format!("{:?}", nix::errno::Errno::from_raw(n)),
     );
-    eprintln!("{EXEC_ERROR_PREFIX}{name} {err}");
-    Ok(std::process::ExitCode::from(127))
+    format!("{EXEC_ERROR_PREFIX}{name} {err}")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod export;
 mod identify;
 mod import;
 mod install_unit;
+mod internal;
 mod run;
 mod status;
 mod systems;
@@ -35,21 +36,12 @@ pub const CREDENTIALS_WARNING: &str = "flag C makes setuid/setgid emulated progr
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(done) = internal::run(&cli.command) {
+        return done;
+    }
     match cli.command {
         Command::Completions { shell } => return docs::completions(shell),
         Command::Man => return docs::man(),
-        // Hidden helpers run in namespaces of their own: no config, no profiles.
-        Command::ExecInChroot {
-            dir,
-            program,
-            argv0,
-        } => return crate::trial::chroot_and_exec(&dir, &program, &argv0),
-        Command::NativeProbe { dir } => return crate::native::probe_in_private_instance(&dir),
-        Command::WriteIdMaps {
-            pid,
-            uid_map,
-            gid_map,
-        } => return crate::namespace::write_id_maps_for(pid, &uid_map, &gid_map),
         _ => {}
     }
     let ctx = Ctx::new(&cli.global, use_of(&cli.command))?;
