@@ -228,12 +228,17 @@ impl Profile {
         self.sample_headers().iter().all(|h| m.matches_header(h))
     }
 
-    /// The entry that runs this system's programs: the first enabled one accepting them, with
-    /// `entries` in the table's order (newest first, the order the kernel tries them in).
-    pub fn winner<'e>(&self, entries: &'e [Entry]) -> Option<&'e Entry> {
-        entries
+    /// The entries the kernel uses for this system's programs, one per kind of program
+    /// ([`elf::PROGRAM_KINDS`]: non-PIE, PIE), with `entries` in the table's order (newest
+    /// first). The rule is [`crate::registry::winner`]'s, the one every command uses: a newer
+    /// entry that takes only PIE programs wins those, and only those.
+    pub fn winners<'e>(&self, entries: &'e [Entry]) -> Vec<Option<&'e Entry>> {
+        // Named after the system: no extension entry takes it.
+        let path = Path::new(&*self.system);
+        self.sample_headers()
             .iter()
-            .find(|e| e.enabled && self.accepted_by(&e.matcher))
+            .map(|h| crate::registry::winner(entries, path, h))
+            .collect()
     }
 
     /// Every name this system answers to.

@@ -178,7 +178,11 @@ pub fn overtaken(
 ) -> Vec<String> {
     let mut pairs: Vec<(&Entry, &Entry, Vec<&str>)> = Vec::new();
     for p in profiles.all() {
-        let (Some(was), Some(now)) = (p.winner(before), p.winner(after)) else {
+        // The non-PIE programs' winner: the kind every system has (Profile::winners).
+        let (Some(Some(was)), Some(Some(now))) = (
+            p.winners(before).first().copied(),
+            p.winners(after).first().copied(),
+        ) else {
             continue;
         };
         if was.name == now.name

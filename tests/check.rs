@@ -485,3 +485,54 @@ fn check_says_once_which_systems_nix_lacks() {
     );
     assert!(text.ends_with("check=0\n"), "{text}");
 }
+
+#[test]
+fn status_and_check_name_the_same_winner_for_a_newer_pie_only_entry() {
+    // One rule for the kernel's choice (Profile::winners, registry::winner): a newer entry
+    // that takes only PIE programs takes those from the older one. status used to need an
+    // entry to take both kinds before it counted, and named no shadow where check named one.
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    // The PIE-only entry: e_type 3 exactly (byte 16), the rest as NixOS's.
+    let pie_magic = magic.replacen("\\x02\\x00\\xf3\\x00", "\\x03\\x00\\xf3\\x00", 1);
+    let pie_mask = mask.replacen("\\xfe\\xff\\xff\\xff", "\\xff\\xff\\xff\\xff", 1);
+    assert!(pie_magic != magic && pie_mask != mask, "{magic} {mask}");
+    let t = common::scratch();
+    let out = common::private(
+        common::As::Me,
+        t.path(),
+        &format!(
+            "printf '%s' ':rv-all:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
+             printf '%s' ':rv-pie:M::{pie_magic}:{pie_mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
+             bfc status --json > \"$T/status.json\"\n\
+             bfc check riscv64-linux --json > \"$T/check.json\"; echo \"check=$?\""
+        ),
+    );
+    assert!(
+        common::stdout(&out).contains("check=1"),
+        "{}",
+        common::stderr(&out)
+    );
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(t.path().join(f)).unwrap()).unwrap()
+    };
+    let status = read("status.json");
+    let all = status["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "rv-all")
+        .unwrap();
+    assert_eq!(
+        all["shadowed"],
+        serde_json::json!([{"system": "riscv64-linux", "by": "rv-pie"}]),
+        "{status:#}"
+    );
+    let check = read("check.json");
+    let errors = common::check_messages(common::check_system(&check, "riscv64-linux"), "error");
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.starts_with("entry rv-pie accepts only PIE (ET_DYN) riscv64-linux programs and, being newer, takes them from entry rv-all")),
+        "{errors:#?}"
+    );
+}

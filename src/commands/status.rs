@@ -52,7 +52,7 @@ pub struct Owner {
     pub file: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, PartialEq, Eq)]
 pub struct Shadow {
     pub system: String,
     pub by: String,
@@ -79,17 +79,7 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
             .iter()
             .map(|p| p.system.to_string())
             .collect();
-        let shadowed = systems
-            .iter()
-            .filter_map(|s| {
-                let profile = ctx.profiles.lookup(s).ok()?;
-                let winner = profile.winner(&entries[..i])?;
-                Some(Shadow {
-                    system: s.clone(),
-                    by: winner.name.to_string(),
-                })
-            })
-            .collect();
+        let shadowed = shadows(&ctx.profiles, &entries, i);
         let owner = if ctx.is_ours(e, &config, &state) {
             Owner {
                 kind: "binfmtctl",
@@ -116,6 +106,35 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
         enabled: Some(ctx.registry.facility_enabled()?),
         entries: out,
     })
+}
+
+/// Who takes programs from `entries[i]`: for each system and kind of program the entry
+/// accepts, the newer entry the kernel uses before it (`Profile::winners` over the newer
+/// entries, the rule `check` uses too), once per system and winner.
+fn shadows(
+    profiles: &crate::profile::Profiles,
+    entries: &[crate::registry::Entry],
+    i: usize,
+) -> Vec<Shadow> {
+    let e = &entries[i];
+    let mut out: Vec<Shadow> = Vec::new();
+    for p in profiles.all() {
+        let kinds = p.sample_headers();
+        for (h, winner) in kinds.iter().zip(p.winners(&entries[..i])) {
+            let Some(winner) = winner else { continue };
+            if !e.matcher.matches_header(h) {
+                continue;
+            }
+            let shadow = Shadow {
+                system: p.system.to_string(),
+                by: winner.name.to_string(),
+            };
+            if !out.contains(&shadow) {
+                out.push(shadow);
+            }
+        }
+    }
+    out
 }
 
 fn entry_status(

@@ -60,10 +60,13 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             cpu: p.cpu.as_deref().map(str::to_owned),
             native: native::is_native(&p.system),
             interpreter: interpreter::find_in(p, &dirs),
-            // The winning entry runs the programs when its interpreter is there (or held open).
+            // Every kind of program (non-PIE, PIE) goes to an entry whose interpreter is there
+            // (or held open).
             enabled: entries.as_ref().map(|es| {
-                p.winner(es).is_some_and(|e| {
-                    e.flags.fix_binary || std::path::Path::new(&e.interpreter).exists()
+                p.winners(es).iter().all(|w| {
+                    w.is_some_and(|e| {
+                        e.flags.fix_binary || std::path::Path::new(&e.interpreter).exists()
+                    })
                 })
             }),
             configured: config.systems.iter().any(|r| r.system == p.system),
