@@ -3,17 +3,20 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{EntryName, Flags};
 use crate::store;
 use crate::trust::Use;
 
-pub const DEFAULT_PATH: &str = "/etc/binfmtctl/config.toml";
+/// Where the configuration is kept unless --config says otherwise (defined with the store,
+/// which names it in its messages).
+pub use crate::store::DEFAULT_CONFIG as DEFAULT_PATH;
 
 const HEADER: &str = "# binfmtctl's configuration: the registrations restored at boot by `binfmtctl apply`.\n\
-                      # Edit with `binfmtctl enable` / `binfmtctl disable`; hand edits are kept if valid.\n\n";
+                      # Edit with `binfmtctl enable` / `binfmtctl disable`; hand-edited records are kept if valid,\n\
+                      # but comments are not (binfmtctl writes the file anew).\n\n";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,9 +126,11 @@ impl Config {
         }
     }
 
-    pub fn render(&self) -> String {
-        // Serializing plain structs of strings cannot fail.
-        format!("{HEADER}{}", toml::to_string(self).unwrap_or_default())
+    /// The file's text. An error, never an empty config, if serialising fails: saving that
+    /// would lose every record.
+    pub fn render(&self) -> Result<String> {
+        let body = toml::to_string(self).context("cannot serialise the configuration")?;
+        Ok(format!("{HEADER}{body}"))
     }
 
     /// Refuse, before anything is registered, a config binfmtctl must not record in: a link
@@ -146,7 +151,7 @@ impl Config {
 
     /// Write atomically (mode 0644). Callers hold the config lock.
     pub fn save(&self, path: &Path) -> Result<()> {
-        store::write_atomic(path, self.render().as_bytes(), 0o644).map_err(|e| {
+        store::write_atomic(path, self.render()?.as_bytes(), 0o644).map_err(|e| {
             if store::is_kind(&e, std::io::ErrorKind::ReadOnlyFilesystem) {
                 e.context(format!(
                     "cannot save the configuration: {} is on a read-only file system; keep it elsewhere with \
@@ -214,7 +219,7 @@ mod tests {
             flags: FlagsText(Flags::parse_strict("PF").unwrap()),
             credentials: false,
         });
-        let text = c.render();
+        let text = c.render().unwrap();
         assert!(text.contains("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"), "{text}");
         assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
         assert_eq!(
@@ -236,7 +241,7 @@ mod tests {
         c.upsert(rec("a", "/home/u/qemu"));
         c.upsert(rec("b", "/home/u/qemu"));
         c.force_interpreter("/home/u/qemu");
-        let text = c.render();
+        let text = c.render().unwrap();
         assert!(
             text.contains("forced_interpreters = [\"/home/u/qemu\"]\n"),
             "{text}"
@@ -246,7 +251,7 @@ mod tests {
         assert!(c.is_forced("/home/u/qemu"));
         c.upsert(rec("b", "/usr/bin/qemu-riscv64-static"));
         assert!(!c.is_forced("/home/u/qemu"));
-        assert!(!c.render().contains("forced_interpreters"));
+        assert!(!c.render().unwrap().contains("forced_interpreters"));
     }
 
     #[test]

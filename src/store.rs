@@ -11,6 +11,9 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::trust::{self, Perms, Policy, TrustError, Use};
 
+/// Where the configuration is kept unless --config says otherwise.
+pub const DEFAULT_CONFIG: &str = "/etc/binfmtctl/config.toml";
+
 /// An exclusive lock on `<file>.lock` beside a file; released when dropped.
 pub struct Lock {
     _flock: Flock<File>,
@@ -52,7 +55,7 @@ impl Lock {
                     "refusing to keep the configuration in {}: {culprit}, so users other than root could rewrite \
                      what binfmtctl registers as root; use a directory only root can change (the default is {})",
                     dir.display(),
-                    crate::config::DEFAULT_PATH
+                    DEFAULT_CONFIG
                 ),
                 TrustError::Io { err, .. } => {
                     let hint = if err.kind() == io::ErrorKind::ReadOnlyFilesystem {
