@@ -50,10 +50,26 @@ fn identity_map(path: &str) -> Result<String> {
 }
 
 fn identity_lines(map: &str) -> String {
+    let mut out = String::new();
+    for (inside, _, count) in parse_id_map(map) {
+        out += &format!("{inside} {inside} {count}\n");
+    }
+    out
+}
+
+/// The ranges of a `uid_map`/`gid_map` (user_namespaces(7)): (first id inside, first id
+/// outside, count). Malformed lines are left out.
+pub fn parse_id_map(map: &str) -> Vec<(u64, u64, u64)> {
     map.lines()
         .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| format!("{0} {0} {1}\n", f[0], f[2]))
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            match f[..] {
+                [inside, outside, count] => Some((inside, outside, count)),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -76,9 +92,7 @@ pub fn enter_as(uid: Uid, gid: Gid) -> Result<()> {
 /// and setgroups stays allowed.
 fn unshare_mapped(flags: CloneFlags, uid_map: &str, gid_map: &str) -> Result<()> {
     let allowed = fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
-    let root = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETGID)
-        .unwrap_or(false)
-        && Uid::effective().is_root();
+    let root = crate::privilege::has(caps::Capability::CAP_SETGID) && Uid::effective().is_root();
     if !(allowed && root) {
         unshare(flags).context("unshare")?;
         fs::write("/proc/self/setgroups", "deny").context("cannot write /proc/self/setgroups")?;
@@ -137,15 +151,23 @@ pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<()> {
 /// this is a private, empty instance; older kernels refuse (EPERM).
 pub fn mount_private_binfmt_misc() -> Result<Registry> {
     let registry = Registry::new(DEFAULT_ROOT);
+    registry
+        .mount()
+        .context("cannot mount a private binfmt_misc instance (needs Linux >= 6.7)")?;
+    Ok(registry)
+}
+
+/// Make every mount of this (new) mount namespace private: nothing mounted here afterwards
+/// reaches the parent namespace.
+pub fn make_mounts_private() -> Result<()> {
     nix::mount::mount(
-        Some("binfmt_misc"),
-        DEFAULT_ROOT,
-        Some("binfmt_misc"),
-        nix::mount::MsFlags::empty(),
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .context("cannot mount a private binfmt_misc instance (needs Linux >= 6.7)")?;
-    Ok(registry)
+    .context("cannot make the mount namespace private")
 }
 
 /// Mount a small tmpfs (mode 0755) on `dir`, in this mount namespace only: a directory that
@@ -168,12 +190,7 @@ pub fn mount_tmpfs(dir: &Path) -> Result<()> {
 /// entries, which is all the empty-chroot test needs.
 pub fn chroot(dir: &Path) -> Result<()> {
     // Asked first: a failed attempt may leave the process in a new, unmapped user namespace.
-    let admin = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_ADMIN,
-    )
-    .unwrap_or(false);
+    let admin = crate::privilege::has(caps::Capability::CAP_SYS_ADMIN);
     if let Err(userns) = enter_as_root() {
         if !admin {
             return Err(userns);

@@ -3,6 +3,12 @@
 
 use anyhow::Result;
 
+/// Whether this process has `cap` in its effective set (in its own user namespace); false
+/// when that cannot be read.
+pub fn has(cap: caps::Capability) -> bool {
+    caps::has_cap(None, caps::CapSet::Effective, cap).unwrap_or(false)
+}
+
 /// Fail unless this process may change binfmt_misc (CAP_SYS_ADMIN in its user namespace); for
 /// a command that has --dry-run, which the message suggests.
 pub fn require_admin(what: &str) -> Result<()> {
@@ -15,13 +21,7 @@ pub fn require_admin_without_dry_run(what: &str) -> Result<()> {
 }
 
 fn check_admin(what: &str, has_dry_run: bool) -> Result<()> {
-    let has = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_ADMIN,
-    )
-    .unwrap_or(false);
-    if has {
+    if has(caps::Capability::CAP_SYS_ADMIN) {
         Ok(())
     } else {
         let root = nix::unistd::geteuid().is_root();

@@ -900,16 +900,11 @@ fn user_namespace() -> (bool, bool) {
             // No /proc: assume the strictest case, the host.
             return (true, true);
         };
-        let ranges: Vec<Vec<u64>> = map
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .filter_map(|n| n.parse().ok())
-                    .collect()
-            })
-            .collect();
-        let initial = ranges.len() == 1 && ranges[0] == [0, 0, 4_294_967_295];
-        let parent_root = ranges.iter().any(|r| r.len() == 3 && r[1] == 0 && r[2] > 0);
+        let ranges = crate::namespace::parse_id_map(&map);
+        let initial = ranges == [(0, 0, 4_294_967_295)];
+        let parent_root = ranges
+            .iter()
+            .any(|&(_, outside, count)| outside == 0 && count > 0);
         (initial, parent_root)
     })
 }

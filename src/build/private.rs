@@ -30,14 +30,7 @@ pub(super) fn enter_private_instance(
     if root { namespace::enter_identity() } else { namespace::enter_as_root() }
         .context("binfmtctl build needs user namespaces for its private binfmt_misc instance (or run it as root with --host-table)")?;
     // Nothing mounted here may reach the parent namespace.
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("cannot make the mount namespace private")?;
+    namespace::make_mounts_private()?;
     let registry = namespace::mount_private_binfmt_misc()?;
     // `host` lists newest first; registering oldest first keeps which one wins.
     let mut carried: Vec<Entry> = Vec::new();

@@ -124,13 +124,7 @@ impl Registry {
         if std::fs::read_dir(&self.root).is_ok_and(|mut d| d.next().is_some()) {
             return Err(RegistryError::NotEmpty(self.root.clone()));
         }
-        nix::mount::mount(
-            Some("binfmt_misc"),
-            &self.root,
-            Some("binfmt_misc"),
-            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV | nix::mount::MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
+        self.mount()
         .map_err(|err| RegistryError::Mount {
             root: self.root.clone(),
             err,
@@ -143,6 +137,20 @@ impl Registry {
             },
         })?;
         Ok(true)
+    }
+
+    /// Mount binfmt_misc at the root as it is: the one mount of binfmt_misc, here and in a
+    /// build's or a test's private instance (a new user namespace's own, on Linux >= 6.7).
+    pub fn mount(&self) -> nix::Result<()> {
+        nix::mount::mount(
+            Some("binfmt_misc"),
+            &self.root,
+            Some("binfmt_misc"),
+            nix::mount::MsFlags::MS_NOSUID
+                | nix::mount::MsFlags::MS_NODEV
+                | nix::mount::MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
     }
 
     /// Every entry, in directory order: newest first on the kernels seen here (6.x), which is
