@@ -376,3 +376,33 @@ ls -A /nix/store; snap
         )
     );
 }
+
+/// Issue 13, item 7: `disable --nix` with a config that is a link into the (read-only) Nix
+/// store, as NixOS's /etc/binfmtctl/config.toml, is refused before anything is removed, as
+/// `enable` is, with what to do in the NixOS configuration instead.
+#[test]
+fn disable_nix_with_a_config_linked_into_the_nix_store_is_refused_before_anything_is_removed() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable --runtime riscv64-linux >/dev/null 2>&1 || exit 3
+mount -t tmpfs tmpfs /nix/store || exit 99
+mkdir /nix/store/0-etc && : > /nix/store/0-etc/config.toml
+mount -o remount,ro,bind /nix/store || exit 99
+ln -s /nix/store/0-etc/config.toml "$T/ro.toml"
+"$B" --config "$T/ro.toml" --state-dir "$T/state" --nix-conf "$T/nix.conf" disable --nix riscv64-linux; echo "disable=$?"
+ls /proc/sys/fs/binfmt_misc | grep -c riscv64-linux
+"#,
+    );
+    assert_eq!(ok(&out), "disable=2\n1\n");
+    assert_eq!(
+        common::stderr(&out),
+        format!(
+            "binfmtctl: error: {}/ro.toml is managed by NixOS (a link into the read-only Nix store: \
+             /nix/store/0-etc/config.toml): Nix's settings for its emulated systems are the NixOS module's: set \
+             services.binfmtctl.addToNix = false (or nix.settings.extra-platforms) in the NixOS configuration\n",
+            t.path().display()
+        )
+    );
+}
