@@ -1,4 +1,5 @@
-//! Compiles every file of qemu-profiles/ into the binary as Rust data (the built-in profiles),
+//! Compiles every file of qemu-profiles/ into the binary as Rust data (the built-in profiles,
+//! and qemu-profiles/native/hosts.toml: which systems a host runs natively),
 //! so that no command pays for parsing TOML at start-up (it was three quarters of the
 //! instructions `binfmtctl run` executed before exec-ing qemu). `tests/profiles.rs` checks that
 //! this data equals what `Profile::parse` makes of each file.
@@ -38,6 +39,29 @@ fn strings(t: &toml::Table, key: &str, file: &str) -> Vec<String> {
 fn borrowed(xs: &[String]) -> String {
     let items: Vec<String> = xs.iter().map(|x| format!("Cow::Borrowed({x:?})")).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// `NATIVE`: (host system, the systems it runs natively), from the one table the NixOS module
+/// reads too.
+fn native_hosts(file: &Path) -> String {
+    println!("cargo:rerun-if-changed={}", file.display());
+    let text = fs::read_to_string(file).expect("qemu-profiles/native/hosts.toml is readable UTF-8");
+    let t: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("qemu-profiles/native/hosts.toml: {e}"));
+    let mut out = String::from(
+        "/// Which systems a host runs natively, by its own system (qemu-profiles/native/hosts.toml).\n\
+         pub const NATIVE: &[(&str, &[&str])] = &[\n",
+    );
+    for host in t.keys() {
+        writeln!(
+            out,
+            "    ({host:?}, &{:?}),",
+            strings(&t, host, "native/hosts.toml")
+        )
+        .expect("writing to a String cannot fail");
+    }
+    out + "];\n"
 }
 
 fn main() {
@@ -91,6 +115,7 @@ fn main() {
         .expect("writing to a String cannot fail");
     }
     out += "];\n";
+    out += &native_hosts(&dir.join("native").join("hosts.toml"));
     fs::write(
         Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("profiles.rs"),
         out,

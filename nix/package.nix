@@ -1,6 +1,6 @@
 # binfmtctl as a Nix package: the binary, its systemd unit (ExecStart pointing into the store),
 # shell completions and the man page, all generated from the same clap definitions.
-{ lib, rustPlatform, installShellFiles }:
+{ lib, rustPlatform, installShellFiles, util-linux }:
 
 let
   manifest = (builtins.fromTOML (builtins.readFile ../Cargo.toml)).package;
@@ -8,7 +8,11 @@ in
 rustPlatform.buildRustPackage {
   pname = manifest.name;
   version = manifest.version;
-  src = lib.cleanSource ./..;
+  # Not a local target/ (cargo's output, gigabytes): cleanSource leaves it in.
+  src = lib.cleanSourceWith {
+    src = lib.cleanSource ./..;
+    filter = path: type: toString path != toString ../target;
+  };
   cargoLock.lockFile = ../Cargo.lock;
 
   nativeBuildInputs = [ installShellFiles ];
@@ -31,10 +35,14 @@ rustPlatform.buildRustPackage {
     echo "binfmtctl: which it does not have. Run them all with: bash scripts/test.sh"
   '';
 
+  # ExecStopPost= calls mountpoint and umount by store path: NixOS gives services a PATH of
+  # coreutils, findutils, gnugrep, gnused and systemd only, without util-linux.
   postInstall = ''
     install -Dm644 systemd/binfmtctl.service $out/lib/systemd/system/binfmtctl.service
     substituteInPlace $out/lib/systemd/system/binfmtctl.service \
-      --replace-fail /usr/bin/binfmtctl $out/bin/binfmtctl
+      --replace-fail /usr/bin/binfmtctl $out/bin/binfmtctl \
+      --replace-fail 'mountpoint -q' '${util-linux}/bin/mountpoint -q' \
+      --replace-fail 'then umount' 'then ${util-linux}/bin/umount'
     installShellCompletion --cmd binfmtctl \
       --bash <($out/bin/binfmtctl completions bash) \
       --zsh <($out/bin/binfmtctl completions zsh) \

@@ -157,8 +157,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Add the registrations of binfmt.d files (e.g. Debian's /usr/lib/binfmt.d/qemu-*.conf) to the config.
     Import(ImportArgs),
-    /// Print the nix.conf lines binfmtctl's configuration stands for, without writing.
-    NixConfig,
+    /// Print the nix.conf lines binfmtctl's configuration stands for, without writing; with
+    /// --systems, the systems this machine can build (for a remote builder's machines line).
+    NixConfig(NixConfigArgs),
     /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
     Status(JsonArg),
     /// List every known system: aliases, native or not, interpreter found, enabled.
@@ -208,6 +209,18 @@ pub struct ApplyArgs {
     pub dry_run: bool,
     /// Print what was done as JSON.
     #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct NixConfigArgs {
+    /// Print the systems this machine can build, native ones first, comma-separated: the
+    /// systems field of an /etc/nix/machines line (or nix.buildMachines.*.systems) that names
+    /// this machine as a remote builder.
+    #[arg(long)]
+    pub systems: bool,
+    /// With --systems: print them as JSON.
+    #[arg(long, requires = "systems")]
     pub json: bool,
 }
 

@@ -136,12 +136,18 @@ impl Config {
     /// Refuse, before anything is registered, a config binfmtctl must not record in: a link
     /// into the Nix store (NixOS's /etc, the module's config).
     pub fn check_writable(path: &Path) -> Result<()> {
+        Config::check_writable_for(
+            path,
+            "use services.binfmtctl.emulatedSystems in the NixOS configuration, or --runtime to register without recording",
+        )
+    }
+
+    /// As [`Config::check_writable`], with what to do instead for the command at hand.
+    pub fn check_writable_for(path: &Path, instead: &str) -> Result<()> {
         let target = store::resolve_link(path)?;
         if store::in_nix_store(&target) {
             anyhow::bail!(
-                "{} is managed by NixOS (a link into the read-only Nix store: {}): use \
-                 services.binfmtctl.emulatedSystems in the NixOS configuration, or --runtime to register without \
-                 recording",
+                "{} is managed by NixOS (a link into the read-only Nix store: {}): {instead}",
                 path.display(),
                 target.display()
             );

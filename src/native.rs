@@ -22,44 +22,38 @@ pub fn table() -> &'static [&'static str] {
 }
 
 fn table_for(arch: &str, little_endian: bool) -> &'static [&'static str] {
-    match (arch, little_endian) {
-        (_, false) => big_endian_table(arch),
-        _ => little_endian_table(arch),
-    }
+    host_system(arch, little_endian)
+        .and_then(|host| {
+            crate::profile::NATIVE_HOSTS
+                .iter()
+                .find(|(h, _)| *h == host)
+                .map(|(_, systems)| *systems)
+        })
+        .unwrap_or(&[])
 }
 
-fn big_endian_table(arch: &str) -> &'static [&'static str] {
-    match arch {
-        "powerpc64" => &["powerpc64-linux"],
-        "powerpc" => &["powerpc-linux"],
-        "s390x" => &["s390x-linux"],
-        "mips64" => &["mips64-linux"],
-        "mips" => &["mips-linux"],
-        "sparc64" => &["sparc64-linux"],
-        _ => &[],
-    }
-}
-
-fn little_endian_table(arch: &str) -> &'static [&'static str] {
-    match arch {
-        "x86_64" => &[
-            "x86_64-linux",
-            "i386-linux",
-            "i486-linux",
-            "i586-linux",
-            "i686-linux",
-        ],
-        "x86" => &["i386-linux", "i486-linux", "i586-linux", "i686-linux"],
-        // AArch32 is optional on ARMv8 (Apple M1 and many servers lack it): not assumed.
-        "aarch64" => &["aarch64-linux"],
-        "arm" => &["armv7l-linux", "armv6l-linux"],
-        "riscv64" => &["riscv64-linux"],
-        "powerpc64" => &["powerpc64le-linux"],
-        "loongarch64" => &["loongarch64-linux"],
-        "mips64" => &["mips64el-linux"],
-        "mips" => &["mipsel-linux"],
-        _ => &[],
-    }
+/// The Nix system of a host binfmtctl was built for, by Rust's architecture name and byte
+/// order: the key of qemu-profiles/native/hosts.toml. (AArch64 big endian runs no
+/// aarch64-linux program: none.)
+fn host_system(arch: &str, little_endian: bool) -> Option<&'static str> {
+    Some(match (arch, little_endian) {
+        ("x86_64", true) => "x86_64-linux",
+        ("x86", true) => "i686-linux",
+        ("aarch64", true) => "aarch64-linux",
+        ("arm", true) => "armv7l-linux",
+        ("riscv64", true) => "riscv64-linux",
+        ("powerpc64", true) => "powerpc64le-linux",
+        ("powerpc64", false) => "powerpc64-linux",
+        ("powerpc", false) => "powerpc-linux",
+        ("s390x", false) => "s390x-linux",
+        ("loongarch64", true) => "loongarch64-linux",
+        ("mips64", true) => "mips64el-linux",
+        ("mips64", false) => "mips64-linux",
+        ("mips", true) => "mipsel-linux",
+        ("mips", false) => "mips-linux",
+        ("sparc64", false) => "sparc64-linux",
+        _ => return None,
+    })
 }
 
 /// The one rule "this entry captures the host's own programs" (pure): an entry whose
@@ -207,5 +201,12 @@ mod tests {
         );
         assert_eq!(table_for("aarch64", true), ["aarch64-linux"]);
         assert_eq!(table_for("x86_64", true)[0], "x86_64-linux");
+        assert_eq!(table_for("arm", true), ["armv7l-linux", "armv6l-linux"]);
+        assert!(table_for("x86_64", true).contains(&"i686-linux"));
+        // Every system the data file lists is a known profile.
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        for (host, systems) in crate::profile::NATIVE_HOSTS {
+            assert!(systems.iter().all(|s| profiles.lookup(s).is_ok()), "{host}");
+        }
     }
 }

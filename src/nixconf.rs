@@ -62,6 +62,57 @@ pub fn default_nix_conf(nix_conf_dir: Option<&std::ffi::OsStr>) -> PathBuf {
     }
 }
 
+/// The systems a nix.conf says Nix builds for besides its own (`extra-platforms`, and
+/// `platforms`, its older spelling), with the files it includes (`include`, `!include`),
+/// resolved as Nix does: relative to the including file's directory. What `check` reads, so
+/// that its Nix warning reflects the file binfmtctl manages (`--nix-conf`, `$NIX_CONF_DIR`), not
+/// only the one `nix show-config` finds. A file that cannot be read counts as empty.
+pub fn platforms_in(nix_conf: &Path) -> Vec<String> {
+    let mut platforms = Vec::new();
+    let mut todo = vec![nix_conf.to_path_buf()];
+    let mut seen = Vec::new();
+    while let Some(file) = todo.pop() {
+        // Include cycles, and Nix's own limit on nesting, both end here.
+        if seen.contains(&file) || seen.len() > 16 {
+            continue;
+        }
+        let text = store::read_optional(&file)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let (found, includes) = parse_platforms(&text);
+        platforms.extend(
+            found
+                .into_iter()
+                .filter(|p| !platforms.contains(p))
+                .collect::<Vec<_>>(),
+        );
+        let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        todo.extend(includes.into_iter().map(|i| dir.join(i)));
+        seen.push(file);
+    }
+    platforms
+}
+
+/// The platforms a nix.conf text sets, and the paths it includes (pure).
+fn parse_platforms(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut platforms, mut includes) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if let Some(path) = line
+            .strip_prefix("!include ")
+            .or_else(|| line.strip_prefix("include "))
+        {
+            includes.push(path.trim().to_owned());
+        } else if let Some((key, value)) = line.split_once('=') {
+            if matches!(key.trim(), "extra-platforms" | "platforms") {
+                platforms.extend(value.split_whitespace().map(str::to_owned));
+            }
+        }
+    }
+    (platforms, includes)
+}
+
 /// The owned file beside nix.conf.
 pub fn owned_path(nix_conf: &Path) -> PathBuf {
     nix_conf.with_file_name(OWNED_NAME)
@@ -283,6 +334,20 @@ mod tests {
         assert_eq!(
             remove_block(&edited, owned, &marks),
             Some(Some("sandbox = true\nmax-jobs = 4\n".to_owned()))
+        );
+    }
+
+    #[test]
+    fn platforms_and_includes_are_read_as_nix_reads_them() {
+        let text = "sandbox = true\nextra-platforms = riscv64-linux  aarch64-linux # a comment\n\
+                    # extra-platforms = s390x-linux\n!include binfmtctl.conf\ninclude /etc/nix/more.conf\n\
+                    extra-platforms-x = mips-linux\n";
+        assert_eq!(
+            parse_platforms(text),
+            (
+                vec!["riscv64-linux".to_owned(), "aarch64-linux".to_owned()],
+                vec!["binfmtctl.conf".to_owned(), "/etc/nix/more.conf".to_owned()]
+            )
         );
     }
 

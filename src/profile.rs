@@ -34,6 +34,10 @@ mod builtin {
     include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
 }
 
+/// Which systems a host runs natively, by the host's own system: qemu-profiles/native/hosts.toml,
+/// which the NixOS module reads too (one table for both).
+pub(crate) use builtin::NATIVE as NATIVE_HOSTS;
+
 /// Where local profiles are looked for when no `--profiles` directory is given.
 pub const LOCAL_DIR: &str = "/etc/binfmtctl/profiles.d";
 

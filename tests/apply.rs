@@ -336,3 +336,65 @@ fn apply_without_a_configuration_says_so() {
         )
     );
 }
+
+/// Issue 13, item 5: with another tool's entry holding a configured name (NixOS's
+/// boot.binfmt.emulatedSystems naming the same system as services.binfmtctl), `apply` does not
+/// say "the table already matches the configuration": it says which entry it did not register
+/// and why, and exits 2.
+#[test]
+fn apply_says_which_configured_entry_another_tools_entry_kept_out() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"
+bfc enable riscv64-linux >/dev/null 2>&1 || exit 3
+echo -1 > /proc/sys/fs/binfmt_misc/status
+printf '%s' ':riscv64-linux:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/run/binfmt/riscv64-linux:P' > /proc/sys/fs/binfmt_misc/register
+bfc apply 2>/dev/null; echo "rc=$?"
+"#,
+    );
+    assert_eq!(
+        ok(&out),
+        "# not registered: riscv64-linux (another tool's entry holds the name: interpreter /run/binfmt/riscv64-linux, flags \"P\")\n\
+         # nothing else to do\n\
+         rc=2\n"
+    );
+}
+
+/// Issue 13, item 5: an i686-linux record on x86_64 (a system the host runs natively, which
+/// NixOS's extra-platforms list made easy to copy) is refused at every apply; the second apply,
+/// with riscv64-linux already registered, says so instead of "nothing to do".
+#[test]
+fn apply_says_it_left_out_a_system_the_host_runs_natively() {
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    let t = scratch();
+    std::fs::write(
+        t.path().join("config.toml"),
+        "[[system]]\nsystem = \"i686-linux\"\nname = \"i686-linux\"\ninterpreter = \"/usr/bin/qemu-i386-static\"\nflags = \"PF\"\n\n\
+         [[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n",
+    )
+    .unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        "bfc apply >/dev/null 2>&1; bfc apply 2>\"$T/err\"; echo \"rc=$?\"; ls /proc/sys/fs/binfmt_misc | tr '\\n' ' '",
+    );
+    assert_eq!(
+        ok(&out),
+        "# not registered: i686-linux (i686-linux runs natively on this host)\n\
+         # nothing else to do: every other configured entry is registered as configured\n\
+         rc=2\nregister riscv64-linux status "
+    );
+    let err = std::fs::read_to_string(t.path().join("err")).unwrap();
+    assert!(
+        err.contains(
+            "binfmtctl: warning: refused i686-linux: i686-linux runs natively on this host"
+        ) && err.contains("binfmtctl disable --name i686-linux"),
+        "{err}"
+    );
+}

@@ -536,3 +536,28 @@ fn status_and_check_name_the_same_winner_for_a_newer_pie_only_entry() {
         "{errors:#?}"
     );
 }
+
+/// Issue 13, item 7: `check` reads the nix.conf binfmtctl manages (`--nix-conf`, here a file
+/// Nix itself would never read by that name, and `$NIX_CONF_DIR/nix.conf`), so that after
+/// `enable --nix` it does not claim Nix lacks the platform.
+#[test]
+fn check_reads_the_nix_conf_binfmtctl_manages() {
+    common::require("nix", "nix-bin");
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"mkdir -p "$T/empty" "$T/nixconf" && export NIX_CONF_DIR="$T/empty"
+bfc --nix-conf "$T/mine.conf" enable --nix riscv64-linux >/dev/null 2>&1 || exit 3
+bfc --nix-conf "$T/mine.conf" check 2>&1 | grep -c extra-platforms
+bfc check 2>&1 | grep -c extra-platforms
+# NIX_CONF_DIR through the default: its nix.conf includes binfmtctl's file.
+printf 'sandbox = true\n' > "$T/nixconf/nix.conf"
+NIX_CONF_DIR="$T/nixconf" bfc enable --nix riscv64-linux >/dev/null 2>&1 || exit 4
+NIX_CONF_DIR="$T/nixconf" bfc check 2>&1 | grep -c extra-platforms
+true
+"#,
+    );
+    // Found: no warning; the default ($T/empty/nix.conf, nothing there): the warning, once.
+    assert_eq!(ok(&out), "0\n1\n0\n");
+}

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{ok, private, scratch, As};
+use serde_json::Value;
 
 fn round_trip(original: Option<&str>) {
     let t = scratch();
@@ -375,4 +376,92 @@ ls -A /nix/store; snap
              or --runtime to register without recording\n"
         )
     );
+}
+
+/// Issue 13, item 7: `disable --nix` with a config that is a link into the (read-only) Nix
+/// store, as NixOS's /etc/binfmtctl/config.toml, is refused before anything is removed, as
+/// `enable` is, with what to do in the NixOS configuration instead.
+#[test]
+fn disable_nix_with_a_config_linked_into_the_nix_store_is_refused_before_anything_is_removed() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable --runtime riscv64-linux >/dev/null 2>&1 || exit 3
+mount -t tmpfs tmpfs /nix/store || exit 99
+mkdir /nix/store/0-etc && : > /nix/store/0-etc/config.toml
+mount -o remount,ro,bind /nix/store || exit 99
+ln -s /nix/store/0-etc/config.toml "$T/ro.toml"
+"$B" --config "$T/ro.toml" --state-dir "$T/state" --nix-conf "$T/nix.conf" disable --nix riscv64-linux; echo "disable=$?"
+ls /proc/sys/fs/binfmt_misc | grep -c riscv64-linux
+"#,
+    );
+    assert_eq!(ok(&out), "disable=2\n1\n");
+    assert_eq!(
+        common::stderr(&out),
+        format!(
+            "binfmtctl: error: {}/ro.toml is managed by NixOS (a link into the read-only Nix store: \
+             /nix/store/0-etc/config.toml): Nix's settings for its emulated systems are the NixOS module's: set \
+             services.binfmtctl.addToNix = false (or nix.settings.extra-platforms) in the NixOS configuration\n",
+            t.path().display()
+        )
+    );
+}
+
+/// Issue 13, item 8: `nix-config --systems` prints what a machines line needs, and every
+/// emulated system it prints is one `check` proves runs in this (private) instance; the native
+/// ones are what the host runs by itself.
+#[test]
+fn nix_config_systems_are_what_check_proves_runs() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable riscv64-linux aarch64-linux s390x-linux >/dev/null 2>&1 || exit 3
+bfc nix-config --systems
+bfc nix-config --systems --json > "$T/systems.json" || exit 4
+bfc check --json > "$T/check.json" || exit 5
+"#,
+    );
+    let line = ok(&out);
+    let read = |f: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(t.path().join(f)).unwrap()).unwrap()
+    };
+    let (systems, check) = (read("systems.json"), read("check.json"));
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = list(&systems["systems"]);
+    assert_eq!(line, format!("{}\n", all.join(",")));
+    assert_eq!(
+        all[0], "x86_64-linux",
+        "the host's own system first: {line}"
+    );
+    assert_eq!(
+        list(&systems["emulated"]),
+        ["riscv64-linux", "aarch64-linux", "s390x-linux"]
+    );
+    let ran: Vec<String> = check["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["exec"]["result"] == "ran" && s["ok"] == true)
+        .map(|s| s["system"].as_str().unwrap().to_owned())
+        .collect();
+    for s in list(&systems["emulated"]) {
+        assert!(
+            ran.contains(&s),
+            "{s} printed but check does not prove it runs: {check:#}"
+        );
+    }
+    for s in &ran {
+        assert!(all.contains(s), "{s} runs but is not printed: {line}");
+    }
+    for s in binfmtctl::native::table() {
+        assert!(all.contains(&(*s).to_owned()), "native {s} missing: {line}");
+    }
 }

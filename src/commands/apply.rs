@@ -49,10 +49,31 @@ fn interpreter_replaced(state: &State, e: &Entry) -> bool {
             })
 }
 
+/// A configured entry `apply` does not register: the record's name, why in a few words (for
+/// stdout's summary), and the whole warning with the fix (stderr, and `--json`'s `failed`).
+struct Refusal {
+    name: EntryName,
+    why: String,
+    msg: String,
+}
+
+impl Refusal {
+    /// Warns with "refused NAME: DETAIL" and records it.
+    fn new(name: &EntryName, why: impl Into<String>, detail: &str) -> Refusal {
+        let msg = format!("refused {name}: {detail}");
+        output::warn(&msg);
+        Refusal {
+            name: name.clone(),
+            why: why.into(),
+            msg,
+        }
+    }
+}
+
 /// Records whose interpreter users other than root could change (SECURITY.md): refused in
 /// the host's table unless `enable --force` recorded that interpreter in the config (then, and
-/// in a user namespace's private instance, only a warning). The names refused, with why.
-fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
+/// in a user namespace's private instance, only a warning). The records refused, with why.
+fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     let mut refused = Vec::new();
     for r in &config.systems {
         // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
@@ -63,24 +84,28 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
             crate::native::capture_refusal(&reg, &source)
         });
         if let Some(msg) = capture {
-            let msg = format!(
-                "refused {}: {msg}; or remove the record (binfmtctl disable --name {})",
-                r.name, r.name
-            );
-            output::warn(&msg);
-            refused.push((r.name.clone(), msg));
+            refused.push(Refusal::new(
+                &r.name,
+                "its magic and mask accept this host's own programs",
+                &format!(
+                    "{msg}; or remove the record (binfmtctl disable --name {})",
+                    r.name
+                ),
+            ));
             continue;
         }
         // What `enable --interpreter` refuses: a directory, a file without an execute bit. A
         // missing one is left to the kernel (F) or to `check`: qemu may be reinstalled.
         if std::fs::metadata(&r.interpreter).is_ok_and(|m| !interpreter::is_executable_file(&m)) {
-            let msg = format!(
-                "refused {}: its interpreter {} is not an executable file; register an installed emulator \
-                 (binfmtctl enable {} --name {} --interpreter PATH) or remove the record (binfmtctl disable --name {})",
-                r.name, r.interpreter, r.system, r.name, r.name
-            );
-            output::warn(&msg);
-            refused.push((r.name.clone(), msg));
+            refused.push(Refusal::new(
+                &r.name,
+                format!("its interpreter {} is not an executable file", r.interpreter),
+                &format!(
+                    "its interpreter {} is not an executable file; register an installed emulator \
+                     (binfmtctl enable {} --name {} --interpreter PATH) or remove the record (binfmtctl disable --name {})",
+                    r.interpreter, r.system, r.name, r.name
+                ),
+            ));
             continue;
         }
         if r.flags.0.credentials {
@@ -94,13 +119,18 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
             continue;
         };
         if interpreter::host_namespace() && !config.is_forced(&r.interpreter) {
-            let msg = format!(
-                "refused {}: its interpreter {} can be changed by users other than root ({why}); \
-                 fix the permissions, or accept the risk with `binfmtctl enable {} --interpreter {} --name {} --force`",
-                r.name, r.interpreter, r.system, r.interpreter, r.name
-            );
-            output::warn(&msg);
-            refused.push((r.name.clone(), msg));
+            refused.push(Refusal::new(
+                &r.name,
+                format!(
+                    "its interpreter {} can be changed by users other than root",
+                    r.interpreter
+                ),
+                &format!(
+                    "its interpreter {} can be changed by users other than root ({why}); \
+                     fix the permissions, or accept the risk with `binfmtctl enable {} --interpreter {} --name {} --force`",
+                    r.interpreter, r.system, r.interpreter, r.name
+                ),
+            ));
         } else {
             output::warn(&format!(
                 "entry {}: its interpreter {} can be changed by users other than root ({why})",
@@ -112,15 +142,17 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<(EntryName, String)> {
     // with a qemu of the host's own architecture): never at boot, whatever the config says.
     for r in &config.systems {
         if crate::native::table().contains(&r.system.as_str())
-            && !refused.iter().any(|(n, _)| *n == r.name)
+            && !refused.iter().any(|f| f.name == r.name)
         {
-            let msg = format!(
-                "refused {}: {} runs natively on this host, and registering it would send native programs through the \
-                 emulator; remove it from the config (binfmtctl disable --name {})",
-                r.name, r.system, r.name
-            );
-            output::warn(&msg);
-            refused.push((r.name.clone(), msg));
+            refused.push(Refusal::new(
+                &r.name,
+                format!("{} runs natively on this host", r.system),
+                &format!(
+                    "{} runs natively on this host, and registering it would send native programs through the \
+                     emulator; remove it from the config (binfmtctl disable --name {})",
+                    r.system, r.name
+                ),
+            ));
         }
     }
     refused
@@ -218,9 +250,45 @@ fn finish(
     Ok(())
 }
 
-/// What `apply` says when it changes nothing.
-fn nothing_to_do(config: &std::path::Path) -> String {
-    if config.exists() {
+/// Another tool's entry holding a configured name: warned about, recorded in `--json`'s
+/// `conflicts`, and returned as a left-out entry with why.
+fn foreign_left_out(ctx: &Ctx, f: &plan::Foreign, report: &mut Report) -> (String, String) {
+    let msg = format!(
+        "entry {f} is not binfmtctl's; left alone (remove it, or give binfmtctl's record another name in {})",
+        ctx.config_path.display()
+    );
+    output::warn(&msg);
+    report.conflicts.push(msg);
+    (
+        f.name.to_string(),
+        format!(
+            "another tool's entry holds the name: interpreter {}, flags {:?}",
+            f.current.interpreter,
+            f.current.flags.to_string()
+        ),
+    )
+}
+
+/// What `apply` did not do and why, one comment line a configured entry it left out (`left_out`:
+/// name and why), then, when it changed nothing, that it had nothing (else) to do. It never
+/// says the table matches the configuration while it leaves a configured entry out (issue 13,
+/// item 5).
+fn summary(config: &Path, left_out: &[(String, String)], changed: bool, others: bool) -> String {
+    let mut text = String::new();
+    for (name, why) in left_out {
+        text += &format!("# not registered: {name} ({why})\n");
+    }
+    if changed {
+        return text;
+    }
+    if !left_out.is_empty() {
+        text += if others {
+            "# nothing else to do: every other configured entry is registered as configured\n"
+        } else {
+            "# nothing else to do\n"
+        };
+        text
+    } else if config.exists() {
         "# the table already matches the configuration; nothing to do\n".to_owned()
     } else {
         format!(
@@ -246,7 +314,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let wanted: Vec<Registration> = config
         .systems
         .iter()
-        .filter(|r| !refused.iter().any(|(name, _)| *name == r.name))
+        .filter(|r| !refused.iter().any(|f| f.name == r.name))
         .map(|r| ctx.desired(r))
         .collect::<Result<_>>()?;
     if !dry_run {
@@ -264,23 +332,22 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let (actions, foreign) = plan::plan_apply(
         &wanted,
         &current,
-        &|e| !refused.iter().any(|(name, _)| *name == e.name) && ctx.is_ours(e, &config, &state),
+        &|e| !refused.iter().any(|f| f.name == e.name) && ctx.is_ours(e, &config, &state),
         &|e| interpreter_replaced(&state, e),
     );
+    let mut left_out: Vec<(String, String)> = refused
+        .iter()
+        .map(|f| (f.name.to_string(), f.why.clone()))
+        .collect();
     let mut report = Report {
         dry_run,
         actions: Vec::new(),
         conflicts: Vec::new(),
-        failed: refused.into_iter().map(|(_, msg)| msg).collect(),
+        failed: refused.into_iter().map(|f| f.msg).collect(),
         leftovers,
     };
     for f in &foreign {
-        let msg = format!(
-            "entry {f} is not binfmtctl's; left alone (remove it, or give binfmtctl's record another name in {})",
-            ctx.config_path.display()
-        );
-        output::warn(&msg);
-        report.conflicts.push(msg);
+        left_out.push(foreign_left_out(ctx, f, &mut report));
     }
     let mut text = String::new();
     // Failed actions, said last as errors: what journalctl shows of the boot unit.
@@ -320,9 +387,13 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     if json {
         output::print_json(&report)?;
     } else {
-        if !actions.iter().any(Action::changes_anything) {
-            text += &nothing_to_do(&ctx.config_path);
-        }
+        let others = actions.iter().any(|a| !matches!(a, Action::Remove(_)));
+        text += &summary(
+            &ctx.config_path,
+            &left_out,
+            actions.iter().any(Action::changes_anything),
+            others,
+        );
         output::print(&text)?;
     }
     for e in &errors {
@@ -333,4 +404,53 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(exit_codes::ERROR)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+    use std::path::Path;
+
+    type Case<'a> = (&'a [(String, String)], bool, bool, &'a str);
+
+    /// Issue 13, item 5: an entry left out is said, and "the table already matches" only when
+    /// nothing is left out.
+    #[test]
+    fn the_summary_says_what_was_left_out_and_never_that_all_matches() {
+        let config = Path::new("/");
+        let left = vec![(
+            "i686-linux".to_owned(),
+            "i686-linux runs natively on this host".to_owned(),
+        )];
+        let cases: &[Case] = &[
+            (&[], false, true, "# the table already matches the configuration; nothing to do\n"),
+            (&[], true, true, ""),
+            (
+                &left,
+                false,
+                true,
+                "# not registered: i686-linux (i686-linux runs natively on this host)\n\
+                 # nothing else to do: every other configured entry is registered as configured\n",
+            ),
+            (
+                &left,
+                false,
+                false,
+                "# not registered: i686-linux (i686-linux runs natively on this host)\n# nothing else to do\n",
+            ),
+            (
+                &left,
+                true,
+                true,
+                "# not registered: i686-linux (i686-linux runs natively on this host)\n",
+            ),
+        ];
+        for (i, (left_out, changed, others, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                summary(config, left_out, *changed, *others),
+                *want,
+                "case {i}"
+            );
+        }
+    }
 }

@@ -106,7 +106,8 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         write_probe(system, &dir)?;
     }
     // Asking Nix takes as long as a few probes: do it while they run.
-    let nix_platforms = std::thread::spawn(nix_platforms);
+    let nix_conf = ctx.nix_conf.clone();
+    let nix_platforms = std::thread::spawn(move || nix_platforms(&nix_conf));
     let checks: Vec<SystemCheck> = std::thread::scope(|scope| {
         let handles: Vec<_> = systems
             .iter()
@@ -618,19 +619,27 @@ fn table_problems(entries: &[Entry], root: &Path) -> Vec<Problem> {
         .collect()
 }
 
-/// Nix's platforms (`system`, `extra-platforms`), when Nix is installed.
-fn nix_platforms() -> Option<Vec<String>> {
+/// Nix's platforms (`system`, `extra-platforms`), when Nix is installed: what `nix
+/// show-config` says, reading `nix_conf` (`--nix-conf`, else `$NIX_CONF_DIR/nix.conf`, the file
+/// binfmtctl manages) where Nix would look for it, plus what `nix_conf` and its includes set
+/// themselves (a `--nix-conf` not named nix.conf, which Nix cannot be pointed at).
+fn nix_platforms(nix_conf: &Path) -> Option<Vec<String>> {
     let nix = which::which("nix").ok()?;
-    let out = std::process::Command::new(nix)
-        .args([
-            "--extra-experimental-features",
-            "nix-command",
-            "show-config",
-        ])
-        .output()
-        .ok()?;
+    let mut cmd = std::process::Command::new(nix);
+    cmd.args([
+        "--extra-experimental-features",
+        "nix-command",
+        "show-config",
+    ]);
+    if let Some(dir) = nix_conf
+        .parent()
+        .filter(|_| nix_conf.file_name().is_some_and(|n| n == "nix.conf"))
+    {
+        cmd.env("NIX_CONF_DIR", dir);
+    }
+    let out = cmd.output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut platforms = Vec::new();
+    let mut platforms = crate::nixconf::platforms_in(nix_conf);
     for line in text.lines() {
         for key in ["system = ", "extra-platforms = "] {
             if let Some(v) = line.strip_prefix(key) {

@@ -143,10 +143,24 @@ fn nothing_named(e: &RegistryError) {
     ));
 }
 
+/// `--nix` always records `nix = false` in the config: refused before anything is removed, as
+/// `enable` refuses, where the config is NixOS's (issue 13, item 7).
+fn refuse_nixos_config(ctx: &Ctx, args: &DisableArgs) -> Result<()> {
+    if !args.nix || args.dry_run {
+        return Ok(());
+    }
+    crate::config::Config::check_writable_for(
+        &ctx.config_path,
+        "Nix's settings for its emulated systems are the NixOS module's: set services.binfmtctl.addToNix = false \
+         (or nix.settings.extra-platforms) in the NixOS configuration",
+    )
+}
+
 pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
     if !args.dry_run {
         require_admin("binfmtctl disable")?;
     }
+    refuse_nixos_config(ctx, args)?;
     let _lock = if args.dry_run {
         None
     } else {

@@ -11,6 +11,7 @@ mod identify;
 mod import;
 mod install_unit;
 mod internal;
+mod nix_config;
 mod run;
 mod status;
 mod systems;
@@ -53,10 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build::run(&ctx, &args),
         Command::InstallUnit(args) => install_unit::run(&args),
         Command::Import(args) => import::run(&ctx, &args),
-        Command::NixConfig => {
-            output::print(&ctx.nix_settings(&ctx.config()?).lines())?;
-            Ok(crate::exit_codes::success())
-        }
+        Command::NixConfig(args) => nix_config::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args.json),
         Command::Systems(args) => systems::run(&ctx, args.json),
         Command::Identify(args) => identify::run(&ctx, &args),
