@@ -244,17 +244,14 @@ fn start_command(
 fn select<'a>(ctx: &'a Ctx, args: &BuildArgs) -> Result<Vec<Wanted<'a>>> {
     let mut out: Vec<Wanted<'a>> = Vec::new();
     if args.systems.is_empty() {
-        for p in ctx.profiles.all() {
-            if p.cpu.is_none() || native::table().contains(&&*p.system) {
-                continue;
-            }
-            if let Some(interpreter) = interpreter::find(p) {
-                out.push(Wanted {
-                    profile: p,
+        out.extend(
+            interpreter::installed_for_foreign(&ctx.profiles, native::table())
+                .into_iter()
+                .map(|(profile, interpreter)| Wanted {
+                    profile,
                     interpreter,
-                });
-            }
-        }
+                }),
+        );
         if out.is_empty() {
             bail!("no emulator is installed for any system; install qemu-user-static (apt install qemu-user-static) or name one with --system");
         }

@@ -165,12 +165,14 @@ impl Ctx {
         let regs: Vec<(String, String, bool)> = config
             .systems
             .iter()
-            .map(|r| {
-                (
-                    r.system.clone(),
-                    r.interpreter.clone(),
-                    r.flags.0.fix_binary,
-                )
+            .flat_map(|r| {
+                r.systems().map(|system| {
+                    (
+                        system.to_owned(),
+                        r.interpreter.clone(),
+                        r.flags.0.fix_binary,
+                    )
+                })
             })
             .collect();
         NixSettings::new(&regs, std::env::consts::ARCH)

@@ -66,7 +66,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                     e.flags.fix_binary || std::path::Path::new(&e.interpreter).exists()
                 })
             }),
-            configured: config.systems.iter().any(|r| r.system == p.system),
+            configured: config
+                .systems
+                .iter()
+                .any(|r| r.systems().any(|s| s == &*p.system)),
             nixos: p.nixos,
         })
         .collect();
