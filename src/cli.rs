@@ -175,6 +175,13 @@ pub enum Command {
     /// Install the systemd unit that restores the registrations at boot (and after every
     /// restart of systemd-binfmt), pointing at this binfmtctl, and enable it.
     InstallUnit(InstallUnitArgs),
+    /// tonistiigi/binfmt's interface, the entrypoint of the container image (Containerfile):
+    /// --install, --uninstall, then the JSON status ({"supported": [...], "emulators": [...]}).
+    ///
+    /// Entries are named qemu-<cpu> and registered for this boot only (--runtime), with F so
+    /// they keep working after the container exits. README.md, "CI runners and Kubernetes",
+    /// lists what differs from tonistiigi/binfmt.
+    Tonistiigi(TonistiigiArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -381,6 +388,21 @@ pub struct EnableArgs {
     #[arg(long)]
     /// Print what was done as JSON.
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TonistiigiArgs {
+    /// Register emulators: a comma list of architectures (arm64,riscv64,arm,386), OCI
+    /// platforms (linux/arm/v7) or binfmtctl's system names, or `all`.
+    #[arg(long, value_name = "LIST|all")]
+    pub install: Option<String>,
+    /// Remove entries: a comma list of architectures (their qemu-<cpu> entries) or entry names
+    /// and shell globs ('qemu-*'), whoever registered them. Done before --install.
+    #[arg(long, value_name = "LIST|GLOB")]
+    pub uninstall: Option<String>,
+    /// Where binfmt_misc is mounted (tonistiigi's name for --root).
+    #[arg(long, value_name = "DIR")]
+    pub mount: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -85,7 +85,7 @@ fn is_template(name: &str) -> bool {
 }
 
 /// The entry name of a system: --name, its placeholders filled in, else the system's name.
-fn entry_name(name: Option<&str>, profile: &Profile) -> String {
+pub(super) fn entry_name(name: Option<&str>, profile: &Profile) -> String {
     name.map_or_else(
         || profile.system.to_string(),
         |t| {

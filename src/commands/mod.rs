@@ -13,6 +13,7 @@ mod install_unit;
 mod run;
 mod status;
 mod systems;
+mod tonistiigi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +53,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => return crate::namespace::write_id_maps_for(pid, &uid_map, &gid_map),
         _ => {}
     }
-    let ctx = Ctx::new(&cli.global, use_of(&cli.command))?;
+    let mut global = cli.global;
+    if let Command::Tonistiigi(crate::cli::TonistiigiArgs {
+        mount: Some(mount), ..
+    }) = &cli.command
+    {
+        global.root.clone_from(mount);
+    }
+    let ctx = Ctx::new(&global, use_of(&cli.command))?;
     match cli.command {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
@@ -70,6 +78,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Identify(args) => identify::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
+        Command::Tonistiigi(args) => tonistiigi::run(&ctx, &args),
         Command::Completions { .. }
         | Command::Man
         | Command::ExecInChroot { .. }
@@ -95,6 +104,7 @@ fn use_of(command: &Command) -> Use {
         Command::Apply(a) => !a.dry_run,
         Command::Import(a) => !a.dry_run,
         Command::Build(a) => a.host_table,
+        Command::Tonistiigi(a) => a.install.is_some() || a.uninstall.is_some(),
         _ => false,
     };
     if acts {
