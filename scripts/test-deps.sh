@@ -22,6 +22,8 @@ packages=(
   systemd systemd-container debootstrap debian-archive-keyring # systemd-binfmt, systemd-analyze, the nspawn boot test
   dpkg-dev                              # dpkg-deb for unpacking foreign packages
   libc6-dev                             # libc.a: binfmtctl is linked statically (.cargo/config.toml)
+  podman                                # builds the drop-in image (Containerfile) offline, tests/fleet.rs
+  python3-venv                          # a venv under target/ for kubernetes-validate (PyPI)
 )
 # Note: not binfmt-support. Installing it registers every qemu-* entry in the host's global
 # table, which the tests must never change.

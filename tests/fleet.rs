@@ -134,3 +134,135 @@ bfc disable 'qemu-*' 2>&1; echo exit $?",
     );
     assert_eq!(stdout(&out), want, "stderr:\n{}", stderr(&out));
 }
+
+/// Issue 14, section 2: the image built from Containerfile (podman, offline, FROM scratch),
+/// its root filesystem exported, and its entrypoint run from it as `docker run --privileged`
+/// would: chrooted, with /proc and /dev, in a private binfmt_misc instance. podman cannot
+/// start containers on these machines (domain notes, section 8), so the entrypoint runs
+/// under chroot instead of `podman run`; everything it runs is the image's own.
+#[test]
+fn the_image_s_entrypoint_installs_lists_and_uninstalls_like_tonistiigi_binfmt() {
+    let hello = common::hello_riscv64(true);
+    let busybox = common::busybox_arm64();
+    let t = scratch();
+    let entrypoint = image_rootfs(t.path());
+    let rootfs = t.path().join("rootfs");
+    for (program, name) in [(&hello, "hello-riscv64"), (&busybox, "busybox-arm64")] {
+        std::fs::copy(program, rootfs.join(name)).expect("copy a foreign program into the rootfs");
+    }
+    let run = entrypoint
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            "R=$T/rootfs\n\
+             mount --rbind /proc \"$R/proc\" && mount --rbind /dev \"$R/dev\" || exit 3\n\
+             entry() {{ chroot \"$R\" {run} \"$@\"; }}\n\
+             echo '-- install'; entry --install riscv64,arm64 >/dev/null || exit 4\n\
+             ls /proc/sys/fs/binfmt_misc | grep qemu-\n\
+             chroot \"$R\" /hello-riscv64 a\n\
+             chroot \"$R\" /busybox-arm64 echo busybox on arm64\n\
+             echo '-- status'; entry\n\
+             echo '-- uninstall'; entry --uninstall 'qemu-*' || exit 5\n\
+             ls /proc/sys/fs/binfmt_misc | grep -c qemu-\n\
+             chroot \"$R\" /hello-riscv64 2>&1 | sed 's/.*: //'"
+        ),
+    );
+    let text = ok(&out);
+    let status_start = text.find("-- status\n").expect("a status") + "-- status\n".len();
+    let status_end = text.find("-- uninstall").expect("an uninstall");
+    let status: serde_json::Value =
+        serde_json::from_str(&text[status_start..status_end]).expect("the status is JSON");
+    assert_eq!(
+        status["emulators"],
+        serde_json::json!(["qemu-aarch64", "qemu-riscv64"]),
+        "{text}"
+    );
+    let supported = status["supported"].as_array().expect("supported");
+    for platform in ["linux/amd64", "linux/arm64", "linux/riscv64"] {
+        assert!(
+            supported.contains(&platform.into()),
+            "{platform} not in {status}"
+        );
+    }
+    assert!(!supported.contains(&"linux/s390x".into()), "{status}");
+    assert_eq!(
+        &text[..status_start],
+        "-- install\nqemu-aarch64\nqemu-riscv64\nhello argv0=/hello-riscv64 [a]\nbusybox on arm64\n-- status\n",
+        "stderr:\n{}",
+        stderr(&out)
+    );
+    let after = &text[status_end..];
+    assert!(
+        after.starts_with("-- uninstall\n# write -1 to /proc/sys/fs/binfmt_misc/qemu-aarch64\n# write -1 to /proc/sys/fs/binfmt_misc/qemu-riscv64\n"),
+        "{after}"
+    );
+    assert!(after.contains("\"emulators\": []"), "{after}");
+    // No entry runs it now: the kernel says ENOEXEC, and chroot's execvp, finding no /bin/sh
+    // to try it as a script, ENOENT.
+    assert!(after.ends_with("0\nNo such file or directory\n"), "{after}");
+}
+
+/// Build the image with scripts/build-image.sh (podman storage of its own under target/, so
+/// no image or container is left in the machine's), export its root filesystem to
+/// `dir/rootfs`, and give its entrypoint.
+fn image_rootfs(dir: &std::path::Path) -> Vec<String> {
+    use std::path::Path;
+    use std::process::Command;
+
+    let podman = common::require("podman", "podman");
+    let store = Path::new(common::MANIFEST_DIR).join("target/podman");
+    let opts = format!(
+        "--root {s}/storage --runroot {s}/run --storage-driver vfs",
+        s = store.display()
+    );
+    let podman_cmd = |args: &[&str]| {
+        let mut c = Command::new(&podman);
+        c.args(opts.split(' ')).args(args);
+        c.output().expect("run podman")
+    };
+    let tag = "localhost/binfmtctl-fleet-test";
+    let build = Command::new("bash")
+        .arg(Path::new(common::MANIFEST_DIR).join("scripts/build-image.sh"))
+        .args(["--binary", common::BIN, "--tag", tag])
+        .env("PODMAN_OPTS", &opts)
+        .output()
+        .expect("run scripts/build-image.sh");
+    assert!(
+        build.status.success(),
+        "podman could not build the image offline (scripts/build-image.sh; install podman with \
+         `apt-get install --no-install-recommends podman`):\nstdout:\n{}\nstderr:\n{}",
+        stdout(&build),
+        stderr(&build)
+    );
+    let entrypoint = ok(&podman_cmd(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Entrypoint}}",
+        tag,
+    ]));
+    let entrypoint: Vec<String> =
+        serde_json::from_str(entrypoint.trim()).expect("the entrypoint as JSON");
+    assert_eq!(entrypoint, ["/usr/bin/binfmtctl", "tonistiigi"]);
+    let id = ok(&podman_cmd(&["create", tag])).trim().to_owned();
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir(&rootfs).expect("mkdir rootfs");
+    let export = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} {opts} export {id} | tar -x -C {}",
+            podman.display(),
+            rootfs.display()
+        ))
+        .output()
+        .expect("export the image");
+    ok(&podman_cmd(&["rm", &id]));
+    ok(&export);
+    ok(&podman_cmd(&["rmi", tag]));
+    entrypoint
+}
