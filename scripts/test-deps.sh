@@ -72,5 +72,11 @@ if [ ! -f "$fixtures/hello.orig.tar.gz" ]; then
   install -m 0644 "$tmp"/hello_*.orig.tar.gz "$fixtures/hello.orig.tar.gz"
   rm -rf "$tmp"
 fi
+# kubernetes-validate (PyPI) checks deploy/kubernetes/*.yaml offline against its bundled
+# schemas: in a venv of its own under target/, not system-wide.
+if [ ! -x target/kubernetes-validate/bin/kubernetes-validate ]; then
+  /usr/bin/python3 -m venv target/kubernetes-validate
+  target/kubernetes-validate/bin/pip install -q 'kubernetes-validate>=1.30'
+fi
 chmod 0755 target "$fixtures"
 echo "test dependencies installed; fixtures in $fixtures"

@@ -266,3 +266,59 @@ fn image_rootfs(dir: &std::path::Path) -> Vec<String> {
     ok(&podman_cmd(&["rmi", tag]));
     entrypoint
 }
+
+/// Issue 14, section 2: deploy/kubernetes/daemonset.yaml passes kubernetes-validate (PyPI,
+/// in target/kubernetes-validate, installed by scripts/test-deps.sh) with --strict, and the
+/// validator is not a rubber stamp: a misspelt field in a copy fails.
+#[test]
+fn the_daemonset_passes_kubernetes_validate() {
+    use std::path::Path;
+    use std::process::Command;
+
+    let root = Path::new(common::MANIFEST_DIR);
+    let validate = root.join("target/kubernetes-validate/bin/kubernetes-validate");
+    assert!(
+        validate.exists(),
+        "{} is missing: run `bash scripts/test-deps.sh` as root (it installs kubernetes-validate from PyPI into a venv there)",
+        validate.display()
+    );
+    let manifest = root.join("deploy/kubernetes/daemonset.yaml");
+    let out = Command::new(&validate)
+        .arg("--strict")
+        .arg(&manifest)
+        .output()
+        .expect("run kubernetes-validate");
+    assert!(
+        ok(&out).contains("passed for resource daemonset/binfmtctl"),
+        "{}",
+        stdout(&out)
+    );
+    let text = std::fs::read_to_string(&manifest).expect("read the manifest");
+    for wanted in [
+        "kind: DaemonSet",
+        "        kubernetes.io/os: linux\n",
+        "      tolerations:\n        - operator: Exists\n",
+        "          args: [\"--install\", \"all\"]\n",
+        "            privileged: true",
+        "image: registry.k8s.io/pause:",
+    ] {
+        assert!(
+            text.contains(wanted),
+            "{wanted:?} not in {}",
+            manifest.display()
+        );
+    }
+    let t = scratch();
+    let broken = t.path().join("broken.yaml");
+    std::fs::write(&broken, text.replace("nodeSelector:", "nodeSelecter:")).expect("write");
+    let out = Command::new(&validate)
+        .arg("--strict")
+        .arg(&broken)
+        .output()
+        .expect("run kubernetes-validate");
+    assert!(
+        !out.status.success(),
+        "a misspelt field passed: {}",
+        stdout(&out)
+    );
+}
