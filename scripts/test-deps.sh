@@ -22,6 +22,8 @@ packages=(
   systemd systemd-container debootstrap debian-archive-keyring # systemd-binfmt, systemd-analyze, the nspawn boot test
   dpkg-dev                              # dpkg-deb for unpacking foreign packages
   libc6-dev                             # libc.a: binfmtctl is linked statically (.cargo/config.toml)
+  podman                                # builds the drop-in image (Containerfile) offline, tests/fleet.rs
+  python3-venv                          # a venv under target/ for kubernetes-validate (PyPI)
 )
 # Note: not binfmt-support. Installing it registers every qemu-* entry in the host's global
 # table, which the tests must never change.
@@ -69,6 +71,12 @@ if [ ! -f "$fixtures/hello.orig.tar.gz" ]; then
   (cd "$tmp" && apt-get "${apt_src[@]}" source --download-only -qq hello >/dev/null 2>&1)
   install -m 0644 "$tmp"/hello_*.orig.tar.gz "$fixtures/hello.orig.tar.gz"
   rm -rf "$tmp"
+fi
+# kubernetes-validate (PyPI) checks deploy/kubernetes/*.yaml offline against its bundled
+# schemas: in a venv of its own under target/, not system-wide.
+if [ ! -x target/kubernetes-validate/bin/kubernetes-validate ]; then
+  /usr/bin/python3 -m venv target/kubernetes-validate
+  target/kubernetes-validate/bin/pip install -q 'kubernetes-validate>=1.30'
 fi
 chmod 0755 target "$fixtures"
 echo "test dependencies installed; fixtures in $fixtures"

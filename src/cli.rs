@@ -176,6 +176,13 @@ pub enum Command {
     /// Install the systemd unit that restores the registrations at boot (and after every
     /// restart of systemd-binfmt), pointing at this binfmtctl, and enable it.
     InstallUnit(InstallUnitArgs),
+    /// tonistiigi/binfmt's interface, the entrypoint of the container image (Containerfile):
+    /// --install, --uninstall, then the JSON status ({"supported": [...], "emulators": [...]}).
+    ///
+    /// Entries are named qemu-<cpu> and registered for this boot only (--runtime), with F so
+    /// they keep working after the container exits. README.md, "CI runners and Kubernetes",
+    /// lists what differs from tonistiigi/binfmt.
+    Tonistiigi(TonistiigiArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -293,9 +300,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// A system to emulate (repeatable; default: every system with an installed interpreter
-    /// that the host does not run natively).
-    #[arg(long = "system", value_name = "SYSTEM")]
+    /// A system to emulate (repeatable, or comma-separated; default: every system with an
+    /// installed interpreter that the host does not run natively).
+    #[arg(long = "system", value_name = "SYSTEM", value_delimiter = ',')]
     pub systems: Vec<String>,
     /// Where a system's dynamically linked programs find their loader and libraries
     /// (repeatable, one per system; default: `$QEMU_LD_PREFIX`, the loader at its own path,
@@ -334,8 +341,9 @@ pub struct InstallUnitArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Systems to check (default: the configured systems and every system a registered entry runs).
-    #[arg(value_name = "SYSTEM")]
+    /// Systems to check, also comma-separated (default: the configured systems and every system
+    /// a registered entry runs).
+    #[arg(value_name = "SYSTEM", value_delimiter = ',')]
     pub systems: Vec<String>,
     /// Print JSON for scripts instead of a table.
     #[arg(long)]
@@ -351,13 +359,24 @@ pub struct JsonArg {
 
 #[derive(Debug, Args)]
 pub struct EnableArgs {
-    /// Systems to enable: Nix doubles (riscv64-linux) or aliases (arm64, linux/arm/v7, aarch64).
-    #[arg(required = true, value_name = "SYSTEM")]
+    /// Systems to enable: Nix doubles (riscv64-linux) or aliases (arm64, linux/arm/v7, aarch64),
+    /// also comma-separated (riscv64,arm64); `all` is --all.
+    #[arg(
+        required_unless_present = "all",
+        value_name = "SYSTEM",
+        value_delimiter = ','
+    )]
     pub systems: Vec<String>,
+    /// Every system with an installed interpreter that the host does not run natively; systems
+    /// with identical magic, mask, interpreter and flags (armv6l, armv7l) share one entry.
+    #[arg(long, conflicts_with_all = ["systems", "interpreter"])]
+    pub all: bool,
     /// The interpreter to register instead of searching for qemu.
     #[arg(long, value_name = "PATH")]
     pub interpreter: Option<PathBuf>,
-    /// The entry name (default: the system name, as NixOS does); only with one system.
+    /// The entry name (default: the system name, as NixOS does). With several systems or
+    /// --all, a template: {cpu} and {system} stand for each system's qemu cpu and name
+    /// (qemu-{cpu} gives Debian's and tonistiigi/binfmt's names).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Register even a system the host runs natively, or over an entry binfmtctl does not own.
@@ -385,16 +404,37 @@ pub struct EnableArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TonistiigiArgs {
+    /// Register emulators: a comma list of architectures (arm64,riscv64,arm,386), OCI
+    /// platforms (linux/arm/v7) or binfmtctl's system names, or `all`.
+    #[arg(long, value_name = "LIST|all")]
+    pub install: Option<String>,
+    /// Remove entries: a comma list of architectures (their qemu-<cpu> entries) or entry names
+    /// and shell globs ('qemu-*'), whoever registered them. Done before --install.
+    #[arg(long, value_name = "LIST|GLOB")]
+    pub uninstall: Option<String>,
+    /// Where binfmt_misc is mounted (tonistiigi's name for --root).
+    #[arg(long, value_name = "DIR")]
+    pub mount: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct DisableArgs {
-    /// Systems to disable (names or aliases).
-    #[arg(value_name = "SYSTEM", required_unless_present_any = ["all", "name", "nix"])]
+    /// Systems to disable (names or aliases, also comma-separated), or shell globs over the
+    /// names of binfmtctl's entries ('qemu-*'); another tool's entries need --name.
+    #[arg(
+        value_name = "SYSTEM|GLOB",
+        required_unless_present_any = ["all", "name", "nix"],
+        value_delimiter = ','
+    )]
     pub systems: Vec<String>,
     /// Disable every registration binfmtctl made.
     #[arg(long, conflicts_with = "systems")]
     pub all: bool,
-    /// Remove the entry with this name, even one binfmtctl did not create (an error when no
-    /// entry, config record or registration of binfmtctl's has the name).
-    #[arg(long, value_name = "NAME")]
+    /// Remove the entry with this name, or every entry whose name matches this shell glob
+    /// ('qemu-*'), even one binfmtctl did not create (an error when no entry, config record or
+    /// registration of binfmtctl's has the name).
+    #[arg(long, value_name = "NAME|GLOB")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.
     #[arg(long, conflicts_with = "nix")]
@@ -500,6 +540,59 @@ mod tests {
         ] {
             assert_eq!(fast(&argv(words)), None, "{words:?}");
         }
+    }
+
+    fn parse(words: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(argv(words)).map(|c| c.command)
+    }
+
+    #[test]
+    fn every_list_of_systems_takes_commas() {
+        let Ok(Command::Enable(e)) = parse(&["enable", "riscv64,arm64", "s390x"]) else {
+            panic!("enable with a comma list")
+        };
+        assert_eq!(e.systems, ["riscv64", "arm64", "s390x"]);
+        let Ok(Command::Disable(d)) = parse(&["disable", "riscv64,arm64"]) else {
+            panic!("disable with a comma list")
+        };
+        assert_eq!(d.systems, ["riscv64", "arm64"]);
+        let Ok(Command::Check(c)) = parse(&["check", "riscv64,arm64"]) else {
+            panic!("check with a comma list")
+        };
+        assert_eq!(c.systems, ["riscv64", "arm64"]);
+        let Ok(Command::Build(b)) = parse(&["build", "--system", "riscv64,arm64", "--", "make"])
+        else {
+            panic!("build with a comma list")
+        };
+        assert_eq!(b.systems, ["riscv64", "arm64"]);
+    }
+
+    #[test]
+    fn enable_takes_all_as_a_word_or_an_option_and_disable_takes_globs() {
+        let Ok(Command::Enable(e)) = parse(&["enable", "--all"]) else {
+            panic!("enable --all")
+        };
+        assert!(e.all && e.systems.is_empty());
+        let Ok(Command::Enable(e)) = parse(&["enable", "all", "--name", "qemu-{cpu}"]) else {
+            panic!("enable all")
+        };
+        assert_eq!((e.all, &e.systems[..]), (false, &["all".to_owned()][..]));
+        for refused in [
+            &["enable"][..],
+            &["enable", "--all", "riscv64"],
+            &["enable", "--all", "--interpreter", "/q"],
+        ] {
+            let err = parse(refused).expect_err(&format!("{refused:?}"));
+            assert_eq!(err.exit_code(), 2, "{refused:?}");
+        }
+        let Ok(Command::Disable(d)) = parse(&["disable", "--dry-run", "qemu-*", "--name", "x-*"])
+        else {
+            panic!("disable with globs")
+        };
+        assert_eq!(
+            (&d.systems[..], &d.name[..]),
+            (&["qemu-*".to_owned()][..], &["x-*".to_owned()][..])
+        );
     }
 
     const WORDS: &[&str] = &[

@@ -48,6 +48,18 @@ pub struct SystemConfig {
     /// is refused, so a hand edit cannot add it silently (SECURITY.md).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub credentials: bool,
+    /// Other systems this entry runs, enabled with it (`enable all`: armv7l-linux beside
+    /// armv6l-linux, whose magic, mask, interpreter and flags are the same), so Nix's
+    /// platforms, `check` and `disable armv7l` know them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl SystemConfig {
+    /// Every system the record stands for: its own, then `also`.
+    pub fn systems(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.system.as_str()).chain(self.also.iter().map(String::as_str))
+    }
 }
 
 /// Flags as text in the config file, validated on read.
@@ -224,10 +236,28 @@ mod tests {
             interpreter: "/usr/bin/qemu-riscv64-static".into(),
             flags: FlagsText(Flags::parse_strict("PF").unwrap()),
             credentials: false,
+            also: vec![],
         });
         let text = c.render().unwrap();
         assert!(text.contains("[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"), "{text}");
         assert_eq!(Config::parse(&text, Path::new("c")).unwrap(), c);
+        // One entry for two systems (`enable all`: armv6l and armv7l) records both.
+        c.upsert(SystemConfig {
+            system: "armv6l-linux".into(),
+            name: "qemu-arm".parse().unwrap(),
+            interpreter: "/usr/bin/qemu-arm-static".into(),
+            flags: FlagsText(Flags::parse_strict("PF").unwrap()),
+            credentials: false,
+            also: vec!["armv7l-linux".into()],
+        });
+        let text = c.render();
+        assert!(text.contains("also = [\"armv7l-linux\"]\n"), "{text}");
+        let back = Config::parse(&text, Path::new("c")).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(
+            back.systems[1].systems().collect::<Vec<_>>(),
+            ["armv6l-linux", "armv7l-linux"]
+        );
         assert_eq!(
             Config::parse("", Path::new("c")).unwrap(),
             Config::default()
@@ -242,6 +272,7 @@ mod tests {
             interpreter: interpreter.into(),
             flags: FlagsText(Flags::default()),
             credentials: false,
+            also: vec![],
         };
         let mut c = Config::default();
         c.upsert(rec("a", "/home/u/qemu"));

@@ -156,6 +156,21 @@ pub fn find_in(profile: &Profile, dirs: &[PathBuf]) -> Option<Interpreter> {
     dynamic
 }
 
+/// The one rule behind `enable all` and `build` without --system: every system emulated by a
+/// qemu cpu (not wasm and the like) that `native` does not list and that has an installed
+/// interpreter, in the profiles' order, with it. Systems without one are left out.
+pub fn installed_for_foreign<'a>(
+    profiles: &'a crate::profile::Profiles,
+    native: &[&str],
+) -> Vec<(&'a Profile, Interpreter)> {
+    profiles
+        .all()
+        .iter()
+        .filter(|p| p.cpu.is_some() && !native.contains(&&*p.system))
+        .filter_map(|p| find(p).map(|i| (p, i)))
+        .collect()
+}
+
 /// How to install an emulator, for error messages.
 pub fn install_hint(profile: &Profile) -> String {
     install_hint_for(profile, true)

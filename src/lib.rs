@@ -8,6 +8,7 @@ pub mod config;
 pub mod elf;
 pub mod exec;
 pub mod exit_codes;
+pub mod glob;
 pub mod interpreter;
 pub mod launch;
 pub mod namespace;

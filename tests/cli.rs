@@ -101,7 +101,18 @@ fn missing_interpreter_gives_install_hints() {
 fn name_and_interpreter_take_one_system() {
     fails_with(
         &["enable", "--dry-run", "riscv64", "arm64", "--name", "x"],
-        "--name and --interpreter apply to one system; enable the systems one at a time",
+        "--name x applies to one system; for several, make it a template ({cpu} or {system} stand for each system: \
+         --name 'qemu-{cpu}'), or enable the systems one at a time",
+    );
+    fails_with(
+        &[
+            "enable",
+            "--dry-run",
+            "riscv64,arm64",
+            "--interpreter",
+            "/q",
+        ],
+        "--interpreter applies to one system; enable the systems one at a time",
     );
 }
 

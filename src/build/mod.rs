@@ -306,17 +306,14 @@ fn start_command(
 fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
     let mut out: Vec<Wanted<'a>> = Vec::new();
     if req.systems.is_empty() {
-        for p in env.profiles.all() {
-            if p.cpu.is_none() || native::table().contains(&&*p.system) {
-                continue;
-            }
-            if let Some(interpreter) = interpreter::find(p) {
-                out.push(Wanted {
-                    profile: p,
+        out.extend(
+            interpreter::installed_for_foreign(env.profiles, native::table())
+                .into_iter()
+                .map(|(profile, interpreter)| Wanted {
+                    profile,
                     interpreter,
-                });
-            }
-        }
+                }),
+        );
         if out.is_empty() {
             bail!("no emulator is installed for any system; install qemu-user-static (apt install qemu-user-static) or name one with --system");
         }

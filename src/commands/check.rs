@@ -191,7 +191,11 @@ fn select_systems(
         }
     };
     if args.systems.is_empty() {
-        config.systems.iter().for_each(|r| push(&r.system));
+        config
+            .systems
+            .iter()
+            .flat_map(crate::config::SystemConfig::systems)
+            .for_each(&mut push);
         // An entry that takes only PIE (or only non-PIE) programs of a system counts too.
         for e in entries.iter().filter(|e| e.enabled) {
             ctx.profiles

@@ -30,6 +30,47 @@ struct Target {
     explicit: bool,
 }
 
+/// Every entry name a glob may match: the table's (when mounted), then the config's and the
+/// state's, each once.
+fn known_names(ctx: &Ctx, config: &Config, state: &State) -> Result<Vec<EntryName>> {
+    let mut names: Vec<EntryName> = if ctx.registry.is_mounted() {
+        ctx.registry
+            .entries()?
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for n in config
+        .systems
+        .iter()
+        .map(|r| &r.name)
+        .chain(state.entries.iter().map(|o| &o.name))
+    {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    Ok(names)
+}
+
+/// The names a glob matches, in `known`'s order; a note when none does (not an error, as a
+/// --name nothing has: a script run twice succeeds).
+fn matching(pattern: &str, known: &[EntryName]) -> Vec<EntryName> {
+    let hits: Vec<EntryName> = known
+        .iter()
+        .filter(|n| crate::glob::matches(pattern, n.as_str()))
+        .cloned()
+        .collect();
+    if hits.is_empty() {
+        output::note(&format!(
+            "no entry name matches {pattern}; nothing to disable for it (binfmtctl status lists the entries)"
+        ));
+    }
+    hits
+}
+
 fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Result<Vec<Target>> {
     let mut out: Vec<Target> = Vec::new();
     let mut push = |name: EntryName, explicit: bool| {
@@ -37,7 +78,23 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
             out.push(Target { name, explicit });
         }
     };
+    let globbed = args
+        .name
+        .iter()
+        .chain(&args.systems)
+        .any(|n| crate::glob::is_pattern(n));
+    let known = if globbed {
+        known_names(ctx, config, state)?
+    } else {
+        Vec::new()
+    };
     for n in &args.name {
+        if crate::glob::is_pattern(n) {
+            for name in matching(n, &known) {
+                push(name, true);
+            }
+            continue;
+        }
         push(n.parse().with_context(|| format!("--name {n}"))?, true);
     }
     if args.all {
@@ -51,11 +108,19 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
             .for_each(|o| push(o.name.clone(), false));
     }
     for s in &args.systems {
+        // A glob names entries, not systems; what binfmtctl did not create is left alone
+        // below (with how to remove it: --name).
+        if crate::glob::is_pattern(s) {
+            for name in matching(s, &known) {
+                push(name, false);
+            }
+            continue;
+        }
         let profile = ctx.profiles.lookup(s)?;
         config
             .systems
             .iter()
-            .filter(|r| r.system == profile.system)
+            .filter(|r| r.systems().any(|s| s == &*profile.system))
             .for_each(|r| push(r.name.clone(), false));
         // An entry under the system's own name that binfmtctl registered with --runtime.
         if let Ok(name) = profile.system.parse::<EntryName>() {
@@ -71,7 +136,7 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
             .entries
             .iter()
             .filter(|o| match config.get(&o.name) {
-                Some(r) => r.system == profile.system,
+                Some(r) => r.systems().any(|s| s == &*profile.system),
                 None => o
                     .line
                     .parse::<Registration>()

@@ -43,6 +43,9 @@ struct ActionReport {
     checked: Option<Outcome>,
     /// Why the system's programs do not run, and the fix; null when they run.
     problem: Option<String>,
+    /// Other systems this entry runs, recorded with it (`enable all`: armv7l-linux beside
+    /// armv6l-linux, whose magic, mask, interpreter and flags are the same).
+    also: Vec<String>,
 }
 
 /// What executing a system's probe after registering showed.
@@ -57,13 +60,61 @@ struct Wanted<'a> {
     reg: Registration,
     /// Registered with --force although users other than root can change the interpreter.
     forced: bool,
+    /// Other systems the same entry serves (`enable all`), recorded with it.
+    also: Vec<&'a Profile>,
+}
+
+/// The systems asked for: `Some(names)`, or None for every one (`all`, `--all`).
+fn asked(args: &EnableArgs) -> Result<Option<&[String]>> {
+    let keyword = args.systems.iter().any(|s| s.eq_ignore_ascii_case("all"));
+    if keyword && args.systems.len() > 1 {
+        bail!(
+            "`all` stands for every system with an installed interpreter; give either all or a list of systems ({}), not both",
+            args.systems.join(",")
+        );
+    }
+    if keyword && args.interpreter.is_some() {
+        bail!("--interpreter applies to one system, not to all; enable the systems one at a time");
+    }
+    Ok((!(keyword || args.all)).then_some(&args.systems[..]))
+}
+
+/// Whether --name is a template ({cpu}, {system}) that names each of several systems.
+fn is_template(name: &str) -> bool {
+    name.contains("{cpu}") || name.contains("{system}")
+}
+
+/// The entry name of a system: --name, its placeholders filled in, else the system's name.
+pub(super) fn entry_name(name: Option<&str>, profile: &Profile) -> String {
+    name.map_or_else(
+        || profile.system.to_string(),
+        |t| {
+            t.replace("{cpu}", profile.cpu.as_deref().unwrap_or(&profile.system))
+                .replace("{system}", &profile.system)
+        },
+    )
+}
+
+/// --name without a placeholder, and --interpreter, name one system's entry and emulator.
+fn one_system_options(args: &EnableArgs, asked: Option<&[String]>) -> Result<()> {
+    let several = asked.is_none_or(|s| s.len() > 1);
+    if several && args.name.as_deref().is_some_and(|n| !is_template(n)) {
+        bail!(
+            "--name {} applies to one system; for several, make it a template ({{cpu}} or {{system}} stand for each \
+             system: --name 'qemu-{{cpu}}'), or enable the systems one at a time",
+            args.name.as_deref().unwrap_or_default()
+        );
+    }
+    if several && args.interpreter.is_some() {
+        bail!("--interpreter applies to one system; enable the systems one at a time");
+    }
+    Ok(())
 }
 
 pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
-    if args.systems.len() > 1 && (args.name.is_some() || args.interpreter.is_some()) {
-        bail!("--name and --interpreter apply to one system; enable the systems one at a time");
-    }
-    let wanted = resolve(ctx, args)?;
+    let asked = asked(args)?;
+    one_system_options(args, asked)?;
+    let wanted = resolve(ctx, args, asked)?;
     let regs: Vec<Registration> = wanted.iter().map(|w| w.reg.clone()).collect();
 
     if args.dry_run {
@@ -140,6 +191,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
                 interpreter: w.reg.interpreter.clone(),
                 flags: FlagsText(w.reg.flags),
                 credentials: w.reg.flags.credentials,
+                also: w.also.iter().map(|p| p.system.to_string()).collect(),
             });
             if w.forced {
                 config.force_interpreter(&w.reg.interpreter);
@@ -395,9 +447,41 @@ fn read_back(ctx: &Ctx, wanted: &[Wanted]) -> Result<()> {
     Ok(())
 }
 
-fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
+fn resolve<'a>(
+    ctx: &'a Ctx,
+    args: &EnableArgs,
+    asked: Option<&[String]>,
+) -> Result<Vec<Wanted<'a>>> {
     let mut out: Vec<Wanted<'a>> = Vec::new();
-    for name in &args.systems {
+    let Some(names) = asked else {
+        let native: Vec<&str> = native::native()
+            .systems
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let found = interpreter::installed_for_foreign(&ctx.profiles, &native);
+        if found.is_empty() {
+            bail!(
+                "no emulator is installed for any system this host does not run natively; install a static qemu-user \
+                 (Debian/Ubuntu: apt install qemu-user-static), then binfmtctl enable all"
+            );
+        }
+        for (profile, interpreter) in found {
+            let w = want(args, profile, interpreter)?;
+            // One entry where two systems share magic, mask, interpreter and flags (armv6l and
+            // armv7l): a second would only shadow the first. Both names are recorded with it.
+            match out.iter_mut().find(|o| {
+                o.reg.matcher == w.reg.matcher
+                    && o.reg.interpreter == w.reg.interpreter
+                    && o.reg.flags == w.reg.flags
+            }) {
+                Some(first) => first.also.push(profile),
+                None => out.push(w),
+            }
+        }
+        return unique_names(out);
+    };
+    for name in names {
         let profile = ctx.profiles.lookup(name)?;
         if out.iter().any(|w| w.profile.system == profile.system) {
             continue;
@@ -420,61 +504,84 @@ fn resolve<'a>(ctx: &'a Ctx, args: &EnableArgs) -> Result<Vec<Wanted<'a>>> {
                 )
             })?,
         };
-        let interp_text = interpreter
-            .path
-            .to_str()
-            .with_context(|| {
-                format!(
-                    "interpreter path {} is not UTF-8",
-                    interpreter.path.display()
-                )
-            })?
-            .to_owned();
-        let forced = vet_interpreter(&interpreter.path, args.force)?;
-        let flags = Flags {
-            open_binary: args.open_binary,
-            credentials: args.credentials,
-            ..profile.flags(interpreter.is_static)
-        };
-        if !interpreter.is_static {
-            output::warn(&format!(
-                "{} is dynamically linked: registering without F, so chroots, containers and the Nix sandbox will not find it, \
-                 and emulated programs' LD_* variables act on the host qemu; install a static qemu ({})",
-                interpreter.path.display(),
-                interpreter::install_hint(profile)
-            ));
-        }
-        if args.credentials {
-            output::warn(super::CREDENTIALS_WARNING);
-        }
-        let entry_name: EntryName = args
-            .name
-            .as_deref()
-            .unwrap_or(&profile.system)
-            .parse()
-            .context("--name")?;
-        let reg = registration(profile, entry_name, interp_text, flags);
-        reg.validate()
-            .with_context(|| format!("cannot register {}", profile.system))?;
-        // Never, not even with --force: the machine could run nothing afterwards.
-        if let Some(why) = native::capture_refusal(&reg, &profile.source) {
-            bail!("refusing to register {}: {why}", reg.name);
-        }
-        interpreter::check_text(&reg.interpreter).map_err(|why| {
-            anyhow::anyhow!(
-                "cannot register {}: interpreter {:?} {why}",
-                profile.system,
-                reg.interpreter
-            )
-        })?;
-        out.push(Wanted {
-            profile,
-            interpreter,
-            reg,
-            forced,
-        });
+        out.push(want(args, profile, interpreter)?);
     }
-    Ok(out)
+    unique_names(out)
+}
+
+/// Two systems may not get one entry name (a --name template without {cpu} or {system}
+/// differences: armv6l and armv7l are both qemu-{cpu} = qemu-arm).
+fn unique_names(wanted: Vec<Wanted>) -> Result<Vec<Wanted>> {
+    for (i, w) in wanted.iter().enumerate() {
+        if let Some(other) = wanted[..i].iter().find(|o| o.reg.name == w.reg.name) {
+            bail!(
+                "{} and {} would both get the entry name {}; enable them one at a time with different --name",
+                other.profile.system,
+                w.profile.system,
+                w.reg.name
+            );
+        }
+    }
+    Ok(wanted)
+}
+
+/// The registration of one system with its interpreter, vetted as every registration is.
+fn want<'a>(
+    args: &EnableArgs,
+    profile: &'a Profile,
+    interpreter: Interpreter,
+) -> Result<Wanted<'a>> {
+    let interp_text = interpreter
+        .path
+        .to_str()
+        .with_context(|| {
+            format!(
+                "interpreter path {} is not UTF-8",
+                interpreter.path.display()
+            )
+        })?
+        .to_owned();
+    let forced = vet_interpreter(&interpreter.path, args.force)?;
+    let flags = Flags {
+        open_binary: args.open_binary,
+        credentials: args.credentials,
+        ..profile.flags(interpreter.is_static)
+    };
+    if !interpreter.is_static {
+        output::warn(&format!(
+            "{} is dynamically linked: registering without F, so chroots, containers and the Nix sandbox will not find it, \
+             and emulated programs' LD_* variables act on the host qemu; install a static qemu ({})",
+            interpreter.path.display(),
+            interpreter::install_hint(profile)
+        ));
+    }
+    if args.credentials {
+        output::warn(super::CREDENTIALS_WARNING);
+    }
+    let entry_name: EntryName = entry_name(args.name.as_deref(), profile)
+        .parse()
+        .context("--name")?;
+    let reg = registration(profile, entry_name, interp_text, flags);
+    reg.validate()
+        .with_context(|| format!("cannot register {}", profile.system))?;
+    // Never, not even with --force: the machine could run nothing afterwards.
+    if let Some(why) = native::capture_refusal(&reg, &profile.source) {
+        bail!("refusing to register {}: {why}", reg.name);
+    }
+    interpreter::check_text(&reg.interpreter).map_err(|why| {
+        anyhow::anyhow!(
+            "cannot register {}: interpreter {:?} {why}",
+            profile.system,
+            reg.interpreter
+        )
+    })?;
+    Ok(Wanted {
+        profile,
+        interpreter,
+        reg,
+        forced,
+        also: Vec::new(),
+    })
 }
 
 /// Refuse, in the host's table, an interpreter that users other than root could change
@@ -550,6 +657,7 @@ fn report(
             flags: w.reg.flags.to_string(),
             checked: checked.map(|c| c[i].outcome.clone()),
             problem: checked.and_then(|c| c[i].problem.clone()),
+            also: w.also.iter().map(|p| p.system.to_string()).collect(),
         })
         .collect();
     // Exit 1 ("checked and found wanting") when a registered system's programs do not run.
@@ -584,8 +692,13 @@ fn report(
         }
         if !dry_run {
             let kind = if row.is_static { "static" } else { "dynamic" };
+            let also = if row.also.is_empty() {
+                String::new()
+            } else {
+                format!(", also for {}", row.also.join(", "))
+            };
             output::note(&format!(
-                "{}: {} ({kind}, flags {})",
+                "{}: {} ({kind}, flags {}{also})",
                 row.system, row.interpreter, row.flags
             ));
         }
@@ -593,4 +706,60 @@ fn report(
     warn_problems();
     output::print(&text)?;
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{asked, entry_name, is_template};
+    use crate::cli::{Cli, Command, EnableArgs};
+
+    fn args(words: &[&str]) -> EnableArgs {
+        let argv = std::iter::once("binfmtctl")
+            .chain(std::iter::once("enable"))
+            .chain(words.iter().copied());
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Enable(a)) => a,
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn all_as_a_word_or_an_option_asks_for_every_system_and_never_beside_names() {
+        assert_eq!(asked(&args(&["all"])).unwrap(), None);
+        assert_eq!(asked(&args(&["ALL"])).unwrap(), None);
+        assert_eq!(asked(&args(&["--all"])).unwrap(), None);
+        assert_eq!(
+            asked(&args(&["riscv64,arm64"])).unwrap(),
+            Some(&["riscv64".to_owned(), "arm64".to_owned()][..])
+        );
+        let err = asked(&args(&["all,riscv64"])).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`all` stands for every system with an installed interpreter; give either all or a list of systems \
+             (all,riscv64), not both"
+        );
+        assert!(asked(&args(&["all", "--interpreter", "/q"])).is_err());
+    }
+
+    #[test]
+    fn a_name_template_names_each_system_by_its_cpu_or_system() {
+        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let p = |s: &str| profiles.lookup(s).unwrap();
+        for (name, system, want) in [
+            (None, "arm64", "aarch64-linux"),
+            (Some("qemu-{cpu}"), "arm64", "qemu-aarch64"),
+            (Some("qemu-{cpu}"), "armv7l-linux", "qemu-arm"),
+            (Some("qemu-{cpu}"), "armv6l-linux", "qemu-arm"),
+            (Some("ci-{system}"), "riscv64", "ci-riscv64-linux"),
+            (Some("fixed"), "riscv64", "fixed"),
+            // No qemu cpu (wasm): the system's name stands in.
+            (Some("x-{cpu}"), "wasm32-wasi", "x-wasm32-wasi"),
+        ] {
+            assert_eq!(entry_name(name, p(system)), want, "{name:?} {system}");
+        }
+        assert!(is_template("qemu-{cpu}") && is_template("{system}-x"));
+        assert!(!is_template("qemu-arm") && !is_template("{arch}"));
+    }
 }

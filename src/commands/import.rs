@@ -109,6 +109,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                     flags: FlagsText(reg.flags),
                     // Only with --credentials (refused above otherwise), as `enable` does.
                     credentials: reg.flags.credentials,
+                    also: Vec::new(),
                 });
             } else {
                 output::warn(&format!(

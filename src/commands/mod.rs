@@ -15,6 +15,7 @@ mod nix_config;
 mod run;
 mod status;
 mod systems;
+mod tonistiigi;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +46,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Man => return docs::man(),
         _ => {}
     }
-    let ctx = Ctx::new(&cli.global, use_of(&cli.command))?;
+    let mut global = cli.global;
+    if let Command::Tonistiigi(crate::cli::TonistiigiArgs {
+        mount: Some(mount), ..
+    }) = &cli.command
+    {
+        global.root.clone_from(mount);
+    }
+    let ctx = Ctx::new(&global, use_of(&cli.command))?;
     match cli.command {
         Command::Enable(args) => enable::run(&ctx, &args),
         Command::Disable(args) => disable::run(&ctx, &args),
@@ -60,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Identify(args) => identify::run(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Check(args) => check::run(&ctx, &args),
+        Command::Tonistiigi(args) => tonistiigi::run(&ctx, &args),
         Command::Completions { .. }
         | Command::Man
         | Command::ExecInChroot { .. }
@@ -85,6 +94,7 @@ fn use_of(command: &Command) -> Use {
         Command::Apply(a) => !a.dry_run,
         Command::Import(a) => !a.dry_run,
         Command::Build(a) => a.host_table,
+        Command::Tonistiigi(a) => a.install.is_some() || a.uninstall.is_some(),
         _ => false,
     };
     if acts {
@@ -155,12 +165,14 @@ impl Ctx {
         let regs: Vec<(String, String, bool)> = config
             .systems
             .iter()
-            .map(|r| {
-                (
-                    r.system.clone(),
-                    r.interpreter.clone(),
-                    r.flags.0.fix_binary,
-                )
+            .flat_map(|r| {
+                r.systems().map(|system| {
+                    (
+                        system.to_owned(),
+                        r.interpreter.clone(),
+                        r.flags.0.fix_binary,
+                    )
+                })
             })
             .collect();
         NixSettings::new(&regs, std::env::consts::ARCH)

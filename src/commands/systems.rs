@@ -69,7 +69,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                     })
                 })
             }),
-            configured: config.systems.iter().any(|r| r.system == p.system),
+            configured: config
+                .systems
+                .iter()
+                .any(|r| r.systems().any(|s| s == &*p.system)),
             nixos: p.nixos,
         })
         .collect();

@@ -1,0 +1,293 @@
+//! `binfmtctl tonistiigi`: tonistiigi/binfmt's command line, so that the image built from
+//! `Containerfile` stands in for it (docker/setup-qemu-action's `image:`, `docker run
+//! --privileged IMAGE --install arm64`, a Kubernetes DaemonSet). Thin: it translates its
+//! arguments into `disable` and `enable` requests and renders `status` as tonistiigi's JSON;
+//! every rule (which systems, which flags, whose entries) stays theirs.
+//!
+//! What tonistiigi's `main.go` does, and so this: `--uninstall` first, then `--install`, then
+//! always the JSON status on stdout. Entries are named `qemu-<cpu>` as tonistiigi and Debian
+//! name them, so `--uninstall 'qemu-*'` finds them in a later container.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::{DisableArgs, EnableArgs, TonistiigiArgs};
+use crate::profile::{Profile, Profiles};
+use crate::{exit_codes, native, output};
+
+/// The entry names tonistiigi/binfmt and Debian give (an `enable --name` template).
+const NAMES: &str = "qemu-{cpu}";
+
+/// tonistiigi/binfmt's status: `{"supported": [...], "emulators": [...]}`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Status {
+    /// OCI platforms this machine runs: natively, or through an enabled entry.
+    pub supported: Vec<String>,
+    /// Every entry in the binfmt_misc table, by name.
+    pub emulators: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
+    let mut code = exit_codes::success();
+    if let Some(list) = &args.uninstall {
+        code = super::disable::run(ctx, &uninstall_request(&ctx.profiles, list))?;
+    }
+    if let Some(list) = &args.install {
+        if let Some(request) = install_request(&ctx.profiles, list, &native::is_native)? {
+            code = worst(code, super::enable::run(ctx, &request)?);
+        }
+    }
+    let status = super::status::collect(ctx)?;
+    let enabled: Vec<Vec<String>> = status
+        .entries
+        .iter()
+        .filter(|e| e.enabled)
+        .map(|e| e.systems.clone())
+        .collect();
+    let json = render(
+        &ctx.profiles,
+        &native::native().systems,
+        &enabled,
+        status.entries.iter().map(|e| e.name.clone()).collect(),
+    );
+    output::print_json(&json)?;
+    Ok(code)
+}
+
+/// `enable` gives 1 when a registered system's programs do not run; keep it.
+fn worst(a: ExitCode, b: ExitCode) -> ExitCode {
+    if a == exit_codes::success() {
+        b
+    } else {
+        a
+    }
+}
+
+/// A system by tonistiigi's name: a Docker architecture (`arm64`, `386`) or an OCI platform
+/// (`linux/arm/v7`), as well as binfmtctl's own names and aliases.
+fn lookup<'p>(profiles: &'p Profiles, name: &str) -> Result<&'p Profile> {
+    profiles
+        .lookup(name)
+        .or_else(|e| profiles.lookup(&format!("linux/{name}")).map_err(|_| e))
+        .map_err(Into::into)
+}
+
+/// `--install LIST|all` as an `enable` request (runtime only: a container has no boot to
+/// restore at), or None when every system named runs natively (said, as tonistiigi's `all`
+/// skips them). Systems the host runs natively are left out with a note rather than refused.
+fn install_request(
+    profiles: &Profiles,
+    list: &str,
+    is_native: &dyn Fn(&str) -> bool,
+) -> Result<Option<EnableArgs>> {
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let all = names.iter().any(|n| n.eq_ignore_ascii_case("all"));
+    let mut systems: Vec<String> = Vec::new();
+    if !all {
+        for name in &names {
+            let p = lookup(profiles, name)?;
+            if is_native(&p.system) {
+                output::note(&format!(
+                    "{name} ({}) runs natively on this host: nothing to install for it",
+                    p.system
+                ));
+            } else if !systems.iter().any(|s| *s == *p.system) {
+                systems.push(p.system.to_string());
+            }
+        }
+        if systems.is_empty() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(EnableArgs {
+        systems,
+        all,
+        interpreter: None,
+        name: Some(NAMES.to_owned()),
+        force: false,
+        credentials: false,
+        open_binary: false,
+        runtime: true,
+        nix: false,
+        dry_run: false,
+        json: false,
+    }))
+}
+
+/// `--uninstall LIST|GLOB` as a `disable --name` request: a system's name stands for the
+/// entry `--install` gives it (`arm64` for qemu-aarch64), anything else is an entry name or a
+/// glob over them, whoever made the entry (as tonistiigi does).
+fn uninstall_request(profiles: &Profiles, list: &str) -> DisableArgs {
+    let name = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match lookup(profiles, item) {
+            Ok(p) if !crate::glob::is_pattern(item) => super::enable::entry_name(Some(NAMES), p),
+            _ => item.to_owned(),
+        })
+        .collect();
+    DisableArgs {
+        systems: Vec::new(),
+        all: false,
+        name,
+        runtime: true,
+        nix: false,
+        dry_run: false,
+        json: false,
+    }
+}
+
+/// The OCI platform of a system: its first `linux/...` alias (the profiles list the
+/// platform Docker reports first, `linux/arm/v7` before `linux/arm`); None for systems
+/// Docker has no platform for.
+pub fn oci_platform(profile: &Profile) -> Option<&str> {
+    profile
+        .aliases
+        .iter()
+        .map(|a| &**a)
+        .find(|a| a.starts_with("linux/"))
+}
+
+/// The status JSON (pure): the native systems' platforms first, then those of the systems the
+/// enabled entries run (`enabled`: each entry's systems), in the profiles' order, each once.
+fn render(
+    profiles: &Profiles,
+    native: &[String],
+    enabled: &[Vec<String>],
+    emulators: Vec<String>,
+) -> Status {
+    let mut supported: Vec<String> = Vec::new();
+    let emulated = |s: &str| enabled.iter().any(|e| e.iter().any(|x| x == s));
+    for pass in [true, false] {
+        for p in profiles.all() {
+            let wanted = if pass {
+                native.iter().any(|n| *n == *p.system)
+            } else {
+                emulated(&p.system)
+            };
+            if let Some(oci) = oci_platform(p).filter(|_| wanted) {
+                if !supported.iter().any(|s| s == oci) {
+                    supported.push(oci.to_owned());
+                }
+            }
+        }
+    }
+    Status {
+        supported,
+        emulators,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{install_request, oci_platform, render, uninstall_request, Status};
+    use crate::profile::Profiles;
+
+    fn profiles() -> Profiles {
+        Profiles::builtin().unwrap()
+    }
+
+    #[test]
+    fn platforms_are_docker_s_names() {
+        let p = profiles();
+        for (system, want) in [
+            ("x86_64-linux", Some("linux/amd64")),
+            ("i686-linux", Some("linux/386")),
+            ("aarch64-linux", Some("linux/arm64")),
+            ("armv7l-linux", Some("linux/arm/v7")),
+            ("armv6l-linux", Some("linux/arm/v6")),
+            ("riscv64-linux", Some("linux/riscv64")),
+            ("powerpc64le-linux", Some("linux/ppc64le")),
+            ("s390x-linux", Some("linux/s390x")),
+            ("mips64el-linux", Some("linux/mips64le")),
+            ("loongarch64-linux", Some("linux/loong64")),
+            ("sh4-linux", None),
+        ] {
+            assert_eq!(oci_platform(p.lookup(system).unwrap()), want, "{system}");
+        }
+    }
+
+    #[test]
+    fn install_takes_docker_names_and_all_and_skips_native_systems() {
+        let p = profiles();
+        let native = |s: &str| s == "x86_64-linux" || s == "i686-linux";
+        let r = install_request(&p, "riscv64,arm64,386,amd64,linux/arm/v7, arm64", &native)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            r.systems,
+            ["riscv64-linux", "aarch64-linux", "armv7l-linux"]
+        );
+        assert!(!r.all && r.runtime && r.name.as_deref() == Some("qemu-{cpu}"));
+        let all = install_request(&p, "all", &native).unwrap().unwrap();
+        assert!(all.all && all.systems.is_empty());
+        assert!(install_request(&p, "amd64", &native).unwrap().is_none());
+        let err = install_request(&p, "arm65", &native)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("arm65"), "{err}");
+    }
+
+    #[test]
+    fn uninstall_takes_systems_names_and_globs() {
+        let r = uninstall_request(&profiles(), "arm64,qemu-*,riscv64,qemu-mips?l,other");
+        assert_eq!(
+            r.name,
+            [
+                "qemu-aarch64",
+                "qemu-*",
+                "qemu-riscv64",
+                "qemu-mips?l",
+                "other"
+            ]
+        );
+        assert!(r.runtime && r.systems.is_empty() && !r.all);
+    }
+
+    #[test]
+    fn status_lists_native_then_emulated_platforms_once() {
+        let status = render(
+            &profiles(),
+            &[
+                "x86_64-linux".into(),
+                "i686-linux".into(),
+                "i386-linux".into(),
+            ],
+            &[
+                vec!["riscv64-linux".into()],
+                vec!["armv6l-linux".into(), "armv7l-linux".into()],
+                vec!["sh4-linux".into()],
+                vec!["aarch64-linux".into()],
+            ],
+            vec!["qemu-aarch64".into(), "qemu-riscv64".into()],
+        );
+        assert_eq!(
+            status,
+            Status {
+                supported: [
+                    "linux/386",
+                    "linux/amd64",
+                    "linux/arm64",
+                    "linux/arm/v6",
+                    "linux/arm/v7",
+                    "linux/riscv64"
+                ]
+                .map(String::from)
+                .to_vec(),
+                emulators: vec!["qemu-aarch64".into(), "qemu-riscv64".into()],
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&status).unwrap(),
+            r#"{"supported":["linux/386","linux/amd64","linux/arm64","linux/arm/v6","linux/arm/v7","linux/riscv64"],"emulators":["qemu-aarch64","qemu-riscv64"]}"#
+        );
+    }
+}
