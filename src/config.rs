@@ -250,7 +250,7 @@ mod tests {
             credentials: false,
             also: vec!["armv7l-linux".into()],
         });
-        let text = c.render();
+        let text = c.render().unwrap();
         assert!(text.contains("also = [\"armv7l-linux\"]\n"), "{text}");
         let back = Config::parse(&text, Path::new("c")).unwrap();
         assert_eq!(back, c);
