@@ -134,7 +134,7 @@ fn cases() -> Vec<Bad> {
         bad("unknown command", "", "bfc frobnicate", "unrecognized subcommand 'frobnicate'"),
         bad("enable without a system", "", "bfc enable", "the following required arguments were not provided"),
         bad("unknown export format", "", "bfc export --format bogus", "invalid value 'bogus' for '--format <FORMAT>'"),
-        bad("--name with two systems", "", "bfc enable riscv64 arm64 --name x", "--name and --interpreter apply to one system; enable the systems one at a time"),
+        bad("--name with two systems", "", "bfc enable riscv64 arm64 --name x", "--name x applies to one system; for several, make it a template"),
         bad("--runtime with --nix", "", "bfc enable riscv64 --runtime --nix", "the argument '--runtime' cannot be used with '--nix'"),
         bad("disable --all with systems", "", "bfc disable riscv64 --all", "cannot be used with"),
         bad("unknown option", "", "bfc enable riscv64 --flags PF", "unexpected argument '--flags' found"),
