@@ -77,18 +77,13 @@ pub fn looked_in(system: &str, given: &[(String, PathBuf)], env: Option<&OsStr>)
     out
 }
 
-/// Plan the view for `systems`. `root` is `/` except in tests (`given` and `env` are taken
-/// as they are); `header_of(file)` is a loader's ELF header as a program's would be
-/// ([`super::loader_header`]), matched against each system's magic: read once a file, however
-/// many systems are wanted (a build wants every installed one by default).
-pub fn plan(
+/// The places searched, in `run`'s order: `--sysroot SYSTEM=DIR` (for its system only),
+/// `$QEMU_LD_PREFIX`, the host itself, then Debian's cross sysroots `root/usr/*-*/`.
+fn sources<'a>(
     root: &Path,
-    systems: &[&Profile],
-    given: &[(String, PathBuf)],
+    given: &'a [(String, PathBuf)],
     env: Option<&OsStr>,
-    header_of: &dyn Fn(&Path) -> Option<Vec<u8>>,
-) -> Plan {
-    let matchers: Vec<_> = systems.iter().map(|p| p.matcher()).collect();
+) -> Vec<Source<'a>> {
     let mut sources: Vec<Source> = given
         .iter()
         .map(|(system, dir)| Source {
@@ -124,7 +119,22 @@ pub fn plan(
                 only: None,
             }),
     );
+    sources
+}
 
+/// Plan the view for `systems`. `root` is `/` except in tests (`given` and `env` are taken
+/// as they are); `header_of(file)` is a loader's ELF header as a program's would be
+/// ([`super::loader_header`]), matched against each system's magic: read once a file, however
+/// many systems are wanted (a build wants every installed one by default).
+pub fn plan(
+    root: &Path,
+    systems: &[&Profile],
+    given: &[(String, PathBuf)],
+    env: Option<&OsStr>,
+    header_of: &dyn Fn(&Path) -> Option<Vec<u8>>,
+) -> Plan {
+    let matchers: Vec<_> = systems.iter().map(|p| p.matcher()).collect();
+    let sources = sources(root, given, env);
     let mut plan = Plan::default();
     let mut taken: BTreeSet<PathBuf> = BTreeSet::new();
     for source in &sources {
