@@ -298,6 +298,52 @@ fn summary(config: &Path, left_out: &[(String, String)], changed: bool, others: 
     }
 }
 
+/// Carry out the actions (or, dry run, only describe them), recording what was done in
+/// `state` and `report`: the text for stdout, and the errors to say last on stderr (what
+/// journalctl shows of the boot unit). At boot, one bad record must not keep the others from
+/// being restored: a failed action does not stop the rest.
+fn perform_all(
+    ctx: &Ctx,
+    config: &Config,
+    current: &[Entry],
+    actions: &[Action],
+    state: &mut State,
+    report: &mut Report,
+) -> (String, Vec<String>) {
+    let mut text = String::new();
+    let mut errors = Vec::new();
+    for a in actions {
+        let r = a.registration();
+        if a.changes_anything() {
+            text += &super::describe(&ctx.registry, a, report.dry_run);
+        }
+        report.actions.push(ActionRow {
+            name: r.name.to_string(),
+            action: a.verb(),
+            line: r.to_string(),
+        });
+        if report.dry_run || !a.changes_anything() {
+            continue;
+        }
+        // At boot, one bad record must not keep the others from being restored.
+        match transaction::perform(&ctx.registry, a) {
+            Ok(()) if matches!(a, Action::Remove(_)) => state.forget(&r.name),
+            Ok(()) => state.record(r),
+            Err(e) => {
+                text += &format!(
+                    "# FAILED: {} {} (the error is on stderr)\n",
+                    a.verb(),
+                    r.name
+                );
+                let msg = failure(ctx, config, current, a, &e);
+                errors.push(msg.clone());
+                report.failed.push(msg);
+            }
+        }
+    }
+    (text, errors)
+}
+
 pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     let ApplyArgs { dry_run, json } = args;
     if !dry_run {
@@ -349,38 +395,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     for f in &foreign {
         left_out.push(foreign_left_out(ctx, f, &mut report));
     }
-    let mut text = String::new();
-    // Failed actions, said last as errors: what journalctl shows of the boot unit.
-    let mut errors = Vec::new();
-    for a in &actions {
-        let r = a.registration();
-        if a.changes_anything() {
-            text += &super::describe(&ctx.registry, a, dry_run);
-        }
-        report.actions.push(ActionRow {
-            name: r.name.to_string(),
-            action: a.verb(),
-            line: r.to_string(),
-        });
-        if dry_run || !a.changes_anything() {
-            continue;
-        }
-        // At boot, one bad record must not keep the others from being restored.
-        match transaction::perform(&ctx.registry, a) {
-            Ok(()) if matches!(a, Action::Remove(_)) => state.forget(&r.name),
-            Ok(()) => state.record(r),
-            Err(e) => {
-                text += &format!(
-                    "# FAILED: {} {} (the error is on stderr)\n",
-                    a.verb(),
-                    r.name
-                );
-                let msg = failure(ctx, &config, &current, a, &e);
-                errors.push(msg.clone());
-                report.failed.push(msg);
-            }
-        }
-    }
+    let (mut text, errors) = perform_all(ctx, &config, &current, &actions, &mut state, &mut report);
     if !dry_run {
         finish(ctx, &config, &actions, state, &state_before)?;
     }
