@@ -97,7 +97,7 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
     };
     // The table, not the measurement: measuring execs every probe (~20 ms), too slow for an
     // exec wrapper, and the table only claims what the CPU surely runs (no AArch32 on aarch64).
-    let native = native::table().contains(&&*profile.system);
+    let native = native::runs_natively(&profile.system);
     let sysroot = find_sysroot(args, typed, profile, info.interp.as_deref(), native)?;
     let sysroot_dir = match &sysroot {
         Some(Sysroot::Dir { path, .. }) => Some(path.as_path()),

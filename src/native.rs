@@ -1,11 +1,13 @@
 //! Which systems this host runs without emulation.
 //!
-//! Registering such a system makes every native exec recurse into qemu (ELOOP, nixpkgs
-//! #218465), so `enable` refuses it. The answer is measured: every probe is executed in a
-//! private, empty binfmt_misc instance (Linux >= 6.7), where only what the CPU and kernel run
-//! by themselves can run. Older kernels, or where user namespaces are forbidden, fall back to
-//! a table. So "i686 on x86_64" or "armv7l on an aarch64 CPU without AArch32" are measured,
-//! not assumed.
+//! Registering such a system sends its programs through the emulator (with a qemu of the
+//! host's own architecture every exec recurses: ELOOP, nixpkgs #218465). One verdict decides
+//! the refusal for every command (`enable`, `import`, `apply`, `build`, `run`):
+//! [`runs_natively`], the table of what the CPU surely runs (qemu-profiles/native/hosts.toml,
+//! shared with the NixOS module). It claims no AArch32 on aarch64 (Apple's M1 has none) and is
+//! instant, which `apply` at boot and `build` before every build need. The measurement
+//! ([`native`]: every probe executed in a private, empty binfmt_misc instance, Linux >= 6.7)
+//! is shown by `systems`, as information.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -115,6 +117,23 @@ pub fn native() -> &'static Native {
     })
 }
 
+/// The one native verdict (see the module's documentation): `system` is one this host's CPU
+/// surely runs by itself, and registering it is refused.
+pub fn runs_natively(system: &str) -> bool {
+    table().contains(&system)
+}
+
+/// Why a system [`runs_natively`] is not registered, the same words for every command; each
+/// adds its own way out.
+pub fn native_reason(system: &str) -> String {
+    format!(
+        "{system} runs natively on this host ({}); registering it would send its programs through the emulator, \
+         and with a qemu of the host's own architecture every exec loops (ELOOP)",
+        std::env::consts::ARCH
+    )
+}
+
+/// Measured: the probes that ran in an empty private instance (what `systems` shows).
 pub fn is_native(system: &str) -> bool {
     native().systems.iter().any(|s| s == system)
 }

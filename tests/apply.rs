@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ok, private, scratch, stderr, As};
+use common::{ok, private, scratch, stderr, stdout, As};
 use serde_json::Value;
 
 #[test]
@@ -396,5 +396,52 @@ fn apply_says_it_left_out_a_system_the_host_runs_natively() {
             "binfmtctl: warning: refused i686-linux: i686-linux runs natively on this host"
         ) && err.contains("binfmtctl disable --name i686-linux"),
         "{err}"
+    );
+}
+
+#[test]
+fn enable_import_apply_and_build_give_one_native_verdict_in_the_same_words() {
+    // One rule (native::runs_natively, native::native_reason) for the four commands that
+    // refuse a system the host runs natively (issue 12): enable measured, the others read
+    // the table, and each said it differently.
+    assert_eq!(
+        std::env::consts::ARCH,
+        "x86_64",
+        "this test describes an x86_64 host"
+    );
+    // (Import recognises NixOS's i686 line by its interpreter as i386-linux: the same verdict.)
+    let reason = "-linux runs natively on this host (x86_64); registering it would send its programs \
+                  through the emulator, and with a qemu of the host's own architecture every exec loops (ELOOP)";
+    let t = scratch();
+    let (magic, mask) = common::nixos_magic("i686-linux");
+    std::fs::write(
+        t.path().join("i686.conf"),
+        format!(":i686-linux:M::{magic}:{mask}:/usr/bin/qemu-i386-static:PF\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("native.toml"),
+        "[[system]]\nsystem = \"i686-linux\"\nname = \"i686-linux\"\ninterpreter = \"/usr/bin/qemu-i386-static\"\nflags = \"PF\"\n",
+    )
+    .unwrap();
+    let out = private(
+        As::Me,
+        t.path(),
+        "bfc enable i686-linux 2>&1; echo \"enable=$?\"\n\
+         bfc import \"$T/i686.conf\" 2>&1; echo \"import=$?\"\n\
+         \"$B\" --config \"$T/native.toml\" --state-dir \"$T/state\" apply 2>&1; echo \"apply=$?\"\n\
+         \"$B\" build --system i686-linux -- true 2>&1; echo \"build=$?\"",
+    );
+    let text = stdout(&out);
+    for (command, code) in [("enable", 2), ("import", 0), ("apply", 2), ("build", 2)] {
+        assert!(
+            text.contains(&format!("{command}={code}\n")),
+            "{command}: {text}"
+        );
+    }
+    assert_eq!(
+        text.matches(reason).count(),
+        4,
+        "the same reason, once from each: {text}"
     );
 }

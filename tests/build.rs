@@ -792,9 +792,9 @@ fn a_system_the_host_runs_natively_is_refused_before_anything_runs() {
         assert_eq!(
             stderr(&out),
             format!(
-                "binfmtctl: error: {system} runs natively on this host (x86_64); its programs need no emulation, and \
-                 registering it would send native programs through the emulator (every exec loops: ELOOP). Leave out \
-                 --system {given}\n"
+                "binfmtctl: error: {system} runs natively on this host (x86_64); registering it would send its programs \
+                 through the emulator, and with a qemu of the host's own architecture every exec loops (ELOOP). Leave \
+                 out --system {given}\n"
             )
         );
         assert!(!ran, "{given}: the command ran");

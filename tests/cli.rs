@@ -69,13 +69,13 @@ fn native_system_is_refused_without_force() {
     );
     fails_with(
         &["enable", "--dry-run", "x86_64-linux"],
-        "x86_64-linux runs natively on this host (x86_64); registering it would send native programs through the emulator \
-         (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
+        "x86_64-linux runs natively on this host (x86_64); registering it would send its programs through the emulator, \
+         and with a qemu of the host's own architecture every exec loops (ELOOP). Use --force if you really mean it",
     );
     fails_with(
         &["enable", "--dry-run", "i686-linux"],
-        "i686-linux runs natively on this host (x86_64); registering it would send native programs through the emulator \
-         (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
+        "i686-linux runs natively on this host (x86_64); registering it would send its programs through the emulator, \
+         and with a qemu of the host's own architecture every exec loops (ELOOP). Use --force if you really mean it",
     );
 }
 

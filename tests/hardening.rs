@@ -80,7 +80,7 @@ fn cases() -> Vec<Bad> {
         bad("disable an unknown system", "", "bfc disable nosuch-linux", "unknown system \"nosuch-linux\""),
         bad("check an unknown system", "", "bfc check nosuch", "unknown system \"nosuch\"; `binfmtctl systems` lists them all"),
         bad("run with an unknown system", "", "bfc run --system nosuch /bin/true", "unknown system \"nosuch\""),
-        bad("the host's own system", "", "bfc enable x86_64-linux", "x86_64-linux runs natively on this host (x86_64); registering it would send native programs through the emulator"),
+        bad("the host's own system", "", "bfc enable x86_64-linux", "x86_64-linux runs natively on this host (x86_64); registering it would send its programs through the emulator"),
         // Paths.
         bad("missing interpreter", "", "bfc enable riscv64-linux --interpreter /nonexistent/qemu", "interpreter /nonexistent/qemu does not exist; give the path of an installed emulator"),
         bad("interpreter not executable", "", "bfc enable riscv64-linux --interpreter /etc/passwd", "interpreter /etc/passwd is not an executable file"),

@@ -320,16 +320,11 @@ fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
     } else {
         for name in req.systems {
             let p = env.profiles.lookup(name)?;
-            // As `enable` refuses it: registered, every native exec would loop through a qemu
-            // of the host's own architecture (ELOOP) or run needlessly emulated. The table, not
-            // the measurement (~15 ms of probes): this runs before every build, and the table
-            // only claims what the CPU surely runs.
-            if native::table().contains(&&*p.system) {
+            // The one native verdict, as enable, import and apply refuse it.
+            if native::runs_natively(&p.system) {
                 bail!(
-                    "{} runs natively on this host ({}); its programs need no emulation, and registering it would send \
-                     native programs through the emulator (every exec loops: ELOOP). Leave out --system {name}",
-                    p.system,
-                    std::env::consts::ARCH
+                    "{}. Leave out --system {name}",
+                    native::native_reason(&p.system)
                 );
             }
             let interpreter = interpreter::find(p).with_context(|| {

@@ -78,7 +78,7 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     for r in &config.systems {
         // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
         // (A system the host runs natively is refused below, with its own reason.)
-        let native = crate::native::table().contains(&r.system.as_str());
+        let native = crate::native::runs_natively(&r.system);
         let capture = ctx.desired(r).ok().filter(|_| !native).and_then(|reg| {
             let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
             crate::native::capture_refusal(&reg, &source)
@@ -141,16 +141,14 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     // A system the host runs natively would send every native exec through qemu (an exec loop
     // with a qemu of the host's own architecture): never at boot, whatever the config says.
     for r in &config.systems {
-        if crate::native::table().contains(&r.system.as_str())
-            && !refused.iter().any(|f| f.name == r.name)
-        {
+        if crate::native::runs_natively(&r.system) && !refused.iter().any(|f| f.name == r.name) {
             refused.push(Refusal::new(
                 &r.name,
                 format!("{} runs natively on this host", r.system),
                 &format!(
-                    "{} runs natively on this host, and registering it would send native programs through the \
-                     emulator; remove it from the config (binfmtctl disable --name {})",
-                    r.system, r.name
+                    "{}; remove it from the config (binfmtctl disable --name {})",
+                    crate::native::native_reason(&r.system),
+                    r.name
                 ),
             ));
         }

@@ -486,12 +486,10 @@ fn resolve<'a>(
         if out.iter().any(|w| w.profile.system == profile.system) {
             continue;
         }
-        if native::is_native(&profile.system) && !args.force {
+        if native::runs_natively(&profile.system) && !args.force {
             bail!(
-                "{} runs natively on this host ({}); registering it would send native programs through the emulator \
-                 (with a qemu of the host's own architecture, every exec loops: ELOOP). Use --force if you really mean it",
-                profile.system,
-                std::env::consts::ARCH
+                "{}. Use --force if you really mean it",
+                native::native_reason(&profile.system)
             );
         }
         let interpreter = match &args.interpreter {

@@ -87,12 +87,12 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             }
             let mut profile = recognised.map(|(p, _)| p);
             let system = profile.map(|p| p.system.to_string());
-            if let Some(p) = profile.filter(|p| crate::native::table().contains(&&*p.system)) {
+            if let Some(p) = profile.filter(|p| crate::native::runs_natively(&p.system)) {
                 output::warn(&format!(
-                    "{}:{line}: entry {} is for {}, which this host runs natively; not imported (it would send native programs through the emulator)",
+                    "{}:{line}: entry {} not imported: {}",
                     file.display(),
                     reg.name,
-                    p.system
+                    crate::native::native_reason(&p.system)
                 ));
                 profile = None;
             }
@@ -173,7 +173,7 @@ fn vet_line(
     file: &std::path::Path,
     line: usize,
 ) -> Result<()> {
-    let native = recognised.is_some_and(|p| crate::native::table().contains(&&*p.system));
+    let native = recognised.is_some_and(|p| crate::native::runs_natively(&p.system));
     let at = format!("{}:{line}", file.display());
     if let Some(why) = crate::native::capture_refusal(reg, &at).filter(|_| !native) {
         bail!("refusing to import entry {} of {at}: {why}", reg.name);
