@@ -10,7 +10,11 @@ use serde_json::Value;
 
 /// Run a script that ends with `bfc check --json`; return (exit status of check, report).
 fn check(who: As, setup: &str) -> (i32, Value) {
-    let t = scratch();
+    check_in(who, &scratch(), setup)
+}
+
+/// As [`check`], in the scratch directory `t`.
+fn check_in(who: As, t: &tempfile::TempDir, setup: &str) -> (i32, Value) {
     let out = private(
         who,
         t.path(),
@@ -246,7 +250,7 @@ fn check_blames_the_entry_the_kernel_uses_for_the_probe() {
     assert_eq!(
         messages(s, "error"),
         [
-            "entry exec-only matches, but its interpreter /nonexistent/qemu cannot be opened | fix: install the emulator again or re-register: binfmtctl enable riscv64-linux --force",
+            "entry exec-only matches, but the kernel cannot start its interpreter /nonexistent/qemu (ENOENT: it, or the loader of a dynamic one, is missing) | fix: install the emulator again, or register the one installed: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static --force",
             "the interpreter /nonexistent/qemu of entry exec-only was deleted | fix: reinstall the emulator, or register the one installed now: binfmtctl enable riscv64-linux --force",
             "entry exec-only accepts only non-PIE (ET_EXEC) riscv64-linux programs and, being newer, takes them from entry good: they run with /nonexistent/qemu | fix: remove it: echo -1 > /proc/sys/fs/binfmt_misc/exec-only",
         ]
@@ -560,4 +564,70 @@ true
     );
     // Found: no warning; the default ($T/empty/nix.conf, nothing there): the warning, once.
     assert_eq!(ok(&out), "0\n1\n0\n");
+}
+
+/// Run `setup`, then `bfc enable ENABLE` (its stderr kept) and `bfc check --json`:
+/// (enable's stderr, check's exit status, the system in check's report).
+fn enable_and_check(setup: &str, enable: &str, system_name: &str) -> (String, i32, Value) {
+    let t = scratch();
+    let (code, report) = check_in(
+        As::Me,
+        &t,
+        &format!("{setup}\nbfc enable {enable} >/dev/null 2>\"$T/enable.err\""),
+    );
+    let enable_err = std::fs::read_to_string(t.path().join("enable.err")).unwrap();
+    (enable_err, code, system(&report, system_name).clone())
+}
+
+/// What `enable` warns when a system's programs do not run, given check's problem.
+fn enable_says(system: &str, message: &str, fix: &str) -> String {
+    format!("binfmtctl: warning: {system} is registered but its programs do not run: {message}; {fix}; run binfmtctl check {system}\n")
+}
+
+/// Issue 14, section 4: with binfmt_misc switched off, check said "no entry ... fix: binfmtctl
+/// enable" although the entry exists; enable said it right. Both now ask one diagnosis.
+#[test]
+fn check_and_enable_both_say_binfmt_misc_is_disabled() {
+    let (enable_err, code, s) = enable_and_check(
+        "bfc enable riscv64-linux >/dev/null 2>&1 || exit 3\necho 0 > /proc/sys/fs/binfmt_misc/status || exit 4",
+        "riscv64-linux",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(s["exec"]["result"], "no_entry", "{s:#}");
+    let message = "binfmt_misc is disabled as a whole (/proc/sys/fs/binfmt_misc/status reads \"disabled\"), so the kernel runs no entry";
+    let fix = "enable it: echo 1 > /proc/sys/fs/binfmt_misc/status";
+    assert_eq!(messages(&s, "error"), [format!("{message} | fix: {fix}")]);
+    assert!(
+        enable_err.ends_with(&enable_says("riscv64-linux", message, fix)),
+        "{enable_err}"
+    );
+}
+
+/// Issue 14, section 4: with an --interpreter for another architecture, check said "may be
+/// a qemu bug"; enable named the mismatch. Both now name it, and the fix works.
+#[test]
+fn check_and_enable_both_name_an_interpreter_for_another_architecture() {
+    let (enable_err, code, s) = enable_and_check(
+        "",
+        "riscv64-linux --interpreter /usr/bin/qemu-aarch64-static",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(s["exec"]["result"], "failed", "{s:#}");
+    let message =
+        "the interpreter /usr/bin/qemu-aarch64-static emulates aarch64-linux, not riscv64-linux";
+    let fix = "register riscv64-linux's own emulator: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static";
+    assert_eq!(messages(&s, "error"), [format!("{message} | fix: {fix}")]);
+    assert!(
+        enable_err.ends_with(&enable_says("riscv64-linux", message, fix)),
+        "{enable_err}"
+    );
+    // The fix, as said, makes the check pass.
+    let (_, code, s) = enable_and_check(
+        "bfc enable riscv64-linux --interpreter /usr/bin/qemu-aarch64-static >/dev/null 2>&1; [ $? = 1 ] || exit 3",
+        "riscv64-linux --interpreter /usr/bin/qemu-riscv64-static",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 0, "{s:#}");
 }
