@@ -153,7 +153,7 @@ fn check_of_a_system_without_entry_says_to_enable_it() {
     assert_eq!(s["exec"]["result"], "no_entry", "{s}");
     assert_eq!(s["chroot"]["result"], "no_entry", "{s}");
     assert!(
-        text.contains("riscv64-linux  FAIL    -      -      Exec format error (no entry)"),
+        text.contains("riscv64-linux  FAIL    -      -      no entry  no entry  -\n"),
         "{text}"
     );
     assert!(text.contains("error riscv64-linux: no binfmt_misc entry runs riscv64-linux programs: exec gives \"Exec format error\"\n    fix: binfmtctl enable riscv64-linux\n"), "{text}");
@@ -630,4 +630,40 @@ fn check_and_enable_both_name_an_interpreter_for_another_architecture() {
         "riscv64-linux",
     );
     assert_eq!(code, 0, "{s:#}");
+}
+
+/// Issue 14, section 4: table rows reached 412 columns because failure messages sat in the
+/// EXEC and CHROOT cells. Cells are words; messages go below, each said once.
+#[test]
+fn check_table_cells_are_words_and_messages_go_below() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "bfc enable riscv64-linux --interpreter /usr/bin/qemu-aarch64-static >/dev/null 2>&1; [ $? = 1 ] || exit 3\n\
+         bfc enable arm64 >/dev/null 2>&1 || exit 3\n\
+         PATH=/nonexistent bfc check\n\
+         echo 0 > /proc/sys/fs/binfmt_misc/status || exit 4\n\
+         echo ==\n\
+         PATH=/nonexistent bfc check\n\
+         true",
+    );
+    let text = ok(&out);
+    let (wrong, off) = text.split_once("==\n").unwrap();
+    assert_eq!(
+        wrong,
+        "SYSTEM         RESULT  ENTRY          FLAGS  EXEC    CHROOT  ARGV0\n\
+         riscv64-linux  FAIL    riscv64-linux  PF     failed  failed  -\n\
+         aarch64-linux  ok      aarch64-linux  PF     ran     ran     yes\n\
+         error riscv64-linux: the interpreter /usr/bin/qemu-aarch64-static emulates aarch64-linux, not riscv64-linux\n    \
+         fix: register riscv64-linux's own emulator: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static\n"
+    );
+    assert_eq!(
+        off,
+        "SYSTEM         RESULT  ENTRY          FLAGS  EXEC      CHROOT    ARGV0\n\
+         riscv64-linux  FAIL    riscv64-linux  PF     no entry  no entry  -\n\
+         aarch64-linux  FAIL    aarch64-linux  PF     no entry  no entry  -\n\
+         error riscv64-linux, aarch64-linux: binfmt_misc is disabled as a whole (/proc/sys/fs/binfmt_misc/status reads \"disabled\"), so the kernel runs no entry\n    \
+         fix: enable it: echo 1 > /proc/sys/fs/binfmt_misc/status\n"
+    );
 }

@@ -576,6 +576,8 @@ fn nix_platforms(nix_conf: &Path) -> Option<Vec<String>> {
     out.status.success().then_some(platforms)
 }
 
+/// The table for people: a row a system, each cell a word or two (a message in a cell made
+/// rows 400 columns wide); then the problems, each said once with the systems it concerns.
 fn render(report: &Report) -> String {
     let rows: Vec<Vec<String>> = report
         .systems
@@ -591,8 +593,8 @@ fn render(report: &Report) -> String {
                 if c.ok { "ok" } else { "FAIL" }.to_owned(),
                 c.winner.clone().unwrap_or_else(|| "-".into()),
                 c.flags.clone().unwrap_or_else(|| "-".into()),
-                c.exec.text(),
-                c.chroot.text(),
+                c.exec.word().to_owned(),
+                c.chroot.word().to_owned(),
                 argv0.to_owned(),
             ]
         })
@@ -602,24 +604,29 @@ fn render(report: &Report) -> String {
     } else {
         output::table(
             &[
-                "SYSTEM",
-                "RESULT",
-                "ENTRY",
-                "FLAGS",
-                "EXEC",
-                "IN EMPTY CHROOT",
-                "ARGV0",
+                "SYSTEM", "RESULT", "ENTRY", "FLAGS", "EXEC", "CHROOT", "ARGV0",
             ],
             &rows,
         )
     };
+    // The same problem of several systems (binfmt_misc switched off) is said once.
+    let mut said: Vec<(&Problem, Vec<&str>)> = Vec::new();
     for c in &report.systems {
         for p in &c.problems {
-            text += &format!(
-                "{} {}: {}\n    fix: {}\n",
-                p.severity, c.system, p.message, p.fix
-            );
+            match said.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, systems)) => systems.push(&c.system),
+                None => said.push((p, vec![&c.system])),
+            }
         }
+    }
+    for (p, systems) in said {
+        text += &format!(
+            "{} {}: {}\n    fix: {}\n",
+            p.severity,
+            systems.join(", "),
+            p.message,
+            p.fix
+        );
     }
     for p in &report.problems {
         text += &format!("{}: {}\n    fix: {}\n", p.severity, p.message, p.fix);
