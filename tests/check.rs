@@ -667,3 +667,41 @@ fn check_table_cells_are_words_and_messages_go_below() {
          fix: enable it: echo 1 > /proc/sys/fs/binfmt_misc/status\n"
     );
 }
+
+/// Issue 14, section 4: for an entry with F, the exec in the empty chroot proves the plain
+/// one (the kernel runs the interpreter file it opened at registration, wherever the exec
+/// happens) and carries the argv[0] test: one qemu start a system, not two. Counted as the
+/// probe execs strace sees; `BINFMTCTL_CHECK_BOTH_EXECS=1` brings the plain one back.
+#[test]
+fn check_starts_qemu_once_for_an_entry_with_f() {
+    common::require("strace", "strace");
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 3
+bfc enable riscv64-linux --interpreter /usr/bin/qemu-riscv64 --name rv-dyn --runtime --force >/dev/null 2>&1; [ $? -le 1 ] || exit 3
+traced() { strace -f -qq -e trace=execve -o "$T/trace" "$B" --config "$T/config.toml" --state-dir "$T/state" check --json "$@" > "$T/report.json"
+  grep -c 'execve("[^"]*/\(aarch64\|riscv64\)-linux"' "$T/trace"; }
+traced arm64 riscv64-linux; cp "$T/report.json" "$T/one.json"
+BINFMTCTL_CHECK_BOTH_EXECS=1 traced arm64 riscv64-linux
+true"#,
+    );
+    let text = ok(&out);
+    // arm64 (PF): the chroot's exec only; riscv64-linux's winner rv-dyn (no F, a dynamic
+    // qemu) still gets both, as the chroot cannot prove anything there. Forced: both each.
+    assert_eq!(text, "3\n4\n", "{}", common::stderr(&out));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("one.json")).unwrap()).unwrap();
+    let arm = system(&report, "aarch64-linux");
+    assert_eq!(arm["exec_implied"], true, "{arm:#}");
+    assert_eq!(
+        arm["exec"],
+        serde_json::json!({"result": "ran", "argv0_preserved": true})
+    );
+    let rv = system(&report, "riscv64-linux");
+    assert_eq!(rv["winner"], "rv-dyn", "{rv:#}");
+    assert_eq!(rv["exec_implied"], false, "{rv:#}");
+    assert_eq!(rv["exec"]["result"], "ran", "{rv:#}");
+    assert_eq!(rv["chroot"]["result"], "no_interpreter", "{rv:#}");
+}

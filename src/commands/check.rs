@@ -41,8 +41,14 @@ struct SystemCheck {
     winner: Option<String>,
     interpreter: Option<String>,
     flags: Option<String>,
-    /// A plain exec of the probe, through the kernel.
+    /// A plain exec of the probe, through the kernel; or, when `exec_implied`, the chroot's
+    /// outcome standing for it.
     exec: Outcome,
+    /// True when the plain exec was not run because the exec in the empty chroot ran: the
+    /// winner has flag F, so the kernel ran the very interpreter file a plain exec would,
+    /// through the same entry (issue 14: one qemu start a system instead of two).
+    /// `BINFMTCTL_CHECK_BOTH_EXECS=1` runs both always.
+    exec_implied: bool,
     /// The probe exec'd inside an empty chroot in fresh user + mount namespaces.
     chroot: Outcome,
     /// Whether argv[0] reached the program (null when the probe did not run).
@@ -69,6 +75,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let state = ctx.state()?;
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
+    let both_execs = std::env::var_os(BOTH_EXECS).is_some_and(|v| v == "1");
     let facility = if !ctx.registry.is_mounted() {
         Facility::Unmounted
     } else if ctx.registry.facility_enabled()? {
@@ -110,6 +117,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
                     foreign: &foreign,
                     dir: &dir,
                     facility,
+                    both_execs,
                 };
                 scope.spawn(move || check_system(ctx, system, &around))
             })
@@ -233,6 +241,7 @@ fn joined(system: &str, joined: std::thread::Result<Result<SystemCheck>>) -> Res
         exec: Outcome::Failed {
             message: message.clone(),
         },
+        exec_implied: false,
         chroot: Outcome::NotTested {
             reason: "binfmtctl hit an internal error".to_owned(),
         },
@@ -379,16 +388,27 @@ struct Around<'a> {
     foreign: &'a BTreeMap<String, String>,
     dir: &'a ProbeDir,
     facility: Facility,
+    /// [`BOTH_EXECS`] is set: the plain exec runs even where the chroot's proves it.
+    both_execs: bool,
 }
+
+/// Set to 1, `check` runs the plain exec of every probe even where the exec in the empty
+/// chroot already proves it (an entry with F): how check worked before issue 14, kept for
+/// comparison (bench/bench.py) and for whoever wants both execs seen.
+pub const BOTH_EXECS: &str = "BINFMTCTL_CHECK_BOTH_EXECS";
 
 fn check_system(ctx: &Ctx, system: &str, around: &Around) -> Result<SystemCheck> {
     let profile = ctx.profiles.lookup(system)?;
     let probe = probe::for_system(system);
     let dispatch = Dispatch::new(profile, probe.as_ref(), around.entries);
     let winner = dispatch.probe_winner();
-    let (exec, chroot) = match &probe {
-        Some(p) => run_probe(p, around.dir),
-        None => (Outcome::NotProbed, Outcome::NotProbed),
+    let (exec, chroot, exec_implied) = match &probe {
+        Some(p) => run_probe(
+            p,
+            around.dir,
+            winner.is_some_and(|w| w.flags.fix_binary) && !around.both_execs,
+        ),
+        None => (Outcome::NotProbed, Outcome::NotProbed, false),
     };
     // The facts the diagnosis needs from files: only read when they can matter.
     let emulates_other = winner
@@ -438,6 +458,7 @@ fn check_system(ctx: &Ctx, system: &str, around: &Around) -> Result<SystemCheck>
         interpreter: winner.map(|w| w.interpreter.clone()),
         flags: winner.map(|w| w.flags.to_string()),
         exec,
+        exec_implied,
         chroot,
         argv0_preserved,
         problems,
@@ -461,12 +482,27 @@ fn write_probe(system: &str, dir: &ProbeDir) -> Result<()> {
     Ok(())
 }
 
-/// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot.
-fn run_probe(p: &probe::Probe, dir: &ProbeDir) -> (Outcome, Outcome) {
+/// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot:
+/// (plain, chroot, whether the plain outcome is the chroot's standing for it).
+///
+/// `chroot_proves` (the winning entry has flag F): the kernel opened the interpreter at
+/// registration and runs that file wherever the exec happens, so a run in the empty chroot,
+/// through the same entry, proves the plain exec too and carries the argv[0] test. Then the
+/// chroot goes first, and the plain exec runs only when the chroot's did not: to tell what
+/// failed where. Each exec is a qemu start, the bulk of check's CPU time (BENCHMARKS.md, 4).
+fn run_probe(p: &probe::Probe, dir: &ProbeDir, chroot_proves: bool) -> (Outcome, Outcome, bool) {
     let sub = dir.path().join(format!("{}.d", p.system));
+    if chroot_proves {
+        let chroot = trial::exec_in_chroot(p, &sub);
+        if chroot.ran() {
+            return (chroot.clone(), chroot, true);
+        }
+        return (trial::exec(p, &sub.join(p.system)), chroot, false);
+    }
     (
         trial::exec(p, &sub.join(p.system)),
         trial::exec_in_chroot(p, &sub),
+        false,
     )
 }
 
