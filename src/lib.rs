@@ -5,6 +5,7 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diagnose;
 pub mod elf;
 pub mod exec;
 pub mod exit_codes;

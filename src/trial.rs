@@ -162,6 +162,18 @@ impl Outcome {
         }
     }
 
+    /// In a word or two, for a table's cell; what went wrong is said below the table.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Ran { .. } => "ran",
+            Outcome::NoEntry => "no entry",
+            Outcome::NoInterpreter => "no interpreter",
+            Outcome::Failed { .. } => "failed",
+            Outcome::NotTested { .. } => "not tested",
+            Outcome::NotProbed => "not probed",
+        }
+    }
+
     pub fn ran(&self) -> bool {
         matches!(self, Outcome::Ran { .. })
     }

@@ -10,7 +10,11 @@ use serde_json::Value;
 
 /// Run a script that ends with `bfc check --json`; return (exit status of check, report).
 fn check(who: As, setup: &str) -> (i32, Value) {
-    let t = scratch();
+    check_in(who, &scratch(), setup)
+}
+
+/// As [`check`], in the scratch directory `t`.
+fn check_in(who: As, t: &tempfile::TempDir, setup: &str) -> (i32, Value) {
     let out = private(
         who,
         t.path(),
@@ -149,7 +153,7 @@ fn check_of_a_system_without_entry_says_to_enable_it() {
     assert_eq!(s["exec"]["result"], "no_entry", "{s}");
     assert_eq!(s["chroot"]["result"], "no_entry", "{s}");
     assert!(
-        text.contains("riscv64-linux  FAIL    -      -      Exec format error (no entry)"),
+        text.contains("riscv64-linux  FAIL    -      -      no entry  no entry  -\n"),
         "{text}"
     );
     assert!(text.contains("error riscv64-linux: no binfmt_misc entry runs riscv64-linux programs: exec gives \"Exec format error\"\n    fix: binfmtctl enable riscv64-linux\n"), "{text}");
@@ -246,7 +250,7 @@ fn check_blames_the_entry_the_kernel_uses_for_the_probe() {
     assert_eq!(
         messages(s, "error"),
         [
-            "entry exec-only matches, but its interpreter /nonexistent/qemu cannot be opened | fix: install the emulator again or re-register: binfmtctl enable riscv64-linux --force",
+            "entry exec-only matches, but the kernel cannot start its interpreter /nonexistent/qemu (ENOENT: it, or the loader of a dynamic one, is missing) | fix: install the emulator again, or register the one installed: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static --force",
             "the interpreter /nonexistent/qemu of entry exec-only was deleted | fix: reinstall the emulator, or register the one installed now: binfmtctl enable riscv64-linux --force",
             "entry exec-only accepts only non-PIE (ET_EXEC) riscv64-linux programs and, being newer, takes them from entry good: they run with /nonexistent/qemu | fix: remove it: echo -1 > /proc/sys/fs/binfmt_misc/exec-only",
         ]
@@ -560,4 +564,144 @@ true
     );
     // Found: no warning; the default ($T/empty/nix.conf, nothing there): the warning, once.
     assert_eq!(ok(&out), "0\n1\n0\n");
+}
+
+/// Run `setup`, then `bfc enable ENABLE` (its stderr kept) and `bfc check --json`:
+/// (enable's stderr, check's exit status, the system in check's report).
+fn enable_and_check(setup: &str, enable: &str, system_name: &str) -> (String, i32, Value) {
+    let t = scratch();
+    let (code, report) = check_in(
+        As::Me,
+        &t,
+        &format!("{setup}\nbfc enable {enable} >/dev/null 2>\"$T/enable.err\""),
+    );
+    let enable_err = std::fs::read_to_string(t.path().join("enable.err")).unwrap();
+    (enable_err, code, system(&report, system_name).clone())
+}
+
+/// What `enable` warns when a system's programs do not run, given check's problem.
+fn enable_says(system: &str, message: &str, fix: &str) -> String {
+    format!("binfmtctl: warning: {system} is registered but its programs do not run: {message}; {fix}; run binfmtctl check {system}\n")
+}
+
+/// Issue 14, section 4: with binfmt_misc switched off, check said "no entry ... fix: binfmtctl
+/// enable" although the entry exists; enable said it right. Both now ask one diagnosis.
+#[test]
+fn check_and_enable_both_say_binfmt_misc_is_disabled() {
+    let (enable_err, code, s) = enable_and_check(
+        "bfc enable riscv64-linux >/dev/null 2>&1 || exit 3\necho 0 > /proc/sys/fs/binfmt_misc/status || exit 4",
+        "riscv64-linux",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(s["exec"]["result"], "no_entry", "{s:#}");
+    let message = "binfmt_misc is disabled as a whole (/proc/sys/fs/binfmt_misc/status reads \"disabled\"), so the kernel runs no entry";
+    let fix = "enable it: echo 1 > /proc/sys/fs/binfmt_misc/status";
+    assert_eq!(messages(&s, "error"), [format!("{message} | fix: {fix}")]);
+    assert!(
+        enable_err.ends_with(&enable_says("riscv64-linux", message, fix)),
+        "{enable_err}"
+    );
+}
+
+/// Issue 14, section 4: with an --interpreter for another architecture, check said "may be
+/// a qemu bug"; enable named the mismatch. Both now name it, and the fix works.
+#[test]
+fn check_and_enable_both_name_an_interpreter_for_another_architecture() {
+    let (enable_err, code, s) = enable_and_check(
+        "",
+        "riscv64-linux --interpreter /usr/bin/qemu-aarch64-static",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(s["exec"]["result"], "failed", "{s:#}");
+    let message =
+        "the interpreter /usr/bin/qemu-aarch64-static emulates aarch64-linux, not riscv64-linux";
+    let fix = "register riscv64-linux's own emulator: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static";
+    assert_eq!(messages(&s, "error"), [format!("{message} | fix: {fix}")]);
+    assert!(
+        enable_err.ends_with(&enable_says("riscv64-linux", message, fix)),
+        "{enable_err}"
+    );
+    // The fix, as said, makes the check pass.
+    let (_, code, s) = enable_and_check(
+        "bfc enable riscv64-linux --interpreter /usr/bin/qemu-aarch64-static >/dev/null 2>&1; [ $? = 1 ] || exit 3",
+        "riscv64-linux --interpreter /usr/bin/qemu-riscv64-static",
+        "riscv64-linux",
+    );
+    assert_eq!(code, 0, "{s:#}");
+}
+
+/// Issue 14, section 4: table rows reached 412 columns because failure messages sat in the
+/// EXEC and CHROOT cells. Cells are words; messages go below, each said once.
+#[test]
+fn check_table_cells_are_words_and_messages_go_below() {
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        "bfc enable riscv64-linux --interpreter /usr/bin/qemu-aarch64-static >/dev/null 2>&1; [ $? = 1 ] || exit 3\n\
+         bfc enable arm64 >/dev/null 2>&1 || exit 3\n\
+         PATH=/nonexistent bfc check\n\
+         echo 0 > /proc/sys/fs/binfmt_misc/status || exit 4\n\
+         echo ==\n\
+         PATH=/nonexistent bfc check\n\
+         true",
+    );
+    let text = ok(&out);
+    let (wrong, off) = text.split_once("==\n").unwrap();
+    assert_eq!(
+        wrong,
+        "SYSTEM         RESULT  ENTRY          FLAGS  EXEC    CHROOT  ARGV0\n\
+         riscv64-linux  FAIL    riscv64-linux  PF     failed  failed  -\n\
+         aarch64-linux  ok      aarch64-linux  PF     ran     ran     yes\n\
+         error riscv64-linux: the interpreter /usr/bin/qemu-aarch64-static emulates aarch64-linux, not riscv64-linux\n    \
+         fix: register riscv64-linux's own emulator: binfmtctl enable riscv64-linux --interpreter /usr/bin/qemu-riscv64-static\n"
+    );
+    assert_eq!(
+        off,
+        "SYSTEM         RESULT  ENTRY          FLAGS  EXEC      CHROOT    ARGV0\n\
+         riscv64-linux  FAIL    riscv64-linux  PF     no entry  no entry  -\n\
+         aarch64-linux  FAIL    aarch64-linux  PF     no entry  no entry  -\n\
+         error riscv64-linux, aarch64-linux: binfmt_misc is disabled as a whole (/proc/sys/fs/binfmt_misc/status reads \"disabled\"), so the kernel runs no entry\n    \
+         fix: enable it: echo 1 > /proc/sys/fs/binfmt_misc/status\n"
+    );
+}
+
+/// Issue 14, section 4: for an entry with F, the exec in the empty chroot proves the plain
+/// one (the kernel runs the interpreter file it opened at registration, wherever the exec
+/// happens) and carries the argv[0] test: one qemu start a system, not two. Counted as the
+/// probe execs strace sees; `BINFMTCTL_CHECK_BOTH_EXECS=1` brings the plain one back.
+#[test]
+fn check_starts_qemu_once_for_an_entry_with_f() {
+    common::require("strace", "strace");
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        r#"bfc enable riscv64-linux arm64 >/dev/null 2>&1 || exit 3
+bfc enable riscv64-linux --interpreter /usr/bin/qemu-riscv64 --name rv-dyn --runtime --force >/dev/null 2>&1; [ $? -le 1 ] || exit 3
+traced() { strace -f -qq -e trace=execve -o "$T/trace" "$B" --config "$T/config.toml" --state-dir "$T/state" check --json "$@" > "$T/report.json"
+  grep -c 'execve("[^"]*/\(aarch64\|riscv64\)-linux"' "$T/trace"; }
+traced arm64 riscv64-linux; cp "$T/report.json" "$T/one.json"
+BINFMTCTL_CHECK_BOTH_EXECS=1 traced arm64 riscv64-linux
+true"#,
+    );
+    let text = ok(&out);
+    // arm64 (PF): the chroot's exec only; riscv64-linux's winner rv-dyn (no F, a dynamic
+    // qemu) still gets both, as the chroot cannot prove anything there. Forced: both each.
+    assert_eq!(text, "3\n4\n", "{}", common::stderr(&out));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("one.json")).unwrap()).unwrap();
+    let arm = system(&report, "aarch64-linux");
+    assert_eq!(arm["exec_implied"], true, "{arm:#}");
+    assert_eq!(
+        arm["exec"],
+        serde_json::json!({"result": "ran", "argv0_preserved": true})
+    );
+    let rv = system(&report, "riscv64-linux");
+    assert_eq!(rv["winner"], "rv-dyn", "{rv:#}");
+    assert_eq!(rv["exec_implied"], false, "{rv:#}");
+    assert_eq!(rv["exec"]["result"], "ran", "{rv:#}");
+    assert_eq!(rv["chroot"]["result"], "no_interpreter", "{rv:#}");
 }

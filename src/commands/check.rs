@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::CheckArgs;
+use crate::diagnose::{self, Facility, Facts, Problem};
 use crate::probe;
 use crate::profile::{program_kinds, Profile};
 use crate::registry::Entry;
@@ -40,8 +41,14 @@ struct SystemCheck {
     winner: Option<String>,
     interpreter: Option<String>,
     flags: Option<String>,
-    /// A plain exec of the probe, through the kernel.
+    /// A plain exec of the probe, through the kernel; or, when `exec_implied`, the chroot's
+    /// outcome standing for it.
     exec: Outcome,
+    /// True when the plain exec was not run because the exec in the empty chroot ran: the
+    /// winner has flag F, so the kernel ran the very interpreter file a plain exec would,
+    /// through the same entry (issue 14: one qemu start a system instead of two).
+    /// `BINFMTCTL_CHECK_BOTH_EXECS=1` runs both always.
+    exec_implied: bool,
     /// The probe exec'd inside an empty chroot in fresh user + mount namespaces.
     chroot: Outcome,
     /// Whether argv[0] reached the program (null when the probe did not run).
@@ -50,28 +57,12 @@ struct SystemCheck {
     ok: bool,
 }
 
-#[derive(Serialize, Clone)]
-struct Problem {
-    /// "error" (the check fails) or "warning".
-    severity: &'static str,
-    message: String,
-    fix: String,
-}
-
 fn error(message: String, fix: String) -> Problem {
-    Problem {
-        severity: "error",
-        message,
-        fix,
-    }
+    Problem::error(message, fix)
 }
 
 fn warning(message: String, fix: String) -> Problem {
-    Problem {
-        severity: "warning",
-        message,
-        fix,
-    }
+    Problem::warning(message, fix)
 }
 
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
@@ -84,6 +75,14 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     let state = ctx.state()?;
     let systems = select_systems(ctx, args, &config, &entries)?;
     let dir = ProbeDir::new()?;
+    let both_execs = std::env::var_os(BOTH_EXECS).is_some_and(|v| v == "1");
+    let facility = if !ctx.registry.is_mounted() {
+        Facility::Unmounted
+    } else if ctx.registry.facility_enabled()? {
+        Facility::Enabled
+    } else {
+        Facility::Disabled
+    };
     let mut problems = table_problems(&entries, ctx.registry.root());
     // How to be rid of each entry binfmtctl did not make, for shadowing warnings.
     let scanned = crate::binfmtd::scan(crate::binfmtd::DIRS);
@@ -112,8 +111,15 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         let handles: Vec<_> = systems
             .iter()
             .map(|system| {
-                let (entries, state, foreign, dir) = (&entries, &state, &foreign, &dir);
-                scope.spawn(move || check_system(ctx, system, entries, state, foreign, dir))
+                let around = Around {
+                    entries: &entries,
+                    state: &state,
+                    foreign: &foreign,
+                    dir: &dir,
+                    facility,
+                    both_execs,
+                };
+                scope.spawn(move || check_system(ctx, system, &around))
             })
             .collect();
         handles
@@ -142,23 +148,20 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
             ));
         }
     }
-    // Only emulated systems need binfmt_misc: `check x86_64-linux` on an x86_64 host does not.
-    let native = crate::native::table();
-    let only_native =
-        !checks.is_empty() && checks.iter().all(|c| native.contains(&c.system.as_str()));
-    let table_problem = if only_native { warning } else { error };
-    if !ctx.registry.is_mounted() {
-        problems.push(table_problem(
-            format!("binfmt_misc is not mounted at {}", ctx.registry.root().display()),
-            format!("run `binfmtctl enable SYSTEM` (it mounts it) or: mount -t binfmt_misc binfmt_misc {}", ctx.registry.root().display()),
-        ));
-    } else if !ctx.registry.facility_enabled()? {
-        problems.push(table_problem(
-            "binfmt_misc is disabled as a whole (its status file reads \"disabled\")".into(),
-            format!("echo 1 > {}", ctx.registry.root().join("status").display()),
-        ));
+    // binfmt_misc as a whole, said once: by the systems it fails (the same words for each,
+    // diagnose::facility_problem), else here. Only emulated systems need binfmt_misc: `check
+    // x86_64-linux` on an x86_64 host does not, so then it is a warning.
+    if let Some(mut p) = diagnose::facility_problem(facility, ctx.registry.root()) {
+        let native = crate::native::table();
+        let said = checks.iter().flat_map(|c| &c.problems).any(|q| *q == p);
+        if !said {
+            if checks.iter().all(|c| native.contains(&c.system.as_str())) && !checks.is_empty() {
+                p.severity = diagnose::Severity::Warning;
+            }
+            problems.push(p);
+        }
     }
-    let ok = checks.iter().all(|c| c.ok) && problems.iter().all(|p| p.severity != "error");
+    let ok = checks.iter().all(|c| c.ok) && problems.iter().all(|p| !p.is_error());
     let report = Report {
         ok,
         systems: checks,
@@ -238,6 +241,7 @@ fn joined(system: &str, joined: std::thread::Result<Result<SystemCheck>>) -> Res
         exec: Outcome::Failed {
             message: message.clone(),
         },
+        exec_implied: false,
         chroot: Outcome::NotTested {
             reason: "binfmtctl hit an internal error".to_owned(),
         },
@@ -376,97 +380,73 @@ impl<'e> Dispatch<'e> {
     }
 }
 
-fn check_system(
-    ctx: &Ctx,
-    system: &str,
-    entries: &[Entry],
-    state: &crate::state::State,
-    foreign: &BTreeMap<String, String>,
-    dir: &ProbeDir,
-) -> Result<SystemCheck> {
+/// What every system's check reads: the table as it was when `check` started.
+struct Around<'a> {
+    entries: &'a [Entry],
+    state: &'a crate::state::State,
+    /// How to be rid of each entry binfmtctl did not make.
+    foreign: &'a BTreeMap<String, String>,
+    dir: &'a ProbeDir,
+    facility: Facility,
+    /// [`BOTH_EXECS`] is set: the plain exec runs even where the chroot's proves it.
+    both_execs: bool,
+}
+
+/// Set to 1, `check` runs the plain exec of every probe even where the exec in the empty
+/// chroot already proves it (an entry with F): how check worked before issue 14, kept for
+/// comparison (bench/bench.py) and for whoever wants both execs seen.
+pub const BOTH_EXECS: &str = "BINFMTCTL_CHECK_BOTH_EXECS";
+
+fn check_system(ctx: &Ctx, system: &str, around: &Around) -> Result<SystemCheck> {
     let profile = ctx.profiles.lookup(system)?;
     let probe = probe::for_system(system);
-    let dispatch = Dispatch::new(profile, probe.as_ref(), entries);
+    let dispatch = Dispatch::new(profile, probe.as_ref(), around.entries);
     let winner = dispatch.probe_winner();
-    let mut problems = Vec::new();
-    let (exec, chroot) = match &probe {
-        Some(p) => run_probe(p, dir),
-        None => (Outcome::NotProbed, Outcome::NotProbed),
+    let (exec, chroot, exec_implied) = match &probe {
+        Some(p) => run_probe(
+            p,
+            around.dir,
+            winner.is_some_and(|w| w.flags.fix_binary) && !around.both_execs,
+        ),
+        None => (Outcome::NotProbed, Outcome::NotProbed, false),
     };
+    // The facts the diagnosis needs from files: only read when they can matter.
+    let emulates_other = winner
+        .filter(|_| matches!(exec, Outcome::Failed { .. }))
+        .and_then(|w| diagnose::emulated_by(&w.interpreter, profile, &ctx.profiles));
+    let interpreter_dynamic = winner.is_some_and(|w| {
+        chroot == Outcome::NoInterpreter
+            && elf::read_file(Path::new(&w.interpreter)).is_ok_and(|i| !i.is_static())
+    });
+    let own = (exec.failed() || chroot.failed())
+        .then(|| crate::interpreter::find(profile))
+        .flatten();
+    let install_hint = crate::interpreter::install_hint(profile);
     let enable = format!("binfmtctl enable {system}");
-    let by_hand = match profile.cpu.as_deref() {
-        Some(_) => "check the interpreter by hand; this may be a qemu bug",
-        None => "check the interpreter by hand",
-    };
-    match (&exec, winner) {
-        (Outcome::Ran { .. }, _) => {}
-        (Outcome::NotProbed, None) => problems.push(error(
-            format!("no enabled binfmt_misc entry accepts {system} programs"),
-            enable.clone(),
-        )),
-        (Outcome::NotTested { reason }, _) => problems.push(error(
-            format!("the {system} probe could not be run: {reason}"),
-            "run binfmtctl check where programs may run (e.g. TMPDIR=/run/user/$UID)".to_owned(),
-        )),
-        (Outcome::NoEntry, _) => problems.push(error(
-            format!(
-                "no binfmt_misc entry runs {system} programs: exec gives \"Exec format error\""
-            ),
-            enable.clone(),
-        )),
-        (Outcome::NotProbed, Some(w)) => problems.push(warning(
-            format!("{system} not probed: binfmtctl has no probe program for it, so whether entry {} runs its programs is unknown", w.name),
-            format!("run a {system} program by hand to test entry {} (interpreter {})", w.name, w.interpreter),
-        )),
-        (Outcome::NoInterpreter, Some(w)) => problems.push(error(
-            format!(
-                "entry {} matches, but its interpreter {} cannot be opened",
-                w.name, w.interpreter
-            ),
-            format!("install the emulator again or re-register: {enable} --force"),
-        )),
-        (other, _) => problems.push(error(
-            format!(
-                "the {system} probe did not run through the kernel: {}",
-                other.text()
-            ),
-            by_hand.into(),
-        )),
-    }
-    if exec.ran() {
-        match &chroot {
-            Outcome::Ran { .. } => {}
-            Outcome::NoInterpreter => problems.push(chroot_unreachable(profile, winner)),
-            Outcome::NotTested { reason } => problems.push(warning(
-                format!(
-                    "chroot not tested: {reason}{}",
-                    match winner {
-                        Some(w) if !w.flags.fix_binary => format!(" (entry {} lacks flag F, so it would not work there)", w.name),
-                        _ => String::new(),
-                    }
-                ),
-                "run binfmtctl check as root, or where new user namespaces are allowed (sysctl user.max_user_namespaces > 0; Ubuntu: sysctl kernel.apparmor_restrict_unprivileged_userns=0; Docker: --security-opt seccomp=unconfined)".into(),
-            )),
-            other => problems.push(error(format!("inside an empty chroot the probe failed: {}", other.text()), by_hand.into())),
-        }
-    }
+    let mut problems = diagnose::diagnose(&Facts {
+        system,
+        qemu: profile.cpu.is_some(),
+        root: ctx.registry.root(),
+        facility: around.facility,
+        winner,
+        meant: None,
+        exec: &exec,
+        chroot: Some(&chroot),
+        emulates_other: emulates_other.as_deref(),
+        interpreter_dynamic,
+        own_emulator: own.as_ref().map(|i| (i.path.as_path(), i.is_static)),
+        install_hint: &install_hint,
+        enable: &enable,
+    });
     let argv0_preserved = match &exec {
         Outcome::Ran { argv0_preserved } => Some(*argv0_preserved),
         _ => None,
     };
-    if let (Some(w), Some(false)) = (winner, argv0_preserved) {
-        if w.flags.preserve_argv0 {
-            problems.push(error(
-                format!("entry {} has flag P but argv[0] did not reach the program: the interpreter {} does not honour it (qemu >= 6 and Linux >= 5.12 needed)", w.name, w.interpreter),
-                "upgrade qemu-user".into(),
-            ));
-        }
-    }
     if let Some(w) = winner {
-        problems.extend(entry_warnings(w, profile, state));
+        problems.extend(entry_warnings(w, profile, around.state));
     }
-    problems.extend(dispatch.problems(system, ctx.registry.root(), foreign, !exec.failed()));
-    let ok = problems.iter().all(|p| p.severity != "error");
+    problems.extend(dispatch.problems(system, ctx.registry.root(), around.foreign, !exec.failed()));
+    let ok = problems.iter().all(|p| !p.is_error());
     Ok(SystemCheck {
         system: system.to_owned(),
         entries: dispatch
@@ -478,49 +458,12 @@ fn check_system(
         interpreter: winner.map(|w| w.interpreter.clone()),
         flags: winner.map(|w| w.flags.to_string()),
         exec,
+        exec_implied,
         chroot,
         argv0_preserved,
         problems,
         ok,
     })
-}
-
-/// The probe ran plainly but got ENOENT in the empty chroot: without F the kernel looks the
-/// interpreter up there; with F it has the file, but a dynamic one still needs its loader and
-/// libraries, which are not there.
-fn chroot_unreachable(profile: &Profile, winner: Option<&Entry>) -> Problem {
-    let system = &*profile.system;
-    let seen = "inside an empty chroot (what containers and the Nix sandbox see) the interpreter";
-    let Some(w) = winner.filter(|w| w.flags.fix_binary) else {
-        return error(
-            format!(
-                "{seen} {} is not reachable: the entry lacks flag F",
-                winner.map_or("?", |w| w.interpreter.as_str())
-            ),
-            format!("register a static qemu with F: install qemu-user-static, then binfmtctl enable {system} --force"),
-        );
-    };
-    let dynamic = elf::read_file(Path::new(&w.interpreter)).is_ok_and(|i| !i.is_static());
-    if !dynamic {
-        return error(
-            format!("{seen} {} was not found (ENOENT) although entry {} has flag F", w.interpreter, w.name),
-            format!("register it again (F takes the file as it is then): binfmtctl enable {system} --force"),
-        );
-    }
-    let fix = match crate::interpreter::find(profile).filter(|i| i.is_static) {
-        Some(i) => format!(
-            "use a static qemu: binfmtctl enable {system} --interpreter {} --force",
-            i.path.display()
-        ),
-        None => format!(
-            "use a static qemu: {}; then binfmtctl enable {system} --force",
-            crate::interpreter::install_hint(profile)
-        ),
-    };
-    error(
-        format!("{seen} {} does not start: it has flag F but is dynamically linked, and its loader and libraries are not there", w.interpreter),
-        fix,
-    )
 }
 
 /// Write the system's probe into a directory of its own (the chroot: nothing but the probe).
@@ -539,12 +482,27 @@ fn write_probe(system: &str, dir: &ProbeDir) -> Result<()> {
     Ok(())
 }
 
-/// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot.
-fn run_probe(p: &probe::Probe, dir: &ProbeDir) -> (Outcome, Outcome) {
+/// Execute the system's probe (written by `write_probe`) plainly and in an empty chroot:
+/// (plain, chroot, whether the plain outcome is the chroot's standing for it).
+///
+/// `chroot_proves` (the winning entry has flag F): the kernel opened the interpreter at
+/// registration and runs that file wherever the exec happens, so a run in the empty chroot,
+/// through the same entry, proves the plain exec too and carries the argv[0] test. Then the
+/// chroot goes first, and the plain exec runs only when the chroot's did not: to tell what
+/// failed where. Each exec is a qemu start, the bulk of check's CPU time (BENCHMARKS.md, 4).
+fn run_probe(p: &probe::Probe, dir: &ProbeDir, chroot_proves: bool) -> (Outcome, Outcome, bool) {
     let sub = dir.path().join(format!("{}.d", p.system));
+    if chroot_proves {
+        let chroot = trial::exec_in_chroot(p, &sub);
+        if chroot.ran() {
+            return (chroot.clone(), chroot, true);
+        }
+        return (trial::exec(p, &sub.join(p.system)), chroot, false);
+    }
     (
         trial::exec(p, &sub.join(p.system)),
         trial::exec_in_chroot(p, &sub),
+        false,
     )
 }
 
@@ -654,6 +612,8 @@ fn nix_platforms(nix_conf: &Path) -> Option<Vec<String>> {
     out.status.success().then_some(platforms)
 }
 
+/// The table for people: a row a system, each cell a word or two (a message in a cell made
+/// rows 400 columns wide); then the problems, each said once with the systems it concerns.
 fn render(report: &Report) -> String {
     let rows: Vec<Vec<String>> = report
         .systems
@@ -669,8 +629,8 @@ fn render(report: &Report) -> String {
                 if c.ok { "ok" } else { "FAIL" }.to_owned(),
                 c.winner.clone().unwrap_or_else(|| "-".into()),
                 c.flags.clone().unwrap_or_else(|| "-".into()),
-                c.exec.text(),
-                c.chroot.text(),
+                c.exec.word().to_owned(),
+                c.chroot.word().to_owned(),
                 argv0.to_owned(),
             ]
         })
@@ -680,24 +640,29 @@ fn render(report: &Report) -> String {
     } else {
         output::table(
             &[
-                "SYSTEM",
-                "RESULT",
-                "ENTRY",
-                "FLAGS",
-                "EXEC",
-                "IN EMPTY CHROOT",
-                "ARGV0",
+                "SYSTEM", "RESULT", "ENTRY", "FLAGS", "EXEC", "CHROOT", "ARGV0",
             ],
             &rows,
         )
     };
+    // The same problem of several systems (binfmt_misc switched off) is said once.
+    let mut said: Vec<(&Problem, Vec<&str>)> = Vec::new();
     for c in &report.systems {
         for p in &c.problems {
-            text += &format!(
-                "{} {}: {}\n    fix: {}\n",
-                p.severity, c.system, p.message, p.fix
-            );
+            match said.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, systems)) => systems.push(&c.system),
+                None => said.push((p, vec![&c.system])),
+            }
         }
+    }
+    for (p, systems) in said {
+        text += &format!(
+            "{} {}: {}\n    fix: {}\n",
+            p.severity,
+            systems.join(", "),
+            p.message,
+            p.fix
+        );
     }
     for p in &report.problems {
         text += &format!("{}: {}\n    fix: {}\n", p.severity, p.message, p.fix);
@@ -727,7 +692,7 @@ mod tests {
         assert_eq!(c.system, "riscv64-linux");
         assert!(!c.ok, "a panic must fail the check (exit 1)");
         assert_eq!(c.problems.len(), 1);
-        assert_eq!(c.problems[0].severity, "error");
+        assert!(c.problems[0].is_error());
         assert_eq!(
             c.problems[0].message,
             "binfmtctl hit an internal error while checking riscv64-linux: boom"

@@ -13,7 +13,7 @@ use crate::interpreter::{self, Interpreter};
 use crate::output;
 use crate::plan::{self, Action, Foreign};
 use crate::probe::{self, Probe};
-use crate::profile::{Profile, Profiles};
+use crate::profile::Profile;
 use crate::registry::{Entry, EntryName, Flags, Registration};
 use crate::trial::{self, Outcome, ProbeDir};
 use crate::{binfmtd, exit_codes, native, store, transaction};
@@ -270,8 +270,8 @@ fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
         .collect()
 }
 
-/// Why a registered system's programs do not run, from its probe's outcome, with the fix
-/// where the outcome tells one; None when they run (or nothing was run).
+/// Why a registered system's programs do not run, from its probe's outcome, as `check` says
+/// it (one diagnosis, [`crate::diagnose`]); None when they run (or nothing was run).
 fn not_running(
     w: &Wanted,
     args: &EnableArgs,
@@ -279,82 +279,54 @@ fn not_running(
     facility_disabled: bool,
     ctx: &Ctx,
 ) -> Option<String> {
-    let system = &*w.profile.system;
-    let root = ctx.registry.root();
-    // The probe went to the entry the kernel uses for it (its own header decides), which may
-    // be another, newer one. Not for "Exec format error": then no entry took it at all.
-    let table = ctx.registry.entries().unwrap_or_default();
-    let winner = probe::for_system(system)
-        .and_then(|p| crate::registry::winner(&table, std::path::Path::new(system), &p.bytes))
-        .filter(|e| e.name != w.reg.name);
-    // (Not for "Exec format error": no entry took the probe at all.)
-    let failed = outcome.failed() && *outcome != Outcome::NoEntry;
-    if let (Some(other), true) = (winner, failed) {
-        return Some(format!(
-            "{system} is registered, but its programs go to the newer entry {} (interpreter {}), which does not run \
-             them: {}; remove that entry (binfmtctl disable --name {}) or register {} again as the newest \
-             (binfmtctl disable {system} && binfmtctl enable {system})",
-            other.name,
-            other.interpreter,
-            outcome.text(),
-            other.name,
-            w.reg.name
-        ));
-    }
-    let interp = &w.reg.interpreter;
-    let (what, fix) = match outcome {
-        Outcome::Ran { .. } | Outcome::NotProbed | Outcome::NotTested { .. } => return None,
-        Outcome::NoEntry if facility_disabled => (
-            format!(
-                "binfmt_misc is disabled as a whole ({} reads \"disabled\"), so the kernel runs no entry",
-                root.join("status").display()
-            ),
-            Some(format!(
-                "enable it: echo 1 > {}",
-                root.join("status").display()
-            )),
-        ),
-        Outcome::NoEntry => (
-            "exec gives \"Exec format error\": no enabled entry takes them".to_owned(),
-            None,
-        ),
-        Outcome::NoInterpreter => (
-            format!("the kernel cannot start the interpreter {interp} (ENOENT: it, or the loader of a dynamic one, is missing)"),
-            Some(format!("{}; then binfmtctl enable {system}", interpreter::install_hint(w.profile))),
-        ),
-        Outcome::Failed { message } => match emulator_of_another(w, &ctx.profiles) {
-            Some(other) => (
-                format!("the interpreter {interp} emulates {other}, not {system}"),
-                Some(reenable_with_right_interpreter(w, args)),
-            ),
-            None => (message.clone(), None),
-        },
-    };
-    let fix = fix.map_or_else(String::new, |f| format!("; {f}"));
-    Some(format!(
-        "{system} is registered but its programs do not run: {what}{fix}; run binfmtctl check {system}"
-    ))
-}
-
-/// The system whose qemu the wanted interpreter is, by its file name, when not the wanted
-/// system's: `--interpreter /usr/bin/qemu-aarch64-static` for riscv64-linux.
-fn emulator_of_another(w: &Wanted, profiles: &Profiles) -> Option<String> {
-    let file = std::path::Path::new(&w.reg.interpreter)
-        .file_name()?
-        .to_str()?;
-    let named = |p: &Profile| p.interpreters.iter().any(|i| i == file);
-    if named(w.profile) {
+    if !outcome.failed() {
         return None;
     }
-    profiles
-        .all()
+    let system = &*w.profile.system;
+    // The probe went to the entry the kernel uses for it (its own header decides), which may
+    // be another, newer one.
+    let table = ctx.registry.entries().unwrap_or_default();
+    let winner = probe::for_system(system)
+        .and_then(|p| crate::registry::winner(&table, std::path::Path::new(system), &p.bytes));
+    let emulates_other = winner
+        .filter(|_| matches!(outcome, Outcome::Failed { .. }))
+        .and_then(|e| crate::diagnose::emulated_by(&e.interpreter, w.profile, &ctx.profiles));
+    let own = interpreter::find(w.profile);
+    let install_hint = interpreter::install_hint(w.profile);
+    let enable = reenable_command(w, args);
+    let problems = crate::diagnose::diagnose(&crate::diagnose::Facts {
+        system,
+        qemu: w.profile.cpu.is_some(),
+        root: ctx.registry.root(),
+        facility: if facility_disabled {
+            crate::diagnose::Facility::Disabled
+        } else {
+            crate::diagnose::Facility::Enabled
+        },
+        winner,
+        meant: Some(w.reg.name.as_str()),
+        exec: outcome,
+        chroot: None,
+        emulates_other: emulates_other.as_deref(),
+        interpreter_dynamic: false,
+        own_emulator: own.as_ref().map(|i| (i.path.as_path(), i.is_static)),
+        install_hint: &install_hint,
+        enable: &enable,
+    });
+    let said: Vec<String> = problems
         .iter()
-        .find(|p| named(p))
-        .map(|p| p.system.to_string())
+        .map(|p| format!("{}; {}", p.message, p.fix))
+        .collect();
+    (!said.is_empty()).then(|| {
+        format!(
+            "{system} is registered but its programs do not run: {}; run binfmtctl check {system}",
+            said.join("; ")
+        )
+    })
 }
 
-/// `binfmtctl enable` again, with the same name and persistence, and the system's own qemu.
-fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
+/// `binfmtctl enable` again, with the same name and persistence.
+fn reenable_command(w: &Wanted, args: &EnableArgs) -> String {
     let system = &*w.profile.system;
     let mut cmd = format!("binfmtctl enable {system}");
     if w.reg.name.as_str() != system {
@@ -363,13 +335,7 @@ fn reenable_with_right_interpreter(w: &Wanted, args: &EnableArgs) -> String {
     if args.runtime {
         cmd += " --runtime";
     }
-    match interpreter::find(w.profile) {
-        Some(i) => format!(
-            "register {system}'s own emulator: {cmd} --interpreter {}",
-            i.path.display()
-        ),
-        None => format!("{}; then {cmd}", interpreter::install_hint(w.profile)),
-    }
+    cmd
 }
 
 /// Before anything is registered: a config (a link into the Nix store) or a nix.conf that
