@@ -596,7 +596,7 @@ bfc enable --runtime riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
     );
     assert!(!err.contains("riscv64-linux takes precedence"), "{err}");
     assert!(
-        err.contains("riscv64-linux is registered, but its programs go to the newer entry qemu-riscv64 (interpreter /nonexistent/qemu-riscv64), which does not run them"),
+        err.contains("riscv64-linux is registered but its programs do not run: its programs go to the newer entry qemu-riscv64 (interpreter /nonexistent/qemu-riscv64), which does not run them: interpreter not found (ENOENT)"),
         "{err}"
     );
 }
