@@ -112,14 +112,20 @@ pub fn replace(
     }
 }
 
-/// Start `program` as a child with `argv` (argv[0] included) and exactly the environment
-/// `env`, by `execve(2)` as [`replace`] does: no `$PATH` search, no `/bin/sh` retry. An exec
-/// that fails (e.g. `ENOEXEC`) is the error of `spawn`. std resets the child's signal mask and
-/// SIGPIPE before it runs the pre-exec hook, so the program starts as a shell would start it.
+/// Start `program` as a child with `argv` (argv[0] included) and the environment `env` (this
+/// process's own when `None`), by `execve(2)` as [`replace`] does: no `$PATH` search, no
+/// `/bin/sh` retry. An exec that fails (e.g. `ENOEXEC`) is the error of `spawn`.
+///
+/// `signals` are blocked here and passed on to the child by a thread reading them from a
+/// signalfd (made before the child starts, so none is lost): whoever signals this process (a
+/// terminal, a CI runner, `timeout`) reaches the child. The child starts with an empty signal
+/// mask and SIGPIPE at its default, as a shell starts a program: std keeps the parent's mask
+/// in the child, so the pre-exec hook clears it.
 pub fn spawn(
     program: &Path,
     argv: &[OsString],
-    env: &[(OsString, OsString)],
+    env: Option<&[(OsString, OsString)]>,
+    signals: &nix::sys::signal::SigSet,
 ) -> io::Result<std::process::Child> {
     let c = |s: &OsStr| {
         CString::new(s.as_bytes()).map_err(|_| {
@@ -132,36 +138,68 @@ pub fn spawn(
     let path = c(program.as_os_str())?;
     let args = argv.iter().map(|a| c(a)).collect::<io::Result<Vec<_>>>()?;
     let vars = env
-        .iter()
-        .map(|(name, value)| {
-            let mut kv = name.clone();
-            kv.push("=");
-            kv.push(value);
-            c(&kv)
+        .map(|env| {
+            env.iter()
+                .map(|(name, value)| {
+                    let mut kv = name.clone();
+                    kv.push("=");
+                    kv.push(value);
+                    c(&kv)
+                })
+                .collect::<io::Result<Vec<_>>>()
         })
-        .collect::<io::Result<Vec<_>>>()?;
+        .transpose()?;
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_BLOCK,
+        Some(signals),
+        None,
+    )?;
+    let forward = nix::sys::signalfd::SignalFd::new(signals)?;
     let mut cmd = std::process::Command::new(program);
     exec_in_child(&mut cmd, path, args, vars);
-    cmd.spawn()
+    let child = cmd.spawn()?;
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    std::thread::spawn(move || {
+        while let Ok(Some(info)) = forward.read_signal() {
+            if let Ok(sig) =
+                nix::sys::signal::Signal::try_from(i32::try_from(info.ssi_signo).unwrap_or(0))
+            {
+                let _ = nix::sys::signal::kill(pid, sig);
+            }
+        }
+    });
+    Ok(child)
 }
 
-/// Make `cmd`'s child exec through `execve` in its pre-exec hook (std would call `execvp`).
+/// Make `cmd`'s child clear its signal mask and exec through `execve` (`execv` when `vars`
+/// is `None`) in its pre-exec hook (std would keep the mask and call `execvp`).
 #[allow(unsafe_code)]
 fn exec_in_child(
     cmd: &mut std::process::Command,
     path: CString,
     args: Vec<CString>,
-    vars: Vec<CString>,
+    vars: Option<Vec<CString>>,
 ) {
     use std::os::unix::process::CommandExt as _;
-    // SAFETY: the hook runs in the forked child of a single-threaded process (`build` starts
-    // no threads before it spawns the command), so the allocation nix's execve makes for its
-    // pointer arrays cannot deadlock on a lock another thread held at fork; it touches no
-    // other state of the parent.
+    // SAFETY: the hook runs in the forked child. pthread_sigmask is async-signal-safe; the
+    // allocation nix's execve makes for its pointer arrays cannot deadlock: the callers
+    // (`build`, the report shim) start no other thread before the fork but the signal
+    // forwarder, which holds no allocator lock while it waits in read(2).
     unsafe {
-        cmd.pre_exec(move || match nix::unistd::execve(&path, &args, &vars) {
-            Ok(never) => match never {},
-            Err(errno) => Err(io::Error::from(errno)),
+        cmd.pre_exec(move || {
+            nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&nix::sys::signal::SigSet::empty()),
+                None,
+            )?;
+            let result = match &vars {
+                Some(vars) => nix::unistd::execve(&path, &args, vars),
+                None => nix::unistd::execv(&path, &args),
+            };
+            match result {
+                Ok(never) => match never {},
+                Err(errno) => Err(io::Error::from(errno)),
+            }
         });
     }
 }

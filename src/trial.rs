@@ -92,13 +92,18 @@ fn remove_stale_probe_dirs(tmp: &Path, stale: std::time::Duration) {
 /// nor through a symlink someone planted), with another name when one is taken (left over
 /// by a killed process whose pid came round again, or planted).
 pub fn create_unique_dir(prefix: &str, mode: u32) -> io::Result<PathBuf> {
+    create_unique_dir_in(&std::env::temp_dir(), prefix, mode)
+}
+
+/// As [`create_unique_dir`], in `parent`.
+pub fn create_unique_dir_in(parent: &Path, prefix: &str, mode: u32) -> io::Result<PathBuf> {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let mut last = io::Error::other("no attempt");
     for _ in 0..64 {
-        let path = std::env::temp_dir().join(format!(
+        let path = parent.join(format!(
             "{prefix}{}-{nanos:x}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)

@@ -220,7 +220,7 @@ fn nix_started_by_make_builds_behind_the_report_shim_and_the_launcher() {
     riscv_derivation(t.path());
     std::fs::write(
         t.path().join("Makefile"),
-        "all:\n\t@grep ^interpreter /proc/sys/fs/binfmt_misc/binfmtctl-riscv64-linux >&2\n\
+        "all:\n\t@grep -h ^interpreter /proc/sys/fs/binfmt_misc/binfmtctl-riscv64-linux* >&2\n\
          \tnix-build riscv.nix --no-out-link\n",
     )
     .unwrap();

@@ -244,7 +244,8 @@ fn a_loader_found_nowhere_is_named_with_its_package_once_per_build() {
     let t = scratch();
     let out = without_the_riscv64_sysroot(
         t.path(),
-        "\"$B\" build --system riscv64 -- sh -c './hello; echo \"first=$?\"; ./hello; echo \"second=$?\"'",
+        // No --system: the issue's own `binfmtctl build -- make check`.
+        "\"$B\" build -- sh -c './hello; echo \"first=$?\"; ./hello; echo \"second=$?\"'",
     );
     assert_ne!(out.status.code(), Some(99), "{}", stderr(&out));
     assert_eq!(stdout(&out), "first=127\nsecond=127\n", "{}", stderr(&out));
@@ -327,6 +328,8 @@ fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_
 ) {
     require_toolchains();
     let t = scratch();
+    // Sticky, as /tmp: a TMPDIR others could change is passed over for /tmp.
+    common::set_mode(t.path(), 0o1777);
     let tmp = t.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     common::set_mode(&tmp, 0o1777);
@@ -437,4 +440,87 @@ make >make.log 2>&1 || {{ cat make.log >&2; exit 92; }}
         stderr(&under)
     );
     assert!(text.trim_end().ends_with("make=0"), "{text}");
+}
+
+#[test]
+fn the_command_and_its_emulated_programs_start_with_no_signal_blocked_and_get_binfmtctls() {
+    // std keeps the parent's signal mask in a child: binfmtctl blocks the stop signals while
+    // it waits, so a build's command (bash, make, sleep: dash clears its mask itself) and, under
+    // --report, every emulated program ignored Ctrl-C and SIGTERM.
+    require_toolchains();
+    let t = scratch();
+    ok(&as_nobody(
+        t.path(),
+        "riscv64-linux-gnu-gcc -static -O2 -o sigblk -x c - <<'EOF'\n\
+         #include <stdio.h>\n\
+         #include <string.h>\n\
+         int main(void) { FILE *f = fopen(\"/proc/self/status\", \"r\"); char l[256];\n\
+           while (fgets(l, sizeof l, f)) if (!strncmp(l, \"SigBlk:\", 7)) fputs(l, stdout); return 0; }\n\
+         EOF",
+    ));
+    for report in ["", "--report /dev/null"] {
+        let out = as_nobody(
+            t.path(),
+            &format!(
+                "\"$B\" build --system riscv64 {report} -- grep SigBlk /proc/self/status\n\
+                 \"$B\" build --system riscv64 {report} -- ./sigblk\n\
+                 start=$(date +%s); timeout 2 \"$B\" build --system riscv64 {report} -- sleep 30; echo \"timeout=$?\"\n\
+                 echo \"took=$(( $(date +%s) - start ))\""
+            ),
+        );
+        let text = ok(&out);
+        assert!(
+            text.starts_with("SigBlk:\t0000000000000000\nSigBlk:\t0000000000000000\ntimeout=124\n"),
+            "{report}: {text}"
+        );
+        let took: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("took="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            took < 10,
+            "{report}: SIGTERM to binfmtctl reached the command: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_tmpdir_another_user_can_change_is_not_where_roots_build_keeps_what_it_runs() {
+    // Found by a review: under `sudo -E` with a per-user TMPDIR, the user could rename root's
+    // build directory (a mount point only in the build's namespace) and plant the qemu the
+    // report shim runs as root, or the loaders qemu loads.
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+    let t = tempfile::tempdir().unwrap();
+    let theirs = t.path().join("user-tmp");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "build",
+            "--system",
+            "riscv64",
+            "--report",
+            "/dev/null",
+            "--",
+            "true",
+        ])
+        .env("TMPDIR", &theirs)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stderr(&out).contains(&format!(
+            "the build's directory goes to /tmp, not {0}: {0} is owned by uid 65534, not root",
+            theirs.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(&theirs).unwrap().count(),
+        0,
+        "nothing of root's in it"
+    );
 }

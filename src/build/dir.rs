@@ -16,8 +16,8 @@ pub(super) struct Contents<'a> {
     pub(super) wanted: &'a [Wanted<'a>],
     pub(super) plan: &'a sysroot::view::Plan,
     pub(super) report: bool,
-    /// The systems whose loader no sysroot has (binfmtctl's launcher stands in front of qemu).
-    pub(super) launch: &'a [&'a str],
+    /// The systems binfmtctl's shim stands in front of.
+    pub(super) shims: &'a super::Shims<'a>,
     pub(super) given: &'a [(String, PathBuf)],
     pub(super) env_prefix: Option<&'a std::ffi::OsStr>,
 }
@@ -46,7 +46,8 @@ impl BuildDir {
     pub(super) fn mountpoint() -> Result<BuildDir> {
         use std::os::unix::fs::MetadataExt as _;
         let uid = nix::unistd::getuid();
-        let path = std::env::temp_dir().join(format!("{}u{uid}", shim::BUILD_DIR_PREFIX));
+        let parent = parent()?;
+        let path = parent.join(format!("{}u{uid}", shim::BUILD_DIR_PREFIX));
         match fs::DirBuilder::new().mode(0o755).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -65,7 +66,7 @@ impl BuildDir {
                 fs::File::open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
             path
         } else {
-            crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+            crate::trial::create_unique_dir_in(&parent, shim::BUILD_DIR_PREFIX, 0o755)
                 .context("cannot create the build's directory")?
         };
         Ok(BuildDir {
@@ -76,7 +77,7 @@ impl BuildDir {
 
     /// A new directory in the temp dir, filled, removed when dropped.
     pub(super) fn temp(contents: &Contents) -> Result<BuildDir> {
-        let path = crate::trial::create_unique_dir(shim::BUILD_DIR_PREFIX, 0o755)
+        let path = crate::trial::create_unique_dir_in(&parent()?, shim::BUILD_DIR_PREFIX, 0o755)
             .context("cannot create the build's directory")?;
         let dir = BuildDir {
             path,
@@ -111,7 +112,7 @@ impl BuildDir {
         let shimmed: Vec<&Wanted> = c
             .wanted
             .iter()
-            .filter(|w| c.report || c.launch.contains(&&*w.profile.system))
+            .filter(|w| c.shims.fronts(&w.profile.system))
             .collect();
         if shimmed.is_empty() {
             return Ok(());
@@ -154,6 +155,37 @@ impl BuildDir {
     pub(super) fn view(&self) -> PathBuf {
         self.path.join("view")
     }
+}
+
+/// Where the build's directory goes: `$TMPDIR` (else /tmp) when only root and the caller can
+/// change the way to it (root-owned directories not writable by others, or sticky like /tmp;
+/// the caller's own). Another user's directory would let them swap the build's directory,
+/// and with it the qemu the shim runs and the loaders qemu loads, under the caller (root,
+/// under `sudo -E` with a per-user TMPDIR): then /tmp, if it passes, with a note; else an
+/// error.
+fn parent() -> Result<PathBuf> {
+    let uid = nix::unistd::getuid().as_raw();
+    let tmp = std::env::temp_dir();
+    let Some(why) = crate::trust::untrusted_except(&tmp, Some(uid)) else {
+        return Ok(tmp);
+    };
+    let fallback = PathBuf::from("/tmp");
+    if tmp != fallback && crate::trust::untrusted_except(&fallback, Some(uid)).is_none() {
+        crate::output::note(&format!(
+            "the build's directory goes to /tmp, not {}: {} {}, so another user could swap what the build runs",
+            tmp.display(),
+            why.path.display(),
+            why.why
+        ));
+        return Ok(fallback);
+    }
+    anyhow::bail!(
+        "cannot keep the build's directory in {}: {} {}, so another user could swap what the build runs; set TMPDIR \
+         to a directory only you (and root) can change",
+        tmp.display(),
+        why.path.display(),
+        why.why
+    )
 }
 
 impl Drop for BuildDir {

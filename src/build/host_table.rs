@@ -33,7 +33,7 @@ pub(super) fn with_host_table(
     env: &Env,
     wanted: &[Wanted],
     dir: &BuildDir,
-    shimmed: &dyn Fn(&str) -> bool,
+    shims: &super::Shims,
     start: impl FnOnce() -> Result<std::process::Child>,
 ) -> Result<ExitStatus> {
     require_admin_without_dry_run(
@@ -75,7 +75,7 @@ pub(super) fn with_host_table(
             }
         }
     }
-    let regs = registrations(wanted, &current, dir, shimmed, &prefix)?;
+    let regs = registrations(wanted, &current, dir, shims, &prefix)?;
     // Block the stop signals first: from the first registration on, cleanup must happen.
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
         .context("cannot block signals")?;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus};
 
 use anyhow::{bail, Context as _, Result};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, Signal};
 
 use crate::interpreter::{self, Interpreter};
 use crate::profile::Profile;
@@ -88,12 +88,19 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     }
     let env_prefix = std::env::var_os("QEMU_LD_PREFIX");
     let plan = sysroot_view(&wanted, &sysroots, env_prefix.as_deref());
-    let launch = launched(&wanted, &plan, private && !nix && !req.systems.is_empty());
+    let shims = Shims {
+        report: if report {
+            qemu_systems(&wanted)
+        } else {
+            Vec::new()
+        },
+        launch: launched(&wanted, &plan, private && !nix),
+    };
     let contents = Contents {
         wanted: &wanted,
         plan: &plan,
         report,
-        launch: &launch,
+        shims: &shims,
         given: &sysroots,
         env_prefix: env_prefix.as_deref(),
     };
@@ -111,22 +118,21 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
              channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
         )?;
     }
-    let shimmed = |system: &str| report || launch.contains(&system);
-    let vars = variables(&wanted, &dir, &shimmed, !plan.links.is_empty());
+    let vars = variables(&wanted, &dir, &shims, !plan.links.is_empty());
     let start = || start_command(env, req.command, &vars);
     let status = if private {
         let host_entries = enabled_entries(env.registry);
         enter_private_instance(&host_entries, |carried| {
             namespace::mount_tmpfs(&dir.path)?;
             dir.fill(&contents)?;
-            registrations(&wanted, carried, &dir, &shimmed, "binfmtctl-")
+            registrations(&wanted, carried, &dir, &shims, "binfmtctl-")
         })?;
         if !report {
             return Err(become_command(env, req.command, &vars));
         }
         wait_blocking_signals(start)
     } else {
-        with_host_table(env, &wanted, &dir, &shimmed, start)
+        with_host_table(env, &wanted, &dir, &shims, start)
     }?;
     if let (Some(dest), true) = (&report_dest, report) {
         // The command has run: its status is what counts, a lost report only a warning.
@@ -170,20 +176,27 @@ fn sysroot_view(
 }
 
 /// The systems whose loader no sysroot has, when `allowed`: their dynamic programs would fail
-/// with qemu's "Could not open", so binfmtctl's launcher stands in front of their qemu and
-/// says what to install, once per loader. Allowed only in a private instance (in the host
-/// table it would stand in front of everyone's programs), not for a Nix command (its sandbox
-/// hides the build directory; Nix's loaders are store paths anyway), and only for systems
-/// named with --system (by default every installed emulator is wanted, most without a
-/// sysroot, and the launcher costs their static programs an exec each).
+/// with qemu's "Could not open", so binfmtctl's shim takes their PIE programs and says what
+/// to install, once per loader (see [`Shims`]). Allowed only in a private instance (in the
+/// host table it would stand in front of everyone's programs) and not for a Nix command
+/// (Nix's loaders are store paths). Only systems emulated by qemu (the shim passes qemu's
+/// options).
 fn launched<'a>(wanted: &[Wanted<'a>], plan: &sysroot::view::Plan, allowed: bool) -> Vec<&'a str> {
     if !allowed {
         return Vec::new();
     }
+    qemu_systems(wanted)
+        .into_iter()
+        .filter(|s| !plan.served.contains_key(*s))
+        .collect()
+}
+
+/// The wanted systems whose interpreter is qemu (it takes `-0 ARGV0`: `preserve_argv0`).
+fn qemu_systems<'a>(wanted: &[Wanted<'a>]) -> Vec<&'a str> {
     wanted
         .iter()
+        .filter(|w| w.profile.preserve_argv0)
         .map(|w| &*w.profile.system)
-        .filter(|s| !plan.served.contains_key(*s))
         .collect()
 }
 
@@ -193,7 +206,7 @@ fn launched<'a>(wanted: &[Wanted<'a>], plan: &sysroot::view::Plan, allowed: bool
 fn variables(
     wanted: &[Wanted],
     dir: &BuildDir,
-    shimmed: &dyn Fn(&str) -> bool,
+    shims: &Shims,
     view: bool,
 ) -> Vec<(OsString, OsString)> {
     let mut vars: Vec<(OsString, OsString)> = vec![(
@@ -201,7 +214,7 @@ fn variables(
         nix_config(
             std::env::var_os("NIX_CONFIG").unwrap_or_default(),
             wanted,
-            &shim_sandbox_paths(wanted, dir, shimmed),
+            &shim_sandbox_paths(wanted, dir, shims),
         ),
     )];
     if view {
@@ -292,7 +305,7 @@ fn start_command(
     set: &[(OsString, OsString)],
 ) -> Result<std::process::Child> {
     let path = crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref())?;
-    crate::exec::spawn(&path, command, &command_env(set)).map_err(|err| {
+    crate::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals()).map_err(|err| {
         anyhow::anyhow!(
             "cannot execute {}: {err}{}",
             path.display(),
@@ -343,53 +356,135 @@ fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
     Ok(out)
 }
 
+/// Which systems binfmtctl's shim stands in front of, and for which programs.
+pub(super) struct Shims<'a> {
+    /// `--report`: every program of these systems (qemu systems only: the shim passes qemu's
+    /// `-0 ARGV0 --`).
+    pub(super) report: Vec<&'a str>,
+    /// Systems whose loader no sysroot has: the shim takes their PIE programs (what cross
+    /// compilers make by default, dynamic ones among them) to say which loader is missing;
+    /// their other programs go to qemu directly and pay nothing.
+    pub(super) launch: Vec<&'a str>,
+}
+
+impl Shims<'_> {
+    /// The shim has files for `system` in the build directory.
+    pub(super) fn fronts(&self, system: &str) -> bool {
+        self.report.contains(&system) || self.launch.contains(&system)
+    }
+}
+
 /// What to register: for each wanted system that no carried or host entry serves (`serves`)
-/// (those are carried over), its qemu with flags PF (P for a dynamic one); for a system
-/// `shimmed` (a report, or no loader anywhere), always, binfmtctl's shim, so that it wins.
+/// (those are carried over), its qemu with flags PF (P for a dynamic one); with a report,
+/// binfmtctl's shim instead, for every program, so that it wins; for a system without a
+/// loader, also the shim for its PIE programs, registered after (the newest entry wins).
 /// Systems with identical magics (armv6l/armv7l, i386..i686) get one entry, the first's: a
 /// second would only shadow it (they stay wanted: Nix needs every name as a platform).
 fn registrations(
     wanted: &[Wanted],
     carried: &[Entry],
     dir: &BuildDir,
-    shimmed: &dyn Fn(&str) -> bool,
+    shims: &Shims,
     prefix: &str,
 ) -> Result<Vec<Registration>> {
-    wanted
+    let name = |system: &str, suffix: &str| -> Result<EntryName> {
+        // Never skipped quietly: the build would then run without emulation for it.
+        format!("{prefix}{system}{suffix}")
+            .parse()
+            .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {system}: {e}"))
+    };
+    // The shim is binfmtctl itself: it takes flag P's argv whatever the system.
+    let shim_flags = Flags {
+        preserve_argv0: true,
+        fix_binary: true,
+        ..Flags::default()
+    };
+    let mut out = Vec::new();
+    let unique = wanted
         .iter()
         .enumerate()
-        .filter(|(i, w)| !wanted[..*i].iter().any(|o| o.profile.matcher() == w.profile.matcher()))
-        .map(|(_, w)| w)
-        .filter(|w| shimmed(&w.profile.system) || !carried.iter().any(|e| serves(e, w.profile)))
-        .map(|w| {
-            // Never skipped quietly: the build would then run without emulation for it.
-            let name: EntryName = format!("{prefix}{}", w.profile.system)
-                .parse()
-                .map_err(|e| anyhow::anyhow!("cannot name the build's entry for {}: {e}", w.profile.system))?;
-            // The shim is binfmtctl itself: it takes flag P's argv whatever the system.
-            let (interpreter, flags) = if shimmed(&w.profile.system) {
-                let shim = Flags {
-                    preserve_argv0: true,
-                    fix_binary: true,
-                    ..Flags::default()
-                };
-                (dir.shim(&w.profile.system), shim)
-            } else {
-                (
-                    w.interpreter.path.clone(),
-                    w.profile.flags(w.interpreter.is_static),
-                )
-            };
-            let Some(interpreter) = interpreter.to_str() else {
-                bail!(
-                    "{}: binfmt_misc takes only UTF-8 interpreter paths; install qemu where its path is plain text \
-                     (e.g. /usr/bin)",
-                    interpreter.display()
-                );
-            };
-            Ok(w.profile.registration(name, interpreter.to_owned(), flags))
+        .filter(|(i, w)| {
+            !wanted[..*i]
+                .iter()
+                .any(|o| o.profile.matcher() == w.profile.matcher())
         })
-        .collect()
+        .map(|(_, w)| w);
+    for w in unique {
+        let system = &*w.profile.system;
+        if shims.report.contains(&system) {
+            out.push(w.profile.registration(
+                name(system, "")?,
+                utf8(&dir.shim(system))?,
+                shim_flags,
+            ));
+            continue;
+        }
+        if !carried.iter().any(|e| serves(e, w.profile)) {
+            out.push(w.profile.registration(
+                name(system, "")?,
+                utf8(&w.interpreter.path)?,
+                w.profile.flags(w.interpreter.is_static),
+            ));
+        }
+        if let Some(pie) = shims
+            .launch
+            .contains(&system)
+            .then(|| pie_only(&w.profile.matcher()))
+            .flatten()
+        {
+            out.push(Registration {
+                name: name(system, "-pie")?,
+                matcher: pie,
+                interpreter: utf8(&dir.shim(system))?,
+                flags: shim_flags,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An interpreter path as binfmt_misc takes it.
+fn utf8(path: &Path) -> Result<String> {
+    match path.to_str() {
+        Some(p) => Ok(p.to_owned()),
+        None => bail!(
+            "{}: binfmt_misc takes only UTF-8 interpreter paths; install qemu where its path is plain text \
+             (e.g. /usr/bin)",
+            path.display()
+        ),
+    }
+}
+
+/// A system's ELF magic narrowed to PIE programs (`e_type` `ET_DYN` exactly, in the magic's
+/// byte order); None for what is no ELF magic at offset 0.
+fn pie_only(m: &crate::registry::Matcher) -> Option<crate::registry::Matcher> {
+    let crate::registry::Matcher::Magic {
+        offset: 0,
+        magic,
+        mask,
+    } = m
+    else {
+        return None;
+    };
+    if magic.0.len() < 18 || !magic.0.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let mut magic = magic.clone();
+    let mut mask = mask
+        .clone()
+        .unwrap_or_else(|| crate::registry::Bytes(vec![0xff; magic.0.len()]));
+    let et_dyn = if magic.0[5] == 2 {
+        crate::elf::ET_DYN.to_be_bytes()
+    } else {
+        crate::elf::ET_DYN.to_le_bytes()
+    };
+    magic.0[16..18].copy_from_slice(&et_dyn);
+    mask.0[16..18].copy_from_slice(&[0xff, 0xff]);
+    Some(crate::registry::Matcher::Magic {
+        offset: 0,
+        magic,
+        mask: Some(mask),
+    })
 }
 
 /// For an "Exec format error": which system the program is for, and how to emulate it.
@@ -439,13 +534,11 @@ fn stop_signals() -> SigSet {
     .collect()
 }
 
-/// Run the command to its end with the stop signals blocked in binfmtctl (std resets the
-/// child's signal mask before exec, so the command gets them as usual).
+/// Run the command to its end (started by `exec::spawn`: the stop signals are blocked in
+/// binfmtctl and passed on to the command, which starts with an empty mask).
 fn wait_blocking_signals(
     start: impl FnOnce() -> Result<std::process::Child>,
 ) -> Result<ExitStatus> {
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
-        .context("cannot block signals")?;
     let mut child = start()?;
     child.wait().context("cannot wait for the build's command")
 }

@@ -44,11 +44,11 @@ pub(super) fn check_nix_daemon(command: &[OsString], nix: bool, wanted: &[Wanted
 pub(super) fn shim_sandbox_paths(
     wanted: &[Wanted],
     dir: &BuildDir,
-    shimmed: &dyn Fn(&str) -> bool,
+    shims: &super::Shims,
 ) -> Vec<PathBuf> {
     let qemus: Vec<PathBuf> = wanted
         .iter()
-        .filter(|w| shimmed(&w.profile.system))
+        .filter(|w| shims.fronts(&w.profile.system))
         .map(|w| w.interpreter.path.clone())
         .collect();
     if qemus.is_empty() {

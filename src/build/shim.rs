@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -117,34 +117,23 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
         let err = crate::exec::replace(&qemu, &argv, None);
         return fail(format!("cannot execute {}: {err}", qemu.display()));
     }
-    // Block the forwarded signals; a thread takes them from a signalfd and passes them on.
-    // The child's mask is reset by std before it execs.
-    let set = forwarded();
-    if let Err(e) = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
-        return fail(format!("cannot block signals: {e}"));
-    }
+    // Whoever signals the program (it sees the shim's pid) reaches qemu: exec::spawn passes
+    // the forwarded signals on, and qemu starts with an empty mask.
     let start = Instant::now();
-    let child = Command::new(&qemu)
-        .arg("-0")
-        .arg(argv0)
-        .arg("--")
-        .arg(path)
-        .args(rest)
-        .spawn();
-    let mut child = match child {
+    let argv: Vec<OsString> = [
+        qemu.clone().into_os_string(),
+        "-0".into(),
+        argv0.clone(),
+        "--".into(),
+        path.clone(),
+    ]
+    .into_iter()
+    .chain(rest.iter().cloned())
+    .collect();
+    let mut child = match crate::exec::spawn(&qemu, &argv, None, &forwarded()) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
     };
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    if let Ok(sfd) = nix::sys::signalfd::SignalFd::new(&set) {
-        std::thread::spawn(move || {
-            while let Ok(Some(info)) = sfd.read_signal() {
-                if let Ok(sig) = Signal::try_from(i32::try_from(info.ssi_signo).unwrap_or(0)) {
-                    let _ = nix::sys::signal::kill(pid, sig);
-                }
-            }
-        });
-    }
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot wait for {}: {e}", qemu.display())),
