@@ -1,8 +1,33 @@
 //! Output for people (aligned tables, warnings on stderr) and for scripts (JSON on stdout).
 
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicI8, Ordering};
 
 use serde::Serialize;
+
+/// How much to say on stderr: -1 quiet (`-q`), 0 normal, 1 verbose (`-v`). Set once, from the
+/// global options, before a command runs.
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Set from `-q` / `-v`.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => -1,
+        (false, true) => 1,
+        (false, false) => 0,
+    };
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+/// `-v`: say more (the raw register lines `enable` writes).
+pub fn verbose() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) > 0
+}
+
+/// `-q`: notes are left out; warnings and errors are not.
+pub fn quiet() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) < 0
+}
 
 /// Render rows as a table with a header line, columns separated by two spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -54,9 +79,11 @@ pub fn error(message: &str) {
     eprintln!("binfmtctl: error: {message}");
 }
 
-/// A note for people, on stderr.
+/// A note for people, on stderr (not with `-q`).
 pub fn note(message: &str) {
-    eprintln!("binfmtctl: {message}");
+    if !quiet() {
+        eprintln!("binfmtctl: {message}");
+    }
 }
 
 #[cfg(test)]

@@ -408,3 +408,90 @@ fn identify_tells_systems_static_and_loader() {
         stdout(&out)
     );
 }
+
+#[test]
+fn enable_shows_the_register_line_only_with_verbose_or_dry_run_and_quiet_drops_notes() {
+    common::hello_riscv64(true);
+    let t = common::scratch();
+    let out = common::private(
+        common::As::Me,
+        t.path(),
+        "Q=/usr/bin/qemu-riscv64-static\n\
+         bfc enable --runtime --interpreter $Q riscv64-linux >plain.out 2>plain.err; echo plain=$?\n\
+         bfc disable --runtime riscv64-linux >/dev/null 2>&1\n\
+         bfc -v enable --runtime --interpreter $Q riscv64-linux >verbose.out 2>verbose.err; echo verbose=$?\n\
+         bfc disable --runtime riscv64-linux >/dev/null 2>&1\n\
+         bfc enable --quiet --runtime --interpreter $Q riscv64-linux >quiet.out 2>quiet.err; echo quiet=$?\n\
+         bfc -q -v status >/dev/null 2>conflict.err; echo conflict=$?\n",
+    );
+    assert_eq!(ok(&out), "plain=0\nverbose=0\nquiet=0\nconflict=2\n");
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    let line = format!(":riscv64-linux:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:PF");
+    let register = "/proc/sys/fs/binfmt_misc/register";
+    assert_eq!(
+        read("plain.out"),
+        format!("# register riscv64-linux in {register}\n")
+    );
+    assert_eq!(
+        read("verbose.out"),
+        format!("# write to {register}\n{line}\n")
+    );
+    assert_eq!(read("quiet.out"), read("plain.out"));
+    assert!(
+        read("plain.err").starts_with("binfmtctl: riscv64-linux: "),
+        "{}",
+        read("plain.err")
+    );
+    assert_eq!(read("quiet.err"), "");
+    assert!(
+        read("conflict.err").contains("'--quiet' cannot be used with '--verbose'"),
+        "{}",
+        read("conflict.err")
+    );
+}
+
+#[test]
+fn global_options_are_shown_once_under_a_heading_and_every_command_has_examples() {
+    let subcommands = [
+        "enable",
+        "disable",
+        "apply",
+        "export",
+        "import",
+        "nix-config",
+        "status",
+        "systems",
+        "identify",
+        "run",
+        "check",
+        "build",
+        "install-unit",
+        "tonistiigi",
+        "completions",
+        "man",
+    ];
+    let top = ok(&run(&["--help"]));
+    assert_eq!(top.matches("Global options:\n").count(), 1, "{top}");
+    for sub in subcommands {
+        let help = ok(&run(&[sub, "--help"]));
+        assert_eq!(
+            help.matches("Global options:\n").count(),
+            1,
+            "{sub}: {help}"
+        );
+        let (own, global) = help.split_once("Global options:\n").unwrap();
+        for g in [
+            "--root <DIR>",
+            "--config <FILE>",
+            "-q, --quiet",
+            "-v, --verbose",
+        ] {
+            assert!(!own.contains(g) && global.contains(g), "{sub}: {g}: {help}");
+        }
+        assert!(
+            help.contains("\nExamples:\n  ") && help.contains(&format!(" {sub}")),
+            "{sub}: {help}"
+        );
+    }
+}

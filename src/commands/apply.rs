@@ -355,7 +355,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
     for a in &actions {
         let r = a.registration();
         if a.changes_anything() {
-            text += &super::describe(&ctx.registry, a, dry_run);
+            text += &super::describe_lines(&ctx.registry, a, dry_run, true);
         }
         report.actions.push(ActionRow {
             name: r.name.to_string(),
