@@ -61,9 +61,26 @@ pub fn print(text: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// Print a value as pretty JSON on stdout.
+/// The version of every JSON shape binfmtctl prints (README.md, "JSON shapes"): raised when a
+/// field changes meaning or goes away, not when one is added.
+pub const JSON_VERSION: u32 = 1;
+
+/// A JSON object with `"version"` first, then the fields of `body` (a struct or map).
+#[derive(Serialize)]
+struct Versioned<'a, T: Serialize> {
+    version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Print a JSON object (a struct or map: its fields follow `"version": 1`) as pretty JSON on
+/// stdout. Every `--json` goes through here.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
+    let versioned = Versioned {
+        version: JSON_VERSION,
+        body: value,
+    };
+    let mut text = serde_json::to_string_pretty(&versioned)?;
     text.push('\n');
     Ok(print(&text)?)
 }
@@ -88,6 +105,23 @@ pub fn note(message: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_starts_with_its_version() {
+        #[derive(serde::Serialize)]
+        struct Shape {
+            b: u8,
+            a: Vec<u8>,
+        }
+        let v = super::Versioned {
+            version: super::JSON_VERSION,
+            body: &Shape { b: 1, a: vec![2] },
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"version":1,"b":1,"a":[2]}"#
+        );
+    }
+
     #[test]
     fn aligns_columns() {
         let t = super::table(

@@ -200,7 +200,7 @@ fn status_when_unmounted_says_so() {
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
+        serde_json::json!({"version": 1, "root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
     );
 }
 
@@ -385,6 +385,8 @@ fn identify_tells_systems_static_and_loader() {
         "/bin/ls",
     ]);
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["version"], 1, "{v}");
+    let v = &v["files"];
     assert_eq!(v[0]["systems"], serde_json::json!(["riscv64-linux"]));
     assert_eq!(v[0]["elf"]["static"], true);
     assert_eq!(v[0]["elf"]["machine"], 0xf3);
@@ -492,6 +494,42 @@ fn global_options_are_shown_once_under_a_heading_and_every_command_has_examples(
         assert!(
             help.contains("\nExamples:\n  ") && help.contains(&format!(" {sub}")),
             "{sub}: {help}"
+        );
+    }
+}
+
+#[test]
+fn every_json_output_starts_with_version_1() {
+    let t = common::scratch();
+    let dir = t.path().to_str().unwrap();
+    let config = format!("{dir}/config.toml");
+    let state = format!("{dir}/state");
+    let conf = t.path().join("qemu-riscv64.conf");
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    std::fs::write(
+        &conf,
+        format!(":qemu-riscv64:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:F\n"),
+    )
+    .unwrap();
+    let hello = common::hello_riscv64(true);
+    let g = ["--root", dir, "--config", &config, "--state-dir", &state];
+    for args in [
+        &["status", "--json"][..],
+        &["systems", "--json"],
+        &["identify", "--json", hello.to_str().unwrap()],
+        &["import", "--dry-run", "--json", conf.to_str().unwrap()],
+        &["enable", "--dry-run", "--json", "riscv64-linux"],
+        &["disable", "--dry-run", "--json", "--all"],
+        &["apply", "--dry-run", "--json"],
+        &["check", "--json", "riscv64-linux"],
+        &["nix-config", "--systems", "--json"],
+    ] {
+        let out = run(&[&g[..], args].concat());
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("{\n  \"version\": 1,\n"),
+            "{args:?}: {text}{}",
+            stderr(&out)
         );
     }
 }
