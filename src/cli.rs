@@ -14,6 +14,64 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse the command line, or exit with clap's message (status 2). `build`'s command
+    /// comes after `--` (its own options would otherwise be taken for binfmtctl's): a word
+    /// clap does not take there gets a tip saying so.
+    pub fn parse_args(args: &[std::ffi::OsString]) -> Cli {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        Cli::try_parse_from(args).unwrap_or_else(|mut err| {
+            if err.kind() == ErrorKind::UnknownArgument && subcommand_of(args) == Some("build") {
+                let unexpected = match err.get(ContextKind::InvalidArg) {
+                    Some(ContextValue::String(word)) => word.clone(),
+                    _ => String::new(),
+                };
+                // `--` goes before the first word clap did not take.
+                let mut rest: Vec<String> = args
+                    .iter()
+                    .skip_while(|a| *a != "build")
+                    .skip(1)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let at = rest.iter().position(|w| *w == unexpected).unwrap_or(0);
+                rest.insert(at, "--".into());
+                err.insert(
+                    ContextKind::Suggested,
+                    ContextValue::StyledStrs(vec![format!(
+                        "the command to run goes after `--`: binfmtctl build {}",
+                        rest.join(" ")
+                    )
+                    .into()]),
+                );
+            }
+            err.exit()
+        })
+    }
+}
+
+/// The subcommand of a command line: its first word that is neither an option nor a global
+/// option's value.
+fn subcommand_of(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        let w = w.to_str()?;
+        if [
+            "--root",
+            "--config",
+            "--state-dir",
+            "--nix-conf",
+            "--profiles",
+        ]
+        .contains(&w)
+        {
+            words.next();
+        } else if !w.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
+}
+
 /// `binfmtctl [GLOBAL OPTIONS] run [OPTIONS] PROGRAM [ARGS]...` read by hand, the same as
 /// through [`Cli`]. `run` is an exec wrapper, so its start-up is overhead on every program it
 /// starts (BENCHMARKS.md, section 3): building clap's parser, even for `run` alone, was a third
@@ -482,8 +540,8 @@ pub struct DisableArgs {
     #[arg(long, conflicts_with = "systems")]
     pub all: bool,
     /// Remove the entry with this name, or every entry whose name matches this shell glob
-    /// ('qemu-*'), even one binfmtctl did not create (an error when no entry, config record or
-    /// registration of binfmtctl's has the name).
+    /// ('qemu-*'), even one binfmtctl did not create. A name or glob nothing has is not an
+    /// error: a note says so and the status is 0, as for a system not registered.
     #[arg(long, value_name = "NAME|GLOB")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.

@@ -533,3 +533,115 @@ fn every_json_output_starts_with_version_1() {
         );
     }
 }
+
+#[test]
+fn build_ends_as_env_does_when_its_command_cannot_start_and_tips_about_the_double_dash() {
+    let t = common::scratch();
+    let plain = t.path().join("plain");
+    std::fs::write(&plain, "not a program\n").unwrap();
+    for (command, status, message) in [
+        (
+            "nonexistent-command",
+            127,
+            "nonexistent-command: not found in $PATH; give its path, e.g. ./nonexistent-command"
+                .to_owned(),
+        ),
+        (
+            "./nonexistent",
+            127,
+            "cannot execute ./nonexistent: No such file or directory (os error 2)".to_owned(),
+        ),
+        (
+            plain.to_str().unwrap(),
+            126,
+            format!(
+                "cannot execute {}: Permission denied (os error 13)",
+                plain.display()
+            ),
+        ),
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["build", "--system", "riscv64", "--", command])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (out.status.code(), stderr(&out)),
+            (Some(status), format!("binfmtctl: error: {message}\n")),
+            "{command}"
+        );
+    }
+    let out = run(&["build", "--system", "riscv64", "make", "-j4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "tip: the command to run goes after `--`: binfmtctl build --system riscv64 -- make -j4\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_profiles_directory_names_the_option() {
+    fails_with(
+        &["--profiles", "/missing", "systems"],
+        "--profiles /missing: no such directory; give a directory of *.toml profiles, or leave out --profiles to use \
+         /etc/binfmtctl/profiles.d",
+    );
+}
+
+#[test]
+fn disable_of_a_name_nothing_has_is_a_note_and_status_0_as_its_help_says() {
+    let help = ok(&run(&["disable", "--help"]));
+    let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains(
+            "A name or glob nothing has is not an error: a note says so and the status is 0"
+        ),
+        "{help}"
+    );
+    let t = common::scratch();
+    let out = common::private(
+        common::As::Me,
+        t.path(),
+        "bfc disable --name nothing-here; echo status=$?",
+    );
+    assert_eq!(stdout(&out).lines().last(), Some("status=0"));
+    assert!(
+        stderr(&out).contains(
+            "no entry named nothing-here in /proc/sys/fs/binfmt_misc; nothing to disable"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn install_unit_passes_a_given_config_on_and_refuses_a_relative_one() {
+    let out = run(&[
+        "--config",
+        "/srv/binfmtctl.toml",
+        "install-unit",
+        "--dry-run",
+    ]);
+    let text = ok(&out);
+    let exe = std::path::Path::new(common::BIN).canonicalize().unwrap();
+    for line in [
+        "ConditionPathExists=/srv/binfmtctl.toml\n".to_owned(),
+        format!(
+            "ExecStart={} --config /srv/binfmtctl.toml apply\n",
+            exe.display()
+        ),
+        format!(
+            "ExecStop={} --config /srv/binfmtctl.toml disable --all --runtime\n",
+            exe.display()
+        ),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    fails_with(
+        &["--config", "rel.toml", "install-unit", "--dry-run"],
+        "--config rel.toml: the boot unit needs an absolute path (it runs from /); give --config $(realpath rel.toml)",
+    );
+}

@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, &args),
         Command::Build(args) => build::run(&ctx, &args),
-        Command::InstallUnit(args) => install_unit::run(&args),
+        Command::InstallUnit(args) => install_unit::run(&args, &global.config),
         Command::Import(args) => import::run(&ctx, &args),
         Command::NixConfig(args) => nix_config::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args.json),
