@@ -689,3 +689,28 @@ fn install_unit_passes_a_given_config_on_and_refuses_a_relative_one() {
         "--config rel.toml: the boot unit needs an absolute path (it runs from /); give --config $(realpath rel.toml)",
     );
 }
+
+#[test]
+fn the_scripts_say_how_to_get_a_new_enough_cargo() {
+    let t = common::scratch();
+    let cargo = t.path().join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\necho 'cargo 1.65.0'\n").unwrap();
+    common::set_mode(&cargo, 0o755);
+    let path = format!("{}:{}", t.path().display(), std::env::var("PATH").unwrap());
+    for script in ["scripts/test.sh", "scripts/demo.sh"] {
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .current_dir(common::MANIFEST_DIR)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{script}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "{script}: cargo 1.65.0 is too old: this repository needs Cargo >= 1.91"
+            )) && stderr(&out).contains("rustup"),
+            "{script}: {}",
+            stderr(&out)
+        );
+    }
+}
