@@ -714,3 +714,43 @@ fn the_scripts_say_how_to_get_a_new_enough_cargo() {
         );
     }
 }
+
+#[test]
+fn completions_complete_system_names_and_aliases() {
+    // bash, for real: the completion function asked for `binfmtctl enable riscv` and `check arm`.
+    let t = common::scratch();
+    let script = t.path().join("c.bash");
+    std::fs::write(&script, ok(&run(&["completions", "bash"]))).unwrap();
+    let complete = |words: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                ". {}\nCOMP_WORDS=({words})\nCOMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+                 COMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n\
+                 _binfmtctl binfmtctl \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        ok(&out)
+    };
+    assert_eq!(
+        complete("binfmtctl enable riscv"),
+        "riscv32\nriscv32-linux\nriscv64\nriscv64-linux\n"
+    );
+    let arm = complete("binfmtctl check arm");
+    for alias in ["arm64", "armhf", "armv7l-linux"] {
+        assert!(arm.lines().any(|l| l == alias), "{alias}: {arm}");
+    }
+    assert!(complete("binfmtctl enable al").lines().any(|l| l == "all"));
+    // zsh and fish: the names are offered as the values of the system arguments.
+    let zsh = ok(&run(&["completions", "zsh"]));
+    assert!(
+        zsh.contains(":(all aarch64 aarch64-linux ") && zsh.contains(" riscv64 riscv64-linux "),
+        "{zsh}"
+    );
+    let fish = ok(&run(&["completions", "fish"]));
+    for name in ["riscv64-linux", "linux/arm64", "ppc64el"] {
+        assert!(fish.contains(&format!("{name}\\t")), "{name}: {fish}");
+    }
+}

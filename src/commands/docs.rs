@@ -12,14 +12,57 @@ use crate::exit_codes;
 
 pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut out = Vec::new();
+    let names = system_names()?;
     clap_complete::generate(
         shell,
-        &mut visible_only(&Cli::command()),
+        &mut with_system_names(visible_only(&Cli::command()), &names),
         "binfmtctl",
         &mut out,
     );
     crate::output::print(&String::from_utf8_lossy(&out))?;
     Ok(exit_codes::success())
+}
+
+/// Every system's name and aliases (the built-in profiles), for completions.
+fn system_names() -> Result<Vec<String>> {
+    let profiles = crate::profile::Profiles::builtin()?;
+    let mut names: Vec<String> = profiles
+        .all()
+        .iter()
+        .flat_map(|p| p.names().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The arguments that take systems, by subcommand and argument id. The command line keeps
+/// them plain strings (globs, `all`, comma lists and local profiles are taken there); only
+/// the completion scripts get the names as possible values.
+const SYSTEM_ARGS: &[(&str, &str, &[&str])] = &[
+    ("enable", "systems", &["all"]),
+    ("disable", "systems", &[]),
+    ("check", "systems", &[]),
+    ("build", "systems", &[]),
+    ("run", "system", &[]),
+];
+
+/// `cmd` with the system names (and, for `enable`, `all`) as possible values of
+/// [`SYSTEM_ARGS`], so that bash, zsh and fish complete them.
+fn with_system_names(mut cmd: clap::Command, names: &[String]) -> clap::Command {
+    for (sub, arg, extra) in SYSTEM_ARGS {
+        let values: Vec<String> = extra
+            .iter()
+            .map(|e| (*e).to_owned())
+            .chain(names.iter().cloned())
+            .collect();
+        cmd = cmd.mut_subcommand(*sub, |s| {
+            s.mut_arg(*arg, |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(values))
+            })
+        });
+    }
+    cmd
 }
 
 /// `cmd` without its hidden subcommands (`__native-probe` and the other internal helpers).
