@@ -14,6 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/demo.sh: run as root (sudo bash scripts/demo.sh)" >&2
   exit 2
 fi
+. scripts/toolchain.sh   # Cargo >= 1.91 and the host C compiler, or says how to get them
 need=()
 command -v qemu-riscv64-static >/dev/null || need+=(qemu-user-static)
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)

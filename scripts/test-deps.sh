@@ -16,6 +16,7 @@ packages=(
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross libc6-riscv64-cross   # riscv64 test programs
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross          # aarch64 dynamic programs under build
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross        # armhf dynamic programs under build
+  gcc-i686-linux-gnu libc6-dev-i386-cross              # i386 dynamic programs under run (tests/run.rs)
   make autoconf automake                # the autotools projects built under build's tests
   util-linux                            # unshare, setpriv
   nix-bin                               # real Nix for the emulated-build tests
@@ -36,6 +37,12 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
   need_update=1
 fi
+# A ppc64el sysroot unpacked with dpkg-deb -x, as people make one (tests/run.rs): its
+# lib64/ld64.so.2 is an absolute symlink.
+if ! dpkg --print-foreign-architectures | grep -qx ppc64el; then
+  dpkg --add-architecture ppc64el
+  need_update=1
+fi
 if [ "${#missing[@]}" -gt 0 ] || [ -n "${need_update:-}" ]; then
   apt-get update -qq
 fi
@@ -51,6 +58,13 @@ if [ ! -x "$fixtures/busybox-arm64" ]; then
   (cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null)
   dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/root"
   install -m 0755 "$tmp/root/bin/busybox" "$fixtures/busybox-arm64"
+  rm -rf "$tmp"
+fi
+if [ ! -x "$fixtures/sysroot-ppc64el/usr/bin/getconf" ]; then
+  tmp=$(mktemp -d); chmod 0755 "$tmp"
+  (cd "$tmp" && apt-get download -qq libc6:ppc64el libc-bin:ppc64el >/dev/null)
+  rm -rf "$fixtures/sysroot-ppc64el"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$fixtures/sysroot-ppc64el"; done
   rm -rf "$tmp"
 fi
 # A real third-party package for `binfmtctl build`: GNU Hello's source, as Debian ships it

@@ -4,6 +4,7 @@
 # instances and never change the host's global table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/toolchain.sh   # Cargo >= 1.91 and the host C compiler, or says how to get them
 
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/test-deps.sh

@@ -14,6 +14,64 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse the command line, or exit with clap's message (status 2). `build`'s command
+    /// comes after `--` (its own options would otherwise be taken for binfmtctl's): a word
+    /// clap does not take there gets a tip saying so.
+    pub fn parse_args(args: &[std::ffi::OsString]) -> Cli {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        Cli::try_parse_from(args).unwrap_or_else(|mut err| {
+            if err.kind() == ErrorKind::UnknownArgument && subcommand_of(args) == Some("build") {
+                let unexpected = match err.get(ContextKind::InvalidArg) {
+                    Some(ContextValue::String(word)) => word.clone(),
+                    _ => String::new(),
+                };
+                // `--` goes before the first word clap did not take.
+                let mut rest: Vec<String> = args
+                    .iter()
+                    .skip_while(|a| *a != "build")
+                    .skip(1)
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let at = rest.iter().position(|w| *w == unexpected).unwrap_or(0);
+                rest.insert(at, "--".into());
+                err.insert(
+                    ContextKind::Suggested,
+                    ContextValue::StyledStrs(vec![format!(
+                        "the command to run goes after `--`: binfmtctl build {}",
+                        rest.join(" ")
+                    )
+                    .into()]),
+                );
+            }
+            err.exit()
+        })
+    }
+}
+
+/// The subcommand of a command line: its first word that is neither an option nor a global
+/// option's value.
+fn subcommand_of(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut words = args.iter().skip(1);
+    while let Some(w) = words.next() {
+        let w = w.to_str()?;
+        if [
+            "--root",
+            "--config",
+            "--state-dir",
+            "--nix-conf",
+            "--profiles",
+        ]
+        .contains(&w)
+        {
+            words.next();
+        } else if !w.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
+}
+
 /// `binfmtctl [GLOBAL OPTIONS] run [OPTIONS] PROGRAM [ARGS]...` read by hand, the same as
 /// through [`Cli`]. `run` is an exec wrapper, so its start-up is overhead on every program it
 /// starts (BENCHMARKS.md, section 3): building clap's parser, even for `run` alone, was a third
@@ -44,6 +102,8 @@ impl RunOnly {
             state_dir: PathBuf::from(crate::state::DEFAULT_DIR),
             nix_conf: None,
             profiles: None,
+            quiet: false,
+            verbose: false,
         };
         let mut run = RunArgs {
             system: None,
@@ -122,23 +182,33 @@ impl RunOnly {
     }
 }
 
+/// The heading global options are shown under, once, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args)]
+#[command(next_help_heading = GLOBAL)]
 pub struct Global {
     /// Where binfmt_misc is mounted.
-    #[arg(long, global = true, value_name = "DIR", default_value = crate::registry::DEFAULT_ROOT)]
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::registry::DEFAULT_ROOT)]
     pub root: PathBuf,
     /// The configuration file (the registrations restored at boot).
-    #[arg(long, global = true, value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath, default_value = crate::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Where binfmtctl records what it registered (a tmpfs directory).
-    #[arg(long, global = true, value_name = "DIR", default_value = crate::state::DEFAULT_DIR)]
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::state::DEFAULT_DIR)]
     pub state_dir: PathBuf,
     /// The nix.conf that `--nix` includes binfmtctl's Nix settings from [default: $NIX_CONF_DIR/nix.conf, else /etc/nix/nix.conf].
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub nix_conf: Option<PathBuf>,
     /// A directory of extra or overriding profiles (*.toml) [default: /etc/binfmtctl/profiles.d].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub profiles: Option<PathBuf>,
+    /// Say less: no notes on stderr, only warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more: also the raw lines written to binfmt_misc's register file.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,33 +218,62 @@ pub enum Command {
     /// Each entry is read back, then the system's probe (a tiny program) is executed through the
     /// kernel. When it does not run, the registration is kept, a warning says why and what to do,
     /// and the exit status is 1. With --runtime nothing is recorded.
+    #[command(
+        after_help = "Examples:\n  binfmtctl enable riscv64-linux\n  binfmtctl enable arm64,riscv64 --nix\n  binfmtctl enable all --dry-run"
+    )]
     Enable(EnableArgs),
     /// Remove binfmtctl's registrations for systems and forget them.
+    #[command(
+        after_help = "Examples:\n  binfmtctl disable riscv64-linux\n  binfmtctl disable 'qemu-*' --dry-run\n  binfmtctl disable --name qemu-aarch64"
+    )]
     Disable(DisableArgs),
     /// Make the kernel table match the configuration (what the boot unit runs).
+    #[command(after_help = "Examples:\n  binfmtctl apply --dry-run\n  binfmtctl apply")]
     Apply(ApplyArgs),
     /// Print the configured registrations in another tool's format.
+    #[command(
+        after_help = "Examples:\n  binfmtctl export > /etc/binfmt.d/binfmtctl.conf\n  binfmtctl export --format nixos"
+    )]
     Export(ExportArgs),
     /// Add the registrations of binfmt.d files (e.g. Debian's /usr/lib/binfmt.d/qemu-*.conf) to the config.
+    #[command(
+        after_help = "Examples:\n  binfmtctl import --dry-run /usr/lib/binfmt.d/\n  binfmtctl import /usr/lib/binfmt.d/qemu-aarch64.conf"
+    )]
     Import(ImportArgs),
     /// Print the nix.conf lines binfmtctl's configuration stands for, without writing; with
     /// --systems, the systems this machine can build (for a remote builder's machines line).
+    #[command(after_help = "Examples:\n  binfmtctl nix-config\n  binfmtctl nix-config --systems")]
     NixConfig(NixConfigArgs),
     /// Show every binfmt_misc entry: whose it is, what it runs, which one wins.
+    #[command(after_help = "Examples:\n  binfmtctl status\n  binfmtctl status --json")]
     Status(JsonArg),
     /// List every known system: aliases, native or not, interpreter found, enabled.
+    #[command(after_help = "Examples:\n  binfmtctl systems\n  binfmtctl systems --json")]
     Systems(JsonArg),
     /// Tell which system(s) ELF files are for, static or dynamic, and their loader.
+    #[command(
+        after_help = "Examples:\n  binfmtctl identify ./hello\n  binfmtctl identify --json /usr/riscv64-linux-gnu/lib/*.so*"
+    )]
     Identify(IdentifyArgs),
     /// Run one foreign program, with or without a registration, as any user.
+    #[command(
+        after_help = "Examples:\n  binfmtctl run ./hello-riscv64 --flag\n  binfmtctl run --sysroot /usr/aarch64-linux-gnu ./hello-arm64"
+    )]
     Run(RunArgs),
     /// Prove that emulation works by executing tiny probe programs; say what to fix.
+    #[command(after_help = "Examples:\n  binfmtctl check\n  binfmtctl check riscv64,arm64 --json")]
     Check(CheckArgs),
     /// Run a command (a cross build) so that every foreign program it executes runs under qemu,
     /// in a private binfmt_misc instance: nothing changes for the rest of the machine.
+    #[command(
+        after_help = "Examples:\n  binfmtctl build -- make check\n  binfmtctl build --system riscv64 --report - -- ./configure --host=riscv64-linux-gnu"
+    )]
     Build(BuildArgs),
     /// Install the systemd unit that restores the registrations at boot (and after every
     /// restart of systemd-binfmt), pointing at this binfmtctl, and enable it.
+    #[command(
+        after_help = "Examples:\n  sudo binfmtctl install-unit\n  binfmtctl install-unit --dry-run"
+    )]
     InstallUnit(InstallUnitArgs),
     /// tonistiigi/binfmt's interface, the entrypoint of the container image (Containerfile):
     /// --install, --uninstall, then the JSON status ({"supported": [...], "emulators": [...]}).
@@ -182,13 +281,22 @@ pub enum Command {
     /// Entries are named qemu-<cpu> and registered for this boot only (--runtime), with F so
     /// they keep working after the container exits. README.md, "CI runners and Kubernetes",
     /// lists what differs from tonistiigi/binfmt.
+    #[command(
+        after_help = "Examples:\n  binfmtctl tonistiigi --install arm64,riscv64\n  binfmtctl tonistiigi --uninstall 'qemu-*'"
+    )]
     Tonistiigi(TonistiigiArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  binfmtctl completions bash > /etc/bash_completion.d/binfmtctl\n  binfmtctl completions zsh > /usr/local/share/zsh/site-functions/_binfmtctl\n  binfmtctl completions fish > ~/.config/fish/completions/binfmtctl.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff), e.g. `binfmtctl man > /usr/share/man/man1/binfmtctl.1`.
+    #[command(
+        after_help = "Examples:\n  binfmtctl man > /usr/local/share/man/man1/binfmtctl.1\n  binfmtctl man | man -l -"
+    )]
     Man,
     /// (internal) print the systems whose probes in DIR run in a private, empty binfmt_misc.
     #[command(hide = true, name = "__native-probe")]
@@ -432,8 +540,8 @@ pub struct DisableArgs {
     #[arg(long, conflicts_with = "systems")]
     pub all: bool,
     /// Remove the entry with this name, or every entry whose name matches this shell glob
-    /// ('qemu-*'), even one binfmtctl did not create (an error when no entry, config record or
-    /// registration of binfmtctl's has the name).
+    /// ('qemu-*'), even one binfmtctl did not create. A name or glob nothing has is not an
+    /// error: a note says so and the status is 0, as for a system not registered.
     #[arg(long, value_name = "NAME|GLOB")]
     pub name: Vec<String>,
     /// Remove from the kernel only; keep the configuration.

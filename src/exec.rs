@@ -45,16 +45,30 @@ pub fn resolve(typed: &OsStr, path_var: Option<&OsStr>) -> anyhow::Result<PathBu
         }
         not_executable.get_or_insert(candidate);
     }
-    match not_executable {
-        Some(file) => anyhow::bail!(
-            "{}: permission denied: the file is not executable; chmod +x it, or give another path",
-            file.display()
-        ),
-        None => anyhow::bail!(
-            "{}: not found in $PATH; give its path, e.g. ./{}",
-            typed.to_string_lossy(),
-            typed.to_string_lossy()
-        ),
+    Err(match not_executable {
+        Some(file) => NotRunnable::NotExecutable(file),
+        None => NotRunnable::NotFound(typed.to_owned()),
+    }
+    .into())
+}
+
+/// A program [`resolve`] cannot give: its own type, so that `build` can end with 127 or 126
+/// ([`NotRunnable::status`]) where `run` ends with 2.
+#[derive(Debug, thiserror::Error)]
+pub enum NotRunnable {
+    #[error("{}: not found in $PATH; give its path, e.g. ./{}", .0.to_string_lossy(), .0.to_string_lossy())]
+    NotFound(OsString),
+    #[error("{}: permission denied: the file is not executable; chmod +x it, or give another path", .0.display())]
+    NotExecutable(PathBuf),
+}
+
+impl NotRunnable {
+    /// env(1)'s status for it: 127 not found, 126 not executable.
+    pub fn status(&self) -> u8 {
+        match self {
+            NotRunnable::NotFound(_) => crate::exit_codes::NOT_FOUND,
+            NotRunnable::NotExecutable(_) => crate::exit_codes::NOT_EXECUTABLE,
+        }
     }
 }
 

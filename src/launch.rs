@@ -97,8 +97,8 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
     };
     // The table, not the measurement: measuring execs every probe (~20 ms), too slow for an
     // exec wrapper, and the table only claims what the CPU surely runs (no AArch32 on aarch64).
-    let native = native::runs_natively(&profile.system);
-    let sysroot = find_sysroot(args, typed, profile, info.interp.as_deref(), native)?;
+    let secondary = native::table().first() != Some(&&*profile.system);
+    let (native, sysroot) = natively_or_sysroot(args, typed, profile, info.interp.as_deref())?;
     let sysroot_dir = match &sysroot {
         Some(Sysroot::Dir { path, .. }) => Some(path.as_path()),
         Some(Sysroot::Host) | None => None,
@@ -137,7 +137,6 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
     // switched off with ia32_emulation=0). qemu runs it. Never for the host's own system: a
     // native program the kernel refuses is broken, and qemu of the host's architecture would
     // only crash on it.
-    let secondary = native::table().first() != Some(&&*profile.system);
     if err.raw_os_error() == Some(ENOEXEC)
         && (how == Route::Kernel || (how == Route::Native && secondary))
     {
@@ -151,6 +150,64 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
         ));
     }
     Err(cannot(&invocation.program, &err))
+}
+
+/// Whether the host runs the program itself ([`runs_natively`]), else the sysroot of a
+/// dynamically linked one.
+fn natively_or_sysroot(
+    args: &Request,
+    typed: &OsStr,
+    profile: &Profile,
+    interp: Option<&Path>,
+) -> Result<(bool, Option<Sysroot>)> {
+    let native_system = native::runs_natively(&profile.system);
+    // The host's own system, not a secondary one it also runs (i386 on x86_64).
+    let secondary = native::table().first() != Some(&&*profile.system);
+    let native = runs_natively(
+        native_system,
+        secondary,
+        args.sysroot.is_some(),
+        interp.map(|loader| sysroot::loader_fits(profile, loader)),
+    );
+    let sysroot = find_sysroot(args, typed, profile, interp, native).map_err(|e| {
+        if native_system {
+            anyhow!("{e:#}; {}", natively_hint(profile))
+        } else {
+            e
+        }
+    })?;
+    Ok((native, sysroot))
+}
+
+/// Whether the host runs the program itself. `native_system`: the host runs its system;
+/// `secondary`: that system is not the host's own (i386 on x86_64); `sysroot_given`:
+/// `--sysroot`; `host_loader`: for a dynamically linked program, whether the host has its
+/// loader (None for a static one). A secondary system's dynamic program whose loader the
+/// host lacks (no libc6-i386 on an amd64 machine), or that is given a `--sysroot`, runs under
+/// qemu with a sysroot instead: exec-ing it would fail with a bare "No such file or directory".
+fn runs_natively(
+    native_system: bool,
+    secondary: bool,
+    sysroot_given: bool,
+    host_loader: Option<bool>,
+) -> bool {
+    match host_loader {
+        _ if !native_system => false,
+        _ if !secondary => true,
+        None => true,
+        Some(host_has_it) => host_has_it && !sysroot_given,
+    }
+}
+
+/// For a secondary native system's program (i386 on x86_64) whose loader is nowhere: how to
+/// run it natively instead, the host's multilib C library (Debian's `libc6-i386`).
+fn natively_hint(profile: &Profile) -> String {
+    match &profile.debian {
+        Some(arch) => format!(
+            "or, to run it natively, install this machine's {arch} C library: apt install libc6-{arch}"
+        ),
+        None => format!("or install this machine's C library for {}", profile.system),
+    }
 }
 
 /// How the program is started.
@@ -350,14 +407,16 @@ fn sysroot_error(typed: &OsStr, profile: &Profile, err: SysrootError) -> anyhow:
     let program = Path::new(typed).display();
     match err {
         SysrootError::NotFound { loader, looked_in } => {
-            let hint = sysroot::install_hint(profile, "--sysroot DIR");
+            let hint = sysroot::install_hint(profile.debian.as_deref(), &loader, "--sysroot DIR");
             anyhow!(
                 "{program} needs the loader {}, found neither on this machine nor in a sysroot (looked in: {}); {hint}",
                 loader.display(),
                 looked_in.join(", ")
             )
         }
-        err @ SysrootError::Foreign { .. } => anyhow!("{program}: {err}"),
+        err @ (SysrootError::Foreign { .. } | SysrootError::LinkOutside { .. }) => {
+            anyhow!("{program}: {err}")
+        }
         SysrootError::NotInGiven {
             loader,
             dir,
@@ -451,6 +510,26 @@ mod tests {
                 route(native, kernel, sysroot),
                 expected,
                 "{native} {kernel} {sysroot}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_secondary_system_s_dynamic_program_runs_natively_only_with_the_host_s_loader() {
+        // (native system, secondary, --sysroot, host has the loader) -> natively
+        let cases = [
+            ((false, true, false, Some(true)), false),
+            ((true, false, true, Some(false)), true), // the host's own: always natively
+            ((true, true, false, None), true),        // static i386
+            ((true, true, false, Some(true)), true),  // libc6-i386 installed
+            ((true, true, false, Some(false)), false), // no loader: qemu with a sysroot
+            ((true, true, true, Some(true)), false),  // --sysroot asks for it
+        ];
+        for ((native, secondary, given, loader), expected) in cases {
+            assert_eq!(
+                runs_natively(native, secondary, given, loader),
+                expected,
+                "{native} {secondary} {given} {loader:?}"
             );
         }
     }

@@ -2,17 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
     // `binfmtctl build --report` registers this binary as a shim interpreter; it must start fast.
     if let Some(code) = binfmtctl::build::shim::run_if_shim() {
         return code;
     }
     // `run` is an exec wrapper: its own small parser, when that takes the command line.
-    let outcome = match binfmtctl::cli::RunOnly::try_from_args(std::env::args_os()) {
-        Some(run) => binfmtctl::commands::run_only(&run),
-        None => binfmtctl::commands::run(binfmtctl::cli::Cli::parse()),
+    let outcome = if let Some(run) = binfmtctl::cli::RunOnly::try_from_args(std::env::args_os()) {
+        binfmtctl::commands::run_only(&run)
+    } else {
+        let args: Vec<_> = std::env::args_os().collect();
+        binfmtctl::commands::run(binfmtctl::cli::Cli::parse_args(&args))
     };
     match outcome {
         Ok(code) => code,
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
                 return binfmtctl::exit_codes::success();
             }
             eprintln!("binfmtctl: error: {err:#}");
-            ExitCode::from(binfmtctl::exit_codes::ERROR)
+            ExitCode::from(binfmtctl::exit_codes::for_error(&err))
         }
     }
 }

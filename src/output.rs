@@ -1,8 +1,33 @@
 //! Output for people (aligned tables, warnings on stderr) and for scripts (JSON on stdout).
 
 use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicI8, Ordering};
 
 use serde::Serialize;
+
+/// How much to say on stderr: -1 quiet (`-q`), 0 normal, 1 verbose (`-v`). Set once, from the
+/// global options, before a command runs.
+static VERBOSITY: AtomicI8 = AtomicI8::new(0);
+
+/// Set from `-q` / `-v`.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => -1,
+        (false, true) => 1,
+        (false, false) => 0,
+    };
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+/// `-v`: say more (the raw register lines `enable` writes).
+pub fn verbose() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) > 0
+}
+
+/// `-q`: notes are left out; warnings and errors are not.
+pub fn quiet() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) < 0
+}
 
 /// Render rows as a table with a header line, columns separated by two spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -36,9 +61,26 @@ pub fn print(text: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// Print a value as pretty JSON on stdout.
+/// The version of every JSON shape binfmtctl prints (README.md, "JSON shapes"): raised when a
+/// field changes meaning or goes away, not when one is added.
+pub const JSON_VERSION: u32 = 1;
+
+/// A JSON object with `"version"` first, then the fields of `body` (a struct or map).
+#[derive(Serialize)]
+struct Versioned<'a, T: Serialize> {
+    version: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Print a JSON object (a struct or map: its fields follow `"version": 1`) as pretty JSON on
+/// stdout. Every `--json` goes through here.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
+    let versioned = Versioned {
+        version: JSON_VERSION,
+        body: value,
+    };
+    let mut text = serde_json::to_string_pretty(&versioned)?;
     text.push('\n');
     Ok(print(&text)?)
 }
@@ -54,13 +96,32 @@ pub fn error(message: &str) {
     eprintln!("binfmtctl: error: {message}");
 }
 
-/// A note for people, on stderr.
+/// A note for people, on stderr (not with `-q`).
 pub fn note(message: &str) {
-    eprintln!("binfmtctl: {message}");
+    if !quiet() {
+        eprintln!("binfmtctl: {message}");
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_starts_with_its_version() {
+        #[derive(serde::Serialize)]
+        struct Shape {
+            b: u8,
+            a: Vec<u8>,
+        }
+        let v = super::Versioned {
+            version: super::JSON_VERSION,
+            body: &Shape { b: 1, a: vec![2] },
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"version":1,"b":1,"a":[2]}"#
+        );
+    }
+
     #[test]
     fn aligns_columns() {
         let t = super::table(

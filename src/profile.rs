@@ -50,6 +50,9 @@ pub enum ProfileError {
     Io { path: PathBuf, err: std::io::Error },
     #[error("{0}")]
     Trust(String),
+    /// The `--profiles` directory is not there.
+    #[error("--profiles {}: no such directory; give a directory of *.toml profiles, or leave out --profiles to use {LOCAL_DIR}", .0.display())]
+    NoDir(PathBuf),
     #[error("unknown system {name:?}{}; `binfmtctl systems` lists them all", suggest(.suggestions))]
     Unknown {
         name: String,
@@ -340,12 +343,7 @@ impl Profiles {
             Ok(Some(files)) => files,
             // The default directory is optional; one named with --profiles must be there.
             Ok(None) if !given => return Ok(p),
-            Ok(None) => {
-                return Err(ProfileError::Io {
-                    path: dir.to_owned(),
-                    err: std::io::Error::from_raw_os_error(nix::errno::Errno::ENOENT as i32),
-                })
-            }
+            Ok(None) => return Err(ProfileError::NoDir(dir.to_owned())),
             Err(e) => return Err(ProfileError::Trust(e.to_string())),
         };
         for (path, bytes) in files {

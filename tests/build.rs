@@ -750,10 +750,11 @@ echo left: $(ls /proc/sys/fs/binfmt_misc | grep -c binfmtctl-build-)
 #[test]
 fn a_program_the_build_does_not_emulate_is_named_with_its_system() {
     // Emulating aarch64 only: the riscv64 program gets "Exec format error" (not /bin/sh
-    // reading an ELF file) and the error says which --system it needs.
+    // reading an ELF file) and the error says which --system it needs; the status is env(1)'s
+    // for a program found but not executable, 126.
     let (_t, hello, out) =
         common::private_hello("$B build --system aarch64 -- {hello}; echo rc=$?");
-    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "rc=126\n", "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
         format!(
@@ -858,7 +859,8 @@ fn a_script_without_shebang_is_explained_not_run_by_a_shell() {
         t.path(),
         "printf 'echo hello\\n' > \"$T/nosb\" && chmod +x \"$T/nosb\" || exit 3\n$B build --system riscv64 -- \"$T/nosb\"; echo rc=$?",
     );
-    assert_eq!(stdout(&out), "rc=2\n", "{}", stderr(&out));
+    // Found but not executable: 126, as env(1).
+    assert_eq!(stdout(&out), "rc=126\n", "{}", stderr(&out));
     assert!(
         stderr(&out).ends_with(
             "nosb: Exec format error (os error 8); it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh\n"

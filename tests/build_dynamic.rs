@@ -524,3 +524,45 @@ fn a_tmpdir_another_user_can_change_is_not_where_roots_build_keeps_what_it_runs(
         "nothing of root's in it"
     );
 }
+
+#[test]
+fn an_arm_program_s_missing_loader_names_the_package_that_holds_that_loader() {
+    // The package named is the one that holds the program's loader: libc6-armhf-cross for
+    // /lib/ld-linux-armhf.so.3, libc6-armel-cross for /lib/ld-linux.so.3, whichever of the
+    // two ARM systems (one magic) runs it.
+    require_toolchains();
+    let t = scratch();
+    let hello = t.path().join("hello");
+    ok(&Command::new("arm-linux-gnueabihf-gcc")
+        .args(["-O2", "-o"])
+        .arg(&hello)
+        .arg(Path::new(MANIFEST_DIR).join("tests/fixtures/hello.c"))
+        .output()
+        .unwrap());
+    let mut bytes = std::fs::read(&hello).unwrap();
+    common::as_armel(&mut bytes);
+    std::fs::write(t.path().join("armel"), bytes).unwrap();
+    common::set_mode(&t.path().join("armel"), 0o755);
+    let out = Command::new(common::require("unshare", "util-linux"))
+        .args(["--user", "--map-root-user", "--mount", "--", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs tmpfs /usr/arm-linux-gnueabihf || exit 99\n\
+             {BIN} build --system armhf -- sh -c './hello; echo \"status=$?\"; ./armel; echo \"status=$?\"'"
+        ))
+        .current_dir(t.path())
+        .env_remove("QEMU_LD_PREFIX")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "status=127\nstatus=127\n", "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "binfmtctl build: ./hello is a dynamically linked armv7l-linux program and needs the loader \
+         /lib/ld-linux-armhf.so.3, found neither on this machine nor in a sysroot (looked in: \
+         /lib/ld-linux-armhf.so.3, /usr/*-*/lib/ld-linux-armhf.so.3); install it: apt install \
+         libc6-armhf-cross, or give binfmtctl build --sysroot armv7l-linux=DIR\n\
+         binfmtctl build: ./armel is a dynamically linked armv7l-linux program and needs the loader \
+         /lib/ld-linux.so.3, found neither on this machine nor in a sysroot (looked in: \
+         /lib/ld-linux.so.3, /usr/*-*/lib/ld-linux.so.3); install it: apt install \
+         libc6-armel-cross, or give binfmtctl build --sysroot armv7l-linux=DIR\n"
+    );
+}

@@ -5,6 +5,26 @@ mod common;
 use common::{nixos_magic, ok, run, stderr, stdout};
 use serde_json::Value;
 
+/// The visible subcommands, in the order of `--help`.
+const SUBCOMMANDS: [&str; 16] = [
+    "enable",
+    "disable",
+    "apply",
+    "export",
+    "import",
+    "nix-config",
+    "status",
+    "systems",
+    "identify",
+    "run",
+    "check",
+    "build",
+    "install-unit",
+    "tonistiigi",
+    "completions",
+    "man",
+];
+
 #[track_caller]
 fn fails_with(args: &[&str], message: &str) {
     let out = run(args);
@@ -200,7 +220,7 @@ fn status_when_unmounted_says_so() {
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
+        serde_json::json!({"version": 1, "root": "/nonexistent", "mounted": false, "enabled": null, "entries": []})
     );
 }
 
@@ -229,25 +249,67 @@ fn completions_are_generated_for_each_shell() {
 fn man_page_covers_every_subcommand() {
     let text = ok(&run(&["man"]));
     assert!(text.contains(".TH binfmtctl 1"), "{text}");
-    for sub in [
-        "ENABLE", "DISABLE", "APPLY", "STATUS", "SYSTEMS", "IDENTIFY", "RUN", "CHECK",
-    ] {
-        assert!(
-            text.contains(&format!(".SH \"BINFMTCTL {sub}\"")),
-            "man page lacks {sub}"
-        );
-    }
+    // One .SH each, in this order; every subcommand a .SS of COMMANDS.
+    let sections: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(".SH "))
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "\"GLOBAL OPTIONS\"",
+            "COMMANDS",
+            "EXAMPLES",
+            "FILES",
+            "ENVIRONMENT",
+            "\"EXIT STATUS\"",
+            "\"SEE ALSO\"",
+            "VERSION"
+        ]
+    );
+    let subsections: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(".SS "))
+        .collect();
+    assert_eq!(subsections, SUBCOMMANDS);
     assert!(
         !text.contains("__exec-in-chroot"),
         "hidden commands stay hidden"
     );
     // Only this one page exists: no references to binfmtctl-enable(1) and the like.
-    assert!(!text.contains("(1)"), "{text}");
-    assert!(text.contains(".SH SUBCOMMANDS\n"), "{text}");
-    assert!(
-        text.contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nSuccess.\n.TP\n\\fB1\\fR\n"),
-        "{text}"
-    );
+    assert!(!text.contains("binfmtctl-"), "{text}");
+    for needed in [
+        "\\fBbinfmtctl enable riscv64\\-linux\\fR",
+        "/etc/binfmtctl/config.toml",
+        "/run/binfmtctl",
+        "/etc/binfmtctl/profiles.d",
+        "/etc/nix/binfmtctl.conf",
+        "\\fBQEMU_LD_PREFIX\\fR",
+        "\\fBNIX_CONF_DIR\\fR",
+        "\\fBNO_COLOR\\fR",
+        "binfmt.d(5), systemd\\-binfmt(8), update\\-binfmts(8)",
+    ] {
+        assert!(text.contains(needed), "{needed}: {text}");
+    }
+    // EXIT STATUS lists the codes of src/exit_codes.rs.
+    let status = text.split(".SH \"EXIT STATUS\"").nth(1).unwrap();
+    let status = status.split(".SH").next().unwrap();
+    for code in [
+        binfmtctl::exit_codes::SUCCESS,
+        binfmtctl::exit_codes::WANTING,
+        binfmtctl::exit_codes::ERROR,
+        binfmtctl::exit_codes::NOT_FOUND,
+        binfmtctl::exit_codes::NOT_EXECUTABLE,
+    ] {
+        assert!(
+            status.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+            "{code}: {status}"
+        );
+    }
 }
 
 #[test]
@@ -385,6 +447,8 @@ fn identify_tells_systems_static_and_loader() {
         "/bin/ls",
     ]);
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(v["version"], 1, "{v}");
+    let v = &v["files"];
     assert_eq!(v[0]["systems"], serde_json::json!(["riscv64-linux"]));
     assert_eq!(v[0]["elf"]["static"], true);
     assert_eq!(v[0]["elf"]["machine"], 0xf3);
@@ -407,4 +471,286 @@ fn identify_tells_systems_static_and_loader() {
         "the table still lists the file: {}",
         stdout(&out)
     );
+}
+
+#[test]
+fn enable_shows_the_register_line_only_with_verbose_or_dry_run_and_quiet_drops_notes() {
+    common::hello_riscv64(true);
+    let t = common::scratch();
+    let out = common::private(
+        common::As::Me,
+        t.path(),
+        "Q=/usr/bin/qemu-riscv64-static\n\
+         bfc enable --runtime --interpreter $Q riscv64-linux >plain.out 2>plain.err; echo plain=$?\n\
+         bfc disable --runtime riscv64-linux >/dev/null 2>&1\n\
+         bfc -v enable --runtime --interpreter $Q riscv64-linux >verbose.out 2>verbose.err; echo verbose=$?\n\
+         bfc disable --runtime riscv64-linux >/dev/null 2>&1\n\
+         bfc enable --quiet --runtime --interpreter $Q riscv64-linux >quiet.out 2>quiet.err; echo quiet=$?\n\
+         bfc -q -v status >/dev/null 2>conflict.err; echo conflict=$?\n",
+    );
+    assert_eq!(ok(&out), "plain=0\nverbose=0\nquiet=0\nconflict=2\n");
+    let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap();
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    let line = format!(":riscv64-linux:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:PF");
+    let register = "/proc/sys/fs/binfmt_misc/register";
+    assert_eq!(
+        read("plain.out"),
+        format!("# register riscv64-linux in {register}\n")
+    );
+    assert_eq!(
+        read("verbose.out"),
+        format!("# write to {register}\n{line}\n")
+    );
+    assert_eq!(read("quiet.out"), read("plain.out"));
+    assert!(
+        read("plain.err").starts_with("binfmtctl: riscv64-linux: "),
+        "{}",
+        read("plain.err")
+    );
+    assert_eq!(read("quiet.err"), "");
+    assert!(
+        read("conflict.err").contains("'--quiet' cannot be used with '--verbose'"),
+        "{}",
+        read("conflict.err")
+    );
+}
+
+#[test]
+fn global_options_are_shown_once_under_a_heading_and_every_command_has_examples() {
+    let top = ok(&run(&["--help"]));
+    assert_eq!(top.matches("Global options:\n").count(), 1, "{top}");
+    for sub in SUBCOMMANDS {
+        let help = ok(&run(&[sub, "--help"]));
+        assert_eq!(
+            help.matches("Global options:\n").count(),
+            1,
+            "{sub}: {help}"
+        );
+        let (own, global) = help.split_once("Global options:\n").unwrap();
+        for g in [
+            "--root <DIR>",
+            "--config <FILE>",
+            "-q, --quiet",
+            "-v, --verbose",
+        ] {
+            assert!(!own.contains(g) && global.contains(g), "{sub}: {g}: {help}");
+        }
+        assert!(
+            help.contains("\nExamples:\n  ") && help.contains(&format!(" {sub}")),
+            "{sub}: {help}"
+        );
+    }
+}
+
+#[test]
+fn every_json_output_starts_with_version_1() {
+    let t = common::scratch();
+    let dir = t.path().to_str().unwrap();
+    let config = format!("{dir}/config.toml");
+    let state = format!("{dir}/state");
+    let conf = t.path().join("qemu-riscv64.conf");
+    let (magic, mask) = nixos_magic("riscv64-linux");
+    std::fs::write(
+        &conf,
+        format!(":qemu-riscv64:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:F\n"),
+    )
+    .unwrap();
+    let hello = common::hello_riscv64(true);
+    let g = ["--root", dir, "--config", &config, "--state-dir", &state];
+    for args in [
+        &["status", "--json"][..],
+        &["systems", "--json"],
+        &["identify", "--json", hello.to_str().unwrap()],
+        &["import", "--dry-run", "--json", conf.to_str().unwrap()],
+        &["enable", "--dry-run", "--json", "riscv64-linux"],
+        &["disable", "--dry-run", "--json", "--all"],
+        &["apply", "--dry-run", "--json"],
+        &["check", "--json", "riscv64-linux"],
+        &["nix-config", "--systems", "--json"],
+    ] {
+        let out = run(&[&g[..], args].concat());
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("{\n  \"version\": 1,\n"),
+            "{args:?}: {text}{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn build_ends_as_env_does_when_its_command_cannot_start_and_tips_about_the_double_dash() {
+    let t = common::scratch();
+    let plain = t.path().join("plain");
+    std::fs::write(&plain, "not a program\n").unwrap();
+    for (command, status, message) in [
+        (
+            "nonexistent-command",
+            127,
+            "nonexistent-command: not found in $PATH; give its path, e.g. ./nonexistent-command"
+                .to_owned(),
+        ),
+        (
+            "./nonexistent",
+            127,
+            "cannot execute ./nonexistent: No such file or directory (os error 2)".to_owned(),
+        ),
+        (
+            plain.to_str().unwrap(),
+            126,
+            format!(
+                "cannot execute {}: Permission denied (os error 13)",
+                plain.display()
+            ),
+        ),
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(["build", "--system", "riscv64", "--", command])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            (out.status.code(), stderr(&out)),
+            (Some(status), format!("binfmtctl: error: {message}\n")),
+            "{command}"
+        );
+    }
+    let out = run(&["build", "--system", "riscv64", "make", "-j4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "tip: the command to run goes after `--`: binfmtctl build --system riscv64 -- make -j4\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_profiles_directory_names_the_option() {
+    fails_with(
+        &["--profiles", "/missing", "systems"],
+        "--profiles /missing: no such directory; give a directory of *.toml profiles, or leave out --profiles to use \
+         /etc/binfmtctl/profiles.d",
+    );
+}
+
+#[test]
+fn disable_of_a_name_nothing_has_is_a_note_and_status_0_as_its_help_says() {
+    let help = ok(&run(&["disable", "--help"]));
+    let words = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains(
+            "A name or glob nothing has is not an error: a note says so and the status is 0"
+        ),
+        "{help}"
+    );
+    let t = common::scratch();
+    let out = common::private(
+        common::As::Me,
+        t.path(),
+        "bfc disable --name nothing-here; echo status=$?",
+    );
+    assert_eq!(stdout(&out).lines().last(), Some("status=0"));
+    assert!(
+        stderr(&out).contains(
+            "no entry named nothing-here in /proc/sys/fs/binfmt_misc; nothing to disable"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn install_unit_passes_a_given_config_on_and_refuses_a_relative_one() {
+    let out = run(&[
+        "--config",
+        "/srv/binfmtctl.toml",
+        "install-unit",
+        "--dry-run",
+    ]);
+    let text = ok(&out);
+    let exe = std::path::Path::new(common::BIN).canonicalize().unwrap();
+    for line in [
+        "ConditionPathExists=/srv/binfmtctl.toml\n".to_owned(),
+        format!(
+            "ExecStart={} --config /srv/binfmtctl.toml apply\n",
+            exe.display()
+        ),
+        format!(
+            "ExecStop={} --config /srv/binfmtctl.toml disable --all --runtime\n",
+            exe.display()
+        ),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    fails_with(
+        &["--config", "rel.toml", "install-unit", "--dry-run"],
+        "--config rel.toml: the boot unit needs an absolute path (it runs from /); give --config $(realpath rel.toml)",
+    );
+}
+
+#[test]
+fn the_scripts_say_how_to_get_a_new_enough_cargo() {
+    let t = common::scratch();
+    let cargo = t.path().join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\necho 'cargo 1.65.0'\n").unwrap();
+    common::set_mode(&cargo, 0o755);
+    let path = format!("{}:{}", t.path().display(), std::env::var("PATH").unwrap());
+    for script in ["scripts/test.sh", "scripts/demo.sh"] {
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .current_dir(common::MANIFEST_DIR)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{script}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(&format!(
+                "{script}: cargo 1.65.0 is too old: this repository needs Cargo >= 1.91"
+            )) && stderr(&out).contains("rustup"),
+            "{script}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn completions_complete_system_names_and_aliases() {
+    // bash, for real: the completion function asked for `binfmtctl enable riscv` and `check arm`.
+    let t = common::scratch();
+    let script = t.path().join("c.bash");
+    std::fs::write(&script, ok(&run(&["completions", "bash"]))).unwrap();
+    let complete = |words: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                ". {}\nCOMP_WORDS=({words})\nCOMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+                 COMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n\
+                 _binfmtctl binfmtctl \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                script.display()
+            ))
+            .output()
+            .unwrap();
+        ok(&out)
+    };
+    assert_eq!(
+        complete("binfmtctl enable riscv"),
+        "riscv32\nriscv32-linux\nriscv64\nriscv64-linux\n"
+    );
+    let arm = complete("binfmtctl check arm");
+    for alias in ["arm64", "armhf", "armv7l-linux"] {
+        assert!(arm.lines().any(|l| l == alias), "{alias}: {arm}");
+    }
+    assert!(complete("binfmtctl enable al").lines().any(|l| l == "all"));
+    // zsh and fish: the names are offered as the values of the system arguments.
+    let zsh = ok(&run(&["completions", "zsh"]));
+    assert!(
+        zsh.contains(":(all aarch64 aarch64-linux ") && zsh.contains(" riscv64 riscv64-linux "),
+        "{zsh}"
+    );
+    let fish = ok(&run(&["completions", "fish"]));
+    for name in ["riscv64-linux", "linux/arm64", "ppc64el"] {
+        assert!(fish.contains(&format!("{name}\\t")), "{name}: {fish}");
+    }
 }

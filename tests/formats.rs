@@ -18,7 +18,12 @@ fn import_recognises_every_line_of_debians_qemu_user_static() {
     let mut args = vec!["import", "--dry-run", "--json"];
     args.extend(confs.iter().map(String::as_str));
     let v: Value = serde_json::from_str(&ok(&run(&args))).unwrap();
-    let rows = v.as_array().unwrap();
+    assert_eq!(
+        (&v["version"], &v["dry_run"]),
+        (&1.into(), &true.into()),
+        "{v}"
+    );
+    let rows = v["registrations"].as_array().unwrap();
     assert_eq!(rows.len(), confs.len());
     for r in rows {
         assert!(r["system"].is_string(), "not recognised: {r}");
@@ -199,7 +204,7 @@ fn import_refuses_flag_c_without_credentials() {
         conf.to_str().unwrap(),
     ]);
     let v: Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(v[0]["flags"], "OCF");
+    assert_eq!(v["registrations"][0]["flags"], "OCF");
     // The same warning as `enable --credentials`, naming what gets flag C.
     assert_eq!(
         common::stderr(&out),

@@ -94,7 +94,7 @@ fn cases() -> Vec<Bad> {
         bad("config is a directory", "mkdir \"$T/cdir\"", "\"$B\" --config \"$T/cdir\" --state-dir \"$T/state\" apply", "/cdir: it is a directory, not a regular file; give binfmtctl the path of a regular file"),
         bad("binfmt_misc root does not exist", "", "bfc --root /nonexistent enable riscv64-linux", "cannot mount binfmt_misc at /nonexistent: ENOENT: No such file or directory; the mount point does not exist"),
         bad("profiles directory is a file", "", "bfc --profiles /etc/passwd systems", "refusing /etc/passwd: it is a regular file, not a directory; give binfmtctl the path of a directory"),
-        bad("profiles directory does not exist", "", "bfc --profiles /nonexistent/profiles.d systems", "/nonexistent/profiles.d: No such file or directory (os error 2)"),
+        bad("profiles directory does not exist", "", "bfc --profiles /nonexistent/profiles.d systems", "--profiles /nonexistent/profiles.d: no such directory; give a directory of *.toml profiles"),
         // Flags (in the config: the command line only has --credentials/--open-binary).
         bad("unknown flag in the config", &config(&format!("{RECORD}flags = \"PQ\"")), "bfc apply", "config.toml:5: unknown flag 'Q'; the kernel accepts P, O, C and F; fix the file or remove the entry"),
         bad("lower-case flag in the config", &config(&format!("{RECORD}flags = \"f\"")), "bfc enable arm64", "config.toml:5: unknown flag 'f'"),

@@ -619,3 +619,171 @@ fn run_script(dir: &Path, text: &str) -> (PathBuf, Output) {
     );
     (script, out)
 }
+
+/// tests/fixtures/hello.c compiled dynamically with `gcc` (a cross compiler) into `dir`.
+fn cross_hello(gcc: &str, package: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("hello-{gcc}"));
+    ok(&Command::new(common::require(gcc, package))
+        .args(["-O2", "-o"])
+        .arg(&out)
+        .arg(Path::new(common::MANIFEST_DIR).join("tests/fixtures/hello.c"))
+        .output()
+        .unwrap());
+    out
+}
+
+/// `script` (sh) as root of a new user and mount namespace, in `dir`, where `$B` is binfmtctl;
+/// it hides what it must with mounts that vanish with it.
+fn hidden(dir: &Path, script: &str) -> Output {
+    output(
+        Command::new(common::require("unshare", "util-linux"))
+            .args(["--user", "--map-root-user", "--mount", "--", "sh", "-c"])
+            .arg(format!("set -u\nB={BIN}\n{script}"))
+            .current_dir(dir)
+            .env_remove("QEMU_LD_PREFIX"),
+    )
+}
+
+#[test]
+fn an_i386_dynamic_program_uses_a_sysroot_when_the_host_lacks_its_loader() {
+    let t = scratch();
+    cross_hello("i686-linux-gnu-gcc", "gcc-i686-linux-gnu", t.path());
+    assert!(
+        Path::new("/usr/i686-linux-gnu/lib/ld-linux.so.2").exists(),
+        "install libc6-i386-cross (bash scripts/test-deps.sh installs it)"
+    );
+    let root = no_table();
+    // Found by the search (or, where libc6-i386 is installed, run natively), given with
+    // --sysroot, or with $QEMU_LD_PREFIX: the same program output either way.
+    for (sysroot, env) in [
+        (None, None),
+        (Some("/usr/i686-linux-gnu"), None),
+        (None, Some("/usr/i686-linux-gnu")),
+    ] {
+        let mut cmd = nobody(t.path());
+        cmd.arg("--root").arg(root.path()).arg("run");
+        if let Some(s) = sysroot {
+            cmd.args(["--sysroot", s]);
+        }
+        if let Some(e) = env {
+            cmd.env("QEMU_LD_PREFIX", e);
+        }
+        let o = output(cmd.arg("./hello-i686-linux-gnu-gcc").env("HELLO_EXIT", "0"));
+        assert_exact(&o, 0, "hello argv0=./hello-i686-linux-gnu-gcc\n", "");
+    }
+    // --sysroot is honoured, not ignored because x86_64 runs i386 programs.
+    let o = output(nobody(t.path()).args([
+        "run",
+        "--sysroot",
+        "/nonexistent",
+        "./hello-i686-linux-gnu-gcc",
+    ]));
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./hello-i686-linux-gnu-gcc needs the loader /lib/ld-linux.so.2, which the sysroot \
+         /nonexistent does not have (/nonexistent/lib/ld-linux.so.2 does not exist); give a --sysroot DIR that \
+         holds it; or, to run it natively, install this machine's i386 C library: apt install libc6-i386\n",
+    );
+    // The loader nowhere (the cross sysroot hidden, and the host's libc6-i386 if any):
+    // the error names the loader and the packages, not "No such file or directory".
+    let o = hidden(
+        t.path(),
+        "mount -t tmpfs tmpfs /usr/i686-linux-gnu || exit 99\n\
+         if [ -e /lib/ld-linux.so.2 ]; then mount --bind /dev/null /lib/ld-linux.so.2 || exit 99; fi\n\
+         \"$B\" run ./hello-i686-linux-gnu-gcc",
+    );
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./hello-i686-linux-gnu-gcc needs the loader /lib/ld-linux.so.2, found neither on this \
+         machine nor in a sysroot (looked in: /lib/ld-linux.so.2, /usr/*/lib/ld-linux.so.2); install it: apt \
+         install libc6-i386-cross, or give --sysroot DIR; or, to run it natively, install this machine's i386 C \
+         library: apt install libc6-i386\n",
+    );
+}
+
+#[test]
+fn an_arm_program_s_missing_loader_names_the_package_that_holds_that_loader() {
+    let t = scratch();
+    let armhf = cross_hello(
+        "arm-linux-gnueabihf-gcc",
+        "gcc-arm-linux-gnueabihf",
+        t.path(),
+    );
+    // The same program asking for armel's loader.
+    patched(&armhf, t.path(), "armel", |bytes| common::as_armel(bytes));
+    let o = hidden(
+        t.path(),
+        "mount -t tmpfs tmpfs /usr/arm-linux-gnueabihf || exit 99\n\
+         \"$B\" run ./hello-arm-linux-gnueabihf-gcc; \"$B\" run ./armel",
+    );
+    assert_exact(
+        &o,
+        2,
+        "",
+        "binfmtctl: error: ./hello-arm-linux-gnueabihf-gcc needs the loader /lib/ld-linux-armhf.so.3, found \
+         neither on this machine nor in a sysroot (looked in: /lib/ld-linux-armhf.so.3, \
+         /usr/*/lib/ld-linux-armhf.so.3); install it: apt install libc6-armhf-cross, or give --sysroot DIR\n\
+         binfmtctl: error: ./armel needs the loader /lib/ld-linux.so.3, found neither on this machine nor in a \
+         sysroot (looked in: /lib/ld-linux.so.3, /usr/*/lib/ld-linux.so.3); install it: apt install \
+         libc6-armel-cross, or give --sysroot DIR\n",
+    );
+}
+
+/// Debian's libc6:ppc64el and libc-bin:ppc64el unpacked with dpkg-deb -x (scripts/test-deps.sh).
+fn ppc64el_sysroot() -> PathBuf {
+    let dir = Path::new(common::MANIFEST_DIR).join("target/debian-fixtures/sysroot-ppc64el");
+    assert!(
+        dir.join("usr/bin/getconf").exists(),
+        "{} is missing: run bash scripts/test-deps.sh",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn a_dpkg_deb_sysroot_s_absolute_loader_link_is_named_with_the_fix() {
+    let sysroot = ppc64el_sysroot();
+    let t = scratch();
+    let copy = t.path().join("ppc64el");
+    ok(&Command::new("cp")
+        .arg("-a")
+        .arg(&sysroot)
+        .arg(&copy)
+        .output()
+        .unwrap());
+    let root = no_table();
+    let getconf = copy.join("usr/bin/getconf");
+    let c = copy.display();
+    let expected = format!(
+        "binfmtctl: error: {g}: {c}/lib64/ld64.so.2 is a symlink to /lib/powerpc64le-linux-gnu/ld64.so.2, which \
+         qemu -L {c} looks for on this machine, not in the sysroot, where it is \
+         {c}/lib/powerpc64le-linux-gnu/ld64.so.2; make the link relative: ln -sfn \
+         ../lib/powerpc64le-linux-gnu/ld64.so.2 {c}/lib64/ld64.so.2\n",
+        g = getconf.display()
+    );
+    // getconf LONG_BIT with --sysroot, or with $QEMU_LD_PREFIX.
+    let getconf_in = |given: bool| {
+        let mut cmd = nobody(t.path());
+        cmd.arg("--root").arg(root.path()).arg("run");
+        if given {
+            cmd.arg("--sysroot").arg(&copy);
+        } else {
+            cmd.env("QEMU_LD_PREFIX", &copy);
+        }
+        output(cmd.arg(&getconf).arg("LONG_BIT"))
+    };
+    assert_exact(&getconf_in(true), 2, "", &expected);
+    assert_exact(&getconf_in(false), 2, "", &expected);
+    // The fix the message gives works.
+    ok(&Command::new("ln")
+        .args(["-sfn", "../lib/powerpc64le-linux-gnu/ld64.so.2"])
+        .arg(copy.join("lib64/ld64.so.2"))
+        .output()
+        .unwrap());
+    let o = getconf_in(true);
+    assert_exact(&o, 0, "64\n", "");
+}

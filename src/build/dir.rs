@@ -129,13 +129,15 @@ impl BuildDir {
             symlink(&me, self.shim(system))?;
             symlink(&w.interpreter.path, self.path.join("qemu").join(system))?;
             let looked_in = sysroot::view::looked_in(system, c.given, c.env_prefix);
-            let hint = sysroot::install_hint(
-                w.profile,
-                &format!("binfmtctl build --sysroot {system}=DIR"),
-            );
+            // Read by the launcher (shim::missing_loader), which knows the loader: the
+            // profile's Debian architecture first, the places looked in, the option last.
             fs::write(
                 self.path.join("hint").join(system),
-                format!("{}\n{hint}\n", looked_in.join("\n")),
+                format!(
+                    "{}\n{}\nbinfmtctl build --sysroot {system}=DIR\n",
+                    w.profile.debian.as_deref().unwrap_or_default(),
+                    looked_in.join("\n")
+                ),
             )?;
         }
         if c.report {

@@ -227,16 +227,47 @@ fn variables(
 /// execvp: a program no entry runs must fail with "Exec format error", not be handed to
 /// /bin/sh.
 fn become_command(env: &Env, command: &[OsString], vars: &[(OsString, OsString)]) -> anyhow::Error {
-    let path = match crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref()) {
+    let path = match command_path(command) {
         Ok(p) => p,
         Err(e) => return e,
     };
     let err = crate::exec::replace(&path, command, Some(command_env(vars)));
-    anyhow::anyhow!(
-        "cannot execute {}: {err}{}",
-        path.display(),
-        not_emulated(env, &path, &err)
-    )
+    not_started(env, &path, &err)
+}
+
+/// The command's program, found as execvp(3) does; when it cannot be, an error that ends
+/// binfmtctl as env(1) does (127 not found, 126 not executable).
+fn command_path(command: &[OsString]) -> Result<PathBuf> {
+    crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref()).map_err(|err| {
+        match err.downcast::<crate::exec::NotRunnable>() {
+            Ok(e) => crate::exit_codes::NotStarted {
+                status: e.status(),
+                message: e.to_string(),
+            }
+            .into(),
+            Err(err) => err,
+        }
+    })
+}
+
+/// The command's program could not be executed (`err`): an error that ends binfmtctl as
+/// env(1) does, 127 when there is no such file, 126 otherwise.
+fn not_started(env: &Env, path: &Path, err: &std::io::Error) -> anyhow::Error {
+    use crate::exit_codes::{NotStarted, NOT_EXECUTABLE, NOT_FOUND};
+    let status = if err.kind() == std::io::ErrorKind::NotFound {
+        NOT_FOUND
+    } else {
+        NOT_EXECUTABLE
+    };
+    NotStarted {
+        status,
+        message: format!(
+            "cannot execute {}: {err}{}",
+            path.display(),
+            not_emulated(env, path, err)
+        ),
+    }
+    .into()
 }
 
 /// `--sysroot SYSTEM=DIR`: each names a wanted system and a directory holding a loader for it.
@@ -304,14 +335,9 @@ fn start_command(
     command: &[OsString],
     set: &[(OsString, OsString)],
 ) -> Result<std::process::Child> {
-    let path = crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref())?;
-    crate::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals()).map_err(|err| {
-        anyhow::anyhow!(
-            "cannot execute {}: {err}{}",
-            path.display(),
-            not_emulated(env, &path, &err)
-        )
-    })
+    let path = command_path(command)?;
+    crate::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals())
+        .map_err(|err| not_started(env, &path, &err))
 }
 
 /// The systems named with --system, else every system with an installed interpreter that

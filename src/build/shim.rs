@@ -181,9 +181,12 @@ fn missing_loader(build_dir: &Path, system: &str, program: &Path) -> Option<Stri
     }
     let hint = std::fs::read_to_string(build_dir.join("hint").join(system)).unwrap_or_default();
     let mut lines: Vec<&str> = hint.lines().collect();
-    let what_to_do = lines
+    let option = lines
         .pop()
-        .unwrap_or("give binfmtctl build --sysroot SYSTEM=DIR");
+        .unwrap_or("binfmtctl build --sysroot SYSTEM=DIR");
+    let debian = (!lines.is_empty()).then(|| lines.remove(0));
+    let what_to_do =
+        crate::sysroot::install_hint(debian.filter(|d| !d.is_empty()), &loader, option);
     let looked_in: Vec<String> = lines
         .iter()
         .map(|place| place.replace("lib*/ld*", &rel.display().to_string()))

@@ -313,7 +313,7 @@ fn perform_all(
     for a in actions {
         let r = a.registration();
         if a.changes_anything() {
-            text += &super::describe(&ctx.registry, a, report.dry_run);
+            text += &super::describe_lines(&ctx.registry, a, report.dry_run, true);
         }
         report.actions.push(ActionRow {
             name: r.name.to_string(),

@@ -12,14 +12,57 @@ use crate::exit_codes;
 
 pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut out = Vec::new();
+    let names = system_names()?;
     clap_complete::generate(
         shell,
-        &mut visible_only(&Cli::command()),
+        &mut with_system_names(visible_only(&Cli::command()), &names),
         "binfmtctl",
         &mut out,
     );
     crate::output::print(&String::from_utf8_lossy(&out))?;
     Ok(exit_codes::success())
+}
+
+/// Every system's name and aliases (the built-in profiles), for completions.
+fn system_names() -> Result<Vec<String>> {
+    let profiles = crate::profile::Profiles::builtin()?;
+    let mut names: Vec<String> = profiles
+        .all()
+        .iter()
+        .flat_map(|p| p.names().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The arguments that take systems, by subcommand and argument id. The command line keeps
+/// them plain strings (globs, `all`, comma lists and local profiles are taken there); only
+/// the completion scripts get the names as possible values.
+const SYSTEM_ARGS: &[(&str, &str, &[&str])] = &[
+    ("enable", "systems", &["all"]),
+    ("disable", "systems", &[]),
+    ("check", "systems", &[]),
+    ("build", "systems", &[]),
+    ("run", "system", &[]),
+];
+
+/// `cmd` with the system names (and, for `enable`, `all`) as possible values of
+/// [`SYSTEM_ARGS`], so that bash, zsh and fish complete them.
+fn with_system_names(mut cmd: clap::Command, names: &[String]) -> clap::Command {
+    for (sub, arg, extra) in SYSTEM_ARGS {
+        let values: Vec<String> = extra
+            .iter()
+            .map(|e| (*e).to_owned())
+            .chain(names.iter().cloned())
+            .collect();
+        cmd = cmd.mut_subcommand(*sub, |s| {
+            s.mut_arg(*arg, |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(values))
+            })
+        });
+    }
+    cmd
 }
 
 /// `cmd` without its hidden subcommands (`__native-probe` and the other internal helpers).
@@ -42,19 +85,159 @@ fn visible_only(cmd: &clap::Command) -> clap::Command {
     root
 }
 
-/// What the exit status means (src/exit_codes.rs).
-const EXIT_STATUS: &[(&str, &str)] = &[
-    ("0", "Success."),
+/// What the exit status means: the constants of src/exit_codes.rs, one line each.
+fn exit_status() -> Vec<(String, &'static str)> {
+    use exit_codes::{ERROR, NOT_EXECUTABLE, NOT_FOUND, SUCCESS, WANTING};
+    vec![
+        (SUCCESS.to_string(), "Success."),
+        (
+            WANTING.to_string(),
+            "Checked and found wanting: check found a system whose emulation does not work, or enable registered one whose probe does not run.",
+        ),
+        (
+            ERROR.to_string(),
+            "An error or a usage error (bad input, a refused change, a failed system call); a message on stderr says what failed, where, and what to do.",
+        ),
+        (
+            "run, build".to_owned(),
+            "The program's own exit status; killed by a signal, binfmtctl dies by the same signal.",
+        ),
+        (
+            NOT_FOUND.to_string(),
+            "build: the command was not found (as env(1) and timeout(1)).",
+        ),
+        (
+            NOT_EXECUTABLE.to_string(),
+            "build: the command was found but could not be executed.",
+        ),
+    ]
+}
+
+/// The files binfmtctl reads and writes.
+fn files() -> Vec<(String, String)> {
+    vec![
+        (
+            crate::config::DEFAULT_PATH.to_owned(),
+            "The configuration: the registrations restored at boot (--config).".to_owned(),
+        ),
+        (
+            crate::state::DEFAULT_DIR.to_owned(),
+            "The state: what binfmtctl registered in this boot (--state-dir).".to_owned(),
+        ),
+        (
+            crate::profile::LOCAL_DIR.to_owned(),
+            "Extra or overriding profiles, one *.toml file a system (--profiles).".to_owned(),
+        ),
+        (
+            "/etc/nix/nix.conf, /etc/nix/binfmtctl.conf".to_owned(),
+            "Nix's settings: enable --nix keeps extra-platforms (and extra-sandbox-paths) in binfmtctl.conf, beside the nix.conf that includes it (--nix-conf, $NIX_CONF_DIR).".to_owned(),
+        ),
+        (
+            format!("{}/register", crate::registry::DEFAULT_ROOT),
+            "The kernel's binfmt_misc table (--root).".to_owned(),
+        ),
+        (
+            "/etc/systemd/system/binfmtctl.service".to_owned(),
+            "The boot unit install-unit writes.".to_owned(),
+        ),
+    ]
+}
+
+const ENVIRONMENT: &[(&str, &str)] = &[
     (
-        "1",
-        "check found something wanting (a system whose emulation does not work).",
+        "QEMU_LD_PREFIX",
+        "Where run and build look first (after --sysroot) for a dynamically linked program's loader and libraries; qemu-user's own -L.",
     ),
-    ("2", "An error, or a usage error."),
     (
-        "run, build",
-        "The program's own exit status; killed by a signal, binfmtctl dies by the same signal.",
+        "NIX_CONF_DIR",
+        "Where Nix reads nix.conf: the default of --nix-conf is $NIX_CONF_DIR/nix.conf.",
+    ),
+    (
+        "NO_COLOR",
+        "Set to anything: no colour in help and usage errors (binfmtctl's own output has none).",
+    ),
+    (
+        "PATH",
+        "Where run and build find a program named without a slash, as execvp(3).",
     ),
 ];
+
+const SEE_ALSO: &str = "binfmt.d(5), systemd-binfmt(8), update-binfmts(8), qemu-user(1), \
+https://docs.kernel.org/admin-guide/binfmt-misc.html";
+
+/// A definition list: `.TP`, the term in bold, its text.
+fn definitions<'a>(roff: &mut Roff, items: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    for (term, text) in items {
+        roff.control("TP", []);
+        roff.text([bold(term)]);
+        roff.text([roman(text)]);
+    }
+}
+
+/// One subcommand as a `.SS` of COMMANDS: its usage, description and own options (the
+/// global ones are in OPTIONS, once).
+fn subcommand(roff: &mut Roff, sub: &clap::Command) {
+    let mut sub = sub
+        .clone()
+        .bin_name(format!("binfmtctl {}", sub.get_name()));
+    let usage = sub.render_usage().to_string();
+    let usage = usage.trim_start_matches("Usage: ").trim();
+    roff.control("SS", [sub.get_name()]);
+    roff.text([bold(usage)]);
+    roff.control("PP", []);
+    let about = sub
+        .get_long_about()
+        .or(sub.get_about())
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    for (i, para) in about.split("\n\n").enumerate() {
+        if i > 0 {
+            roff.control("PP", []);
+        }
+        roff.text([roman(para.replace('\n', " "))]);
+    }
+    for arg in sub
+        .get_arguments()
+        .filter(|a| !a.is_global_set() && !a.is_hide_set())
+    {
+        let values = arg.get_value_names().map(|v| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let (name, value) = match (arg.get_long(), arg.get_short()) {
+            (Some(l), Some(s)) => (format!("-{s}, --{l}"), values),
+            (Some(l), None) => (format!("--{l}"), values),
+            (None, Some(s)) => (format!("-{s}"), values),
+            // A positional argument: its value name is its name.
+            (None, None) => (values.unwrap_or_else(|| arg.get_id().to_string()), None),
+        };
+        let value = match value {
+            Some(v) if arg.get_action().takes_values() => format!(" <{v}>"),
+            _ => String::new(),
+        };
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        roff.control("TP", []);
+        roff.text([bold(name), roman(value)]);
+        roff.text([roman(help.replace('\n', " "))]);
+    }
+}
+
+/// The examples every subcommand's --help ends with (`after_help`), for EXAMPLES.
+fn examples(sub: &clap::Command) -> Vec<String> {
+    sub.get_after_help()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(str::to_owned)
+        .collect()
+}
 
 pub fn man() -> Result<ExitCode> {
     let cmd = Cli::command();
@@ -64,38 +247,39 @@ pub fn man() -> Result<ExitCode> {
     man.render_name_section(&mut out)?;
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
+    // The global options, once.
     man.render_options_section(&mut out)?;
     // Not clap_mangen's own SUBCOMMANDS section: it refers to binfmtctl-enable(1) and such,
-    // pages that do not exist. The subcommands are described in this page, each in a section
-    // of its own below.
+    // pages that do not exist. Each subcommand is a .SS of this one page.
     let visible: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
     let mut roff = Roff::new();
-    roff.control("SH", ["SUBCOMMANDS"]);
+    roff.control("SH", ["COMMANDS"]);
     for sub in &visible {
-        roff.control("TP", []);
-        roff.text([bold(sub.get_name())]);
-        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
-        roff.text([roman(format!(
-            "{about} (see BINFMTCTL {} below)",
-            sub.get_name().to_uppercase()
-        ))]);
+        subcommand(&mut roff, sub);
     }
+    roff.control("SH", ["EXAMPLES"]);
+    for sub in &visible {
+        for example in examples(sub) {
+            roff.control("TP", []);
+            roff.text([bold(example)]);
+            roff.control("PP", []);
+        }
+    }
+    roff.control("SH", ["FILES"]);
+    let files = files();
+    definitions(
+        &mut roff,
+        files.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+    );
+    roff.control("SH", ["ENVIRONMENT"]);
+    definitions(&mut roff, ENVIRONMENT.iter().copied());
     roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in EXIT_STATUS {
-        roff.control("TP", []);
-        roff.text([bold(*code)]);
-        roff.text([roman(*meaning)]);
-    }
+    let status = exit_status();
+    definitions(&mut roff, status.iter().map(|(c, t)| (c.as_str(), *t)));
+    roff.control("SH", ["SEE ALSO"]);
+    roff.text([roman(SEE_ALSO)]);
     roff.to_writer(&mut out)?;
     man.render_version_section(&mut out)?;
-    for sub in visible {
-        out.extend_from_slice(
-            format!(".SH \"BINFMTCTL {}\"\n", sub.get_name().to_uppercase()).as_bytes(),
-        );
-        let man = clap_mangen::Man::new(sub.clone());
-        man.render_synopsis_section(&mut out)?;
-        man.render_options_section(&mut out)?;
-    }
     crate::output::print(&String::from_utf8_lossy(&out))?;
     Ok(exit_codes::success())
 }

@@ -11,7 +11,13 @@ use crate::cli::IdentifyArgs;
 use crate::elf::{self, Class, Endian};
 use crate::{exit_codes, output};
 
-/// `identify --json`, documented in README.md.
+/// `identify --json`, documented in README.md: `{"version": 1, "files": [...]}`.
+#[derive(Serialize)]
+struct Report<'a> {
+    files: &'a [Identified],
+}
+
+/// One file of `identify --json`.
 #[derive(Serialize)]
 struct Identified {
     path: PathBuf,
@@ -79,7 +85,7 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
         }
     }
     if args.json {
-        output::print_json(&rows)?;
+        output::print_json(&Report { files: &rows })?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()

@@ -14,7 +14,14 @@ use crate::registry::{EntryName, Registration};
 use crate::trust::{self, Policy, Use};
 use crate::{binfmtd, exit_codes, output, store};
 
-/// `import --json`, documented in README.md.
+/// `import --json`, documented in README.md: `{"version": 1, "dry_run", "registrations": [...]}`.
+#[derive(Serialize)]
+struct Report<'a> {
+    dry_run: bool,
+    registrations: &'a [Imported],
+}
+
+/// One line of `import --json`.
 #[derive(Serialize)]
 struct Imported {
     file: PathBuf,
@@ -155,7 +162,10 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
         ));
     }
     if args.json {
-        output::print_json(&rows)?;
+        output::print_json(&Report {
+            dry_run: args.dry_run,
+            registrations: &rows,
+        })?;
     } else {
         output::print(&render(&rows))?;
     }

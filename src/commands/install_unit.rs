@@ -14,18 +14,47 @@ const UNIT_NAME: &str = "binfmtctl.service";
 
 /// The unit with `/usr/bin/binfmtctl` replaced by `exe` in the `Exec*=` lines: only there.
 /// The comments that mention the shipped path (how to make `/usr/bin/binfmtctl` lead to a
-/// `cargo install`ed one) would turn into nonsense advice with `exe` in it.
-pub fn unit_for(exe: &Path) -> String {
-    let exe = systemd_word(&exe.display().to_string());
+/// `cargo install`ed one) would turn into nonsense advice with `exe` in it. With `config` (a
+/// `--config` other than the default), every command is given it, and the unit's condition
+/// looks for that file.
+pub fn unit_for(exe: &Path, config: Option<&Path>) -> String {
+    let mut program = systemd_word(&exe.display().to_string());
+    if let Some(c) = config {
+        program += &format!(" --config {}", systemd_word(&c.display().to_string()));
+    }
     UNIT.split_inclusive('\n')
         .map(|line| {
             if line.starts_with("Exec") {
-                line.replace("/usr/bin/binfmtctl", &exe)
+                line.replace("/usr/bin/binfmtctl", &program)
+            } else if let (Some(c), true) = (config, line.starts_with("ConditionPathExists=")) {
+                // A single path there, not a command line: only `%` is special.
+                format!(
+                    "ConditionPathExists={}\n",
+                    c.display().to_string().replace('%', "%%")
+                )
             } else {
                 line.to_owned()
             }
         })
         .collect()
+}
+
+/// The `--config` the unit must pass on: None for the default; an error for one the unit
+/// could not use (relative: the unit runs from `/`; a control character: unit syntax).
+fn config_for_unit(config: &Path) -> Result<Option<&Path>> {
+    if config == Path::new(crate::config::DEFAULT_PATH) {
+        return Ok(None);
+    }
+    let shown = config.display();
+    anyhow::ensure!(
+        config.is_absolute(),
+        "--config {shown}: the boot unit needs an absolute path (it runs from /); give --config $(realpath {shown})"
+    );
+    anyhow::ensure!(
+        config.to_str().is_some_and(|c| !c.chars().any(char::is_control)),
+        "--config {shown}: a path with control characters or that is not UTF-8 cannot go into a systemd unit; move the file"
+    );
+    Ok(Some(config))
 }
 
 /// A path as one word of an `Exec*=` line (systemd.service(5), "Command lines"): `%` is a
@@ -89,7 +118,9 @@ fn unfit(exe: &std::path::Path) -> Option<String> {
     })
 }
 
-pub fn run(args: &InstallUnitArgs) -> Result<ExitCode> {
+/// `config` is the global `--config`: the unit runs binfmtctl with it.
+pub fn run(args: &InstallUnitArgs, config: &Path) -> Result<ExitCode> {
+    let config = config_for_unit(config)?;
     let exe = std::env::current_exe().context("cannot find binfmtctl itself")?;
     let exe = exe.canonicalize().unwrap_or(exe);
     if let Some(why) = unfit(&exe) {
@@ -108,7 +139,7 @@ pub fn run(args: &InstallUnitArgs) -> Result<ExitCode> {
             "pointing binfmtctl.service at {shown} although {why} (--force); {fix}"
         ));
     }
-    let text = unit_for(&exe);
+    let text = unit_for(&exe, config);
     let path = args.unit_dir.join(UNIT_NAME);
     if args.dry_run {
         output::print(&format!("# would write {}\n{text}", path.display()))?;
@@ -174,12 +205,35 @@ mod tests {
             systemd_word("/opt/a\nExecStartPre=/x/binfmtctl"),
             "\"/opt/a\\x0aExecStartPre=/x/binfmtctl\""
         );
-        let unit = unit_for(Path::new("/opt/a\nExecStartPre=/x/binfmtctl"));
+        let unit = unit_for(Path::new("/opt/a\nExecStartPre=/x/binfmtctl"), None);
         assert!(!unit.contains("\nExecStartPre=/x"), "{unit}");
-        let unit = unit_for(Path::new("/opt/my tools/binfmtctl"));
+        let unit = unit_for(Path::new("/opt/my tools/binfmtctl"), None);
         assert!(
             unit.contains("\nExecStart=\"/opt/my tools/binfmtctl\" apply\n"),
             "{unit}"
         );
+    }
+
+    #[test]
+    fn a_config_other_than_the_default_goes_into_every_command_and_the_condition() {
+        let unit = unit_for(
+            Path::new("/usr/bin/binfmtctl"),
+            Some(Path::new("/srv/b c/x%.toml")),
+        );
+        for line in [
+            "ConditionPathExists=/srv/b c/x%%.toml\n",
+            "ExecStart=/usr/bin/binfmtctl --config \"/srv/b c/x%%.toml\" apply\n",
+            "ExecStop=/usr/bin/binfmtctl --config \"/srv/b c/x%%.toml\" disable --all --runtime\n",
+        ] {
+            assert!(unit.contains(line), "{line}: {unit}");
+        }
+        assert_eq!(
+            config_for_unit(Path::new(crate::config::DEFAULT_PATH)).unwrap(),
+            None
+        );
+        assert!(config_for_unit(Path::new("rel.toml"))
+            .unwrap_err()
+            .to_string()
+            .contains("needs an absolute path"));
     }
 }

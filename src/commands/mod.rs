@@ -38,6 +38,7 @@ pub const CREDENTIALS_WARNING: &str = "flag C makes setuid/setgid emulated progr
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    output::set_verbosity(cli.global.quiet, cli.global.verbose);
     if let Some(done) = internal::run(&cli.command) {
         return done;
     }
@@ -60,7 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, &args),
         Command::Build(args) => build::run(&ctx, &args),
-        Command::InstallUnit(args) => install_unit::run(&args),
+        Command::InstallUnit(args) => install_unit::run(&args, &global.config),
         Command::Import(args) => import::run(&ctx, &args),
         Command::NixConfig(args) => nix_config::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args.json),
@@ -247,8 +248,20 @@ pub fn registration(
     profile.registration(name, interpreter, flags)
 }
 
-/// What an action writes, and where, as `#` comment lines plus the register line itself.
+/// What `enable` writes, and where: the raw register line only with `--dry-run` (what it would
+/// write, as house style asks) or `-v`; otherwise it is noise for people (issue 14).
 pub fn describe(registry: &Registry, action: &crate::plan::Action, dry_run: bool) -> String {
+    describe_lines(registry, action, dry_run, dry_run || output::verbose())
+}
+
+/// What an action writes, and where, as `#` comment lines, plus the register line itself when
+/// `line` (`apply` always: a failed line is looked for there).
+pub fn describe_lines(
+    registry: &Registry,
+    action: &crate::plan::Action,
+    dry_run: bool,
+    line: bool,
+) -> String {
     use crate::plan::Action;
     let would = if dry_run { "would " } else { "" };
     let r = action.registration();
@@ -260,9 +273,18 @@ pub fn describe(registry: &Registry, action: &crate::plan::Action, dry_run: bool
         }
         Action::Enable(_) => format!("# {would}write 1 to {}\n", path.display()),
         Action::Remove(_) => format!("# {would}write -1 to {}\n", path.display()),
-        Action::Register(_) => format!("# {would}write to {}\n{r}\n", register.display()),
-        Action::Replace { .. } => format!(
+        Action::Register(_) if line => {
+            format!("# {would}write to {}\n{r}\n", register.display())
+        }
+        Action::Register(_) => format!("# {would}register {} in {}\n", r.name, register.display()),
+        Action::Replace { .. } if line => format!(
             "# {would}write -1 to {} (the older entry)\n# {would}write to {}\n{r}\n",
+            path.display(),
+            register.display()
+        ),
+        Action::Replace { .. } => format!(
+            "# {would}replace {} (write -1 to {}, then register it in {})\n",
+            r.name,
             path.display(),
             register.display()
         ),

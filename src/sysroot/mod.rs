@@ -49,13 +49,53 @@ pub fn loader_header_quick(candidate: &Path) -> Option<Vec<u8>> {
     crate::elf::with_e_type(&header, ET_EXEC)
 }
 
-/// What to do about a loader found nowhere; `option` is how the command names a sysroot
-/// (`--sysroot DIR` for `run`, `--sysroot SYSTEM=DIR` for `build`).
-pub fn install_hint(profile: &Profile, option: &str) -> String {
-    match &profile.debian {
+/// Loaders whose name tells the Debian architecture (and so the `libc6-<arch>-cross` package
+/// that holds them) better than a profile can: ARM's two float ABIs share one ELF magic, so a
+/// hard-float program matches armv6l-linux (armel) first, though only `libc6-armhf-cross` ships
+/// its loader. The loader is what the program asks for, so it decides.
+const LOADER_DEBIAN_ARCH: &[(&str, &str)] = &[
+    ("ld-linux-armhf.so.3", "armhf"), // hard float (EABI VFP), Debian armhf
+    ("ld-linux.so.3", "armel"),       // soft float, Debian armel
+];
+
+/// The Debian architecture whose C library holds `loader`, for a program of a profile whose
+/// own Debian architecture is `profile_debian`: the loader's name where it tells
+/// ([`LOADER_DEBIAN_ARCH`]), else the profile's.
+pub fn debian_arch_of<'a>(profile_debian: Option<&'a str>, loader: &Path) -> Option<&'a str> {
+    let name = loader.file_name().and_then(OsStr::to_str);
+    LOADER_DEBIAN_ARCH
+        .iter()
+        .find(|(l, _)| Some(*l) == name)
+        .map(|(_, arch)| *arch)
+        .or(profile_debian)
+}
+
+/// What to do about `loader` found nowhere, for a program of a profile whose Debian
+/// architecture is `profile_debian`; `option` is how the command names a sysroot
+/// (`--sysroot DIR` for `run`, `binfmtctl build --sysroot SYSTEM=DIR` for `build`). The one
+/// rule `run` and `build`'s launcher both say.
+pub fn install_hint(profile_debian: Option<&str>, loader: &Path, option: &str) -> String {
+    match debian_arch_of(profile_debian, loader) {
         Some(arch) => format!("install it: apt install libc6-{arch}-cross, or give {option}"),
         None => format!("give {option}"),
     }
+}
+
+/// `dir/rel` as a file that exists, following a symlink whose target is absolute inside `dir`
+/// (Debian's packages unpacked with `dpkg-deb -x` keep links such as `lib64/ld64.so.2 ->
+/// /lib/powerpc64le-linux-gnu/ld64.so.2`, which point out of the sysroot; qemu's own `-L`
+/// fails on them). The one rule for `run`'s search ([`find`]) and `build`'s view.
+pub fn resolve_within(dir: &Path, rel: &Path) -> Option<PathBuf> {
+    let path = dir.join(rel);
+    if let Ok(target) = std::fs::read_link(&path) {
+        if let Ok(inside) = target.strip_prefix("/") {
+            let moved = dir.join(inside);
+            if moved.is_file() {
+                return Some(moved);
+            }
+        }
+    }
+    path.is_file().then_some(path)
 }
 
 /// The directories searched for cross sysroots, as shown to people.
@@ -97,6 +137,21 @@ pub enum SysrootError {
     /// architecture's loader, or cannot be read.
     #[error("{} is not a loader for the program's architecture (or cannot be read); name the sysroot of the program's own (e.g. /usr/<its GNU triple>)", .loader.display())]
     Foreign { loader: PathBuf, dir: PathBuf },
+    /// The sysroot holds the loader only through an absolute symlink, which qemu's `-L`
+    /// follows on the host, not inside the sysroot (qemu's util/path.c checks `DIR/PATH` with
+    /// access(2), which follows the link out of `DIR`).
+    #[error("{} is a symlink to {}, which qemu -L {} looks for on this machine, not in the sysroot, where it is {}; make the link relative: ln -sfn {} {}", .link.display(), .target.display(), .dir.display(), .file.display(), .relative.display(), .link.display())]
+    LinkOutside {
+        dir: PathBuf,
+        /// `dir` + the loader path: the symlink.
+        link: PathBuf,
+        /// Its absolute target.
+        target: PathBuf,
+        /// `dir` + the target: the loader itself.
+        file: PathBuf,
+        /// The target relative to the link's directory, what the link should say.
+        relative: PathBuf,
+    },
     /// Neither the host nor any sysroot holds the loader.
     #[error("the loader {} was found neither on this machine nor in a sysroot (looked in: {})", .loader.display(), .looked_in.join(", "))]
     NotFound {
@@ -130,51 +185,59 @@ pub fn find(
     fits: &dyn Fn(&Path) -> bool,
 ) -> Result<Sysroot, SysrootError> {
     let rel = relative(loader);
-    let holds = |dir: &Path| {
-        let candidate = dir.join(rel);
-        candidate.exists() && fits(&candidate)
-    };
-    if let Some(dir) = given {
-        let missing = dir.join(rel);
-        if missing.exists() && !fits(&missing) {
-            return Err(SysrootError::Foreign {
-                loader: missing,
-                dir: dir.to_owned(),
-            });
-        }
-        if missing.exists() {
+    // The loader in a sysroot, absolute links resolved inside it, when it is the program's.
+    let holds = |dir: &Path| resolve_within(dir, rel).filter(|file| fits(file));
+    // A sysroot directory that holds the loader: usable with qemu's -L only when the loader
+    // is reached without an absolute link out of it.
+    let usable = |dir: &Path, file: PathBuf, origin: Origin| {
+        let link = dir.join(rel);
+        if file == link {
             return Ok(Sysroot::Dir {
                 path: dir.to_owned(),
-                origin: Origin::Option,
+                origin,
             });
         }
-        return Err(SysrootError::NotInGiven {
-            loader: loader.to_owned(),
+        let target = std::fs::read_link(&link).unwrap_or_default();
+        let depth = rel.parent().map_or(0, |p| p.components().count());
+        let mut relative: PathBuf = std::iter::repeat_n("..", depth).collect();
+        relative.push(target.strip_prefix("/").unwrap_or(&target));
+        Err(SysrootError::LinkOutside {
             dir: dir.to_owned(),
-            missing,
-        });
+            link,
+            target,
+            file,
+            relative,
+        })
+    };
+    if let Some(dir) = given {
+        return match resolve_within(dir, rel) {
+            Some(file) if !fits(&file) => Err(SysrootError::Foreign {
+                loader: file,
+                dir: dir.to_owned(),
+            }),
+            Some(file) => usable(dir, file, Origin::Option),
+            None => Err(SysrootError::NotInGiven {
+                loader: loader.to_owned(),
+                dir: dir.to_owned(),
+                missing: dir.join(rel),
+            }),
+        };
     }
     let mut looked_in = Vec::new();
     // An empty $QEMU_LD_PREFIX is as good as none.
     if let Some(dir) = env.filter(|e| !e.is_empty()).map(Path::new) {
-        if holds(dir) {
-            return Ok(Sysroot::Dir {
-                path: dir.to_owned(),
-                origin: Origin::Env,
-            });
+        if let Some(file) = holds(dir) {
+            return usable(dir, file, Origin::Env);
         }
         // Set for another architecture, maybe: not an error, the search goes on.
         looked_in.push(format!("{} ($QEMU_LD_PREFIX)", dir.join(rel).display()));
     }
-    if holds(root) {
+    if holds(root).is_some() {
         return Ok(Sysroot::Host);
     }
     looked_in.push(Path::new("/").join(rel).display().to_string());
-    if let Some(path) = search(&root.join("usr"), &holds) {
-        return Ok(Sysroot::Dir {
-            path,
-            origin: Origin::Search,
-        });
+    if let Some((dir, file)) = search(&root.join("usr"), &holds) {
+        return usable(&dir, file, Origin::Search);
     }
     looked_in.push(Path::new(SEARCHED).join(rel).display().to_string());
     Err(SysrootError::NotFound {
@@ -183,8 +246,8 @@ pub fn find(
     })
 }
 
-/// The first directory `D` in `parent` (by name) that `holds` the loader.
-fn search(parent: &Path, holds: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+/// The first directory `D` in `parent` (by name) that `holds` the loader, and the loader.
+fn search(parent: &Path, holds: &dyn Fn(&Path) -> Option<PathBuf>) -> Option<(PathBuf, PathBuf)> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(parent)
         .ok()?
         .filter_map(Result::ok)
@@ -192,7 +255,8 @@ fn search(parent: &Path, holds: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    dirs.into_iter().find(|d| holds(d))
+    dirs.into_iter()
+        .find_map(|d| holds(&d).map(|file| (d, file)))
 }
 
 #[cfg(test)]
@@ -352,6 +416,74 @@ mod tests {
             find(t.path(), Path::new(LOADER), None, None, &|_| true),
             Ok(found(t.path(), "/usr/riscv64-linux-gnu", Origin::Search))
         );
+    }
+
+    #[test]
+    fn an_absolute_loader_link_is_resolved_inside_the_sysroot_and_named() {
+        // dpkg-deb -x of libc6:ppc64el: lib64/ld64.so.2 -> /lib/powerpc64le-linux-gnu/ld64.so.2.
+        let t = tree(&["/opt/ppc/lib/powerpc64le-linux-gnu/ld64.so.2"]);
+        let dir = t.path().join("opt/ppc");
+        std::fs::create_dir_all(dir.join("lib64")).unwrap();
+        std::os::unix::fs::symlink(
+            "/lib/powerpc64le-linux-gnu/ld64.so.2",
+            dir.join("lib64/ld64.so.2"),
+        )
+        .unwrap();
+        let loader = Path::new("/lib64/ld64.so.2");
+        for (given, env) in [(Some(dir.as_path()), None), (None, Some(dir.as_os_str()))] {
+            let err = find(t.path(), loader, given, env, &|_| true).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{d}/lib64/ld64.so.2 is a symlink to /lib/powerpc64le-linux-gnu/ld64.so.2, which qemu -L {d} \
+                     looks for on this machine, not in the sysroot, where it is {d}/lib/powerpc64le-linux-gnu/ld64.so.2; \
+                     make the link relative: ln -sfn ../lib/powerpc64le-linux-gnu/ld64.so.2 {d}/lib64/ld64.so.2",
+                    d = dir.display()
+                )
+            );
+        }
+        assert_eq!(
+            resolve_within(&dir, Path::new("lib64/ld64.so.2")),
+            Some(dir.join("lib/powerpc64le-linux-gnu/ld64.so.2"))
+        );
+    }
+
+    #[test]
+    fn the_package_hint_follows_the_program_s_loader() {
+        // (profile's Debian arch, loader, the package named)
+        let cases = [
+            (
+                Some("armel"),
+                "/lib/ld-linux-armhf.so.3",
+                Some("libc6-armhf-cross"),
+            ),
+            (
+                Some("armhf"),
+                "/lib/ld-linux.so.3",
+                Some("libc6-armel-cross"),
+            ),
+            (
+                Some("armel"),
+                "/lib/ld-linux.so.3",
+                Some("libc6-armel-cross"),
+            ),
+            (
+                Some("riscv64"),
+                "/lib/ld-linux-riscv64-lp64d.so.1",
+                Some("libc6-riscv64-cross"),
+            ),
+            (None, "/lib/ld-musl-x.so.1", None),
+        ];
+        for (debian, loader, package) in cases {
+            let hint = install_hint(debian, Path::new(loader), "--sysroot DIR");
+            match package {
+                Some(p) => assert_eq!(
+                    hint,
+                    format!("install it: apt install {p}, or give --sysroot DIR")
+                ),
+                None => assert_eq!(hint, "give --sysroot DIR"),
+            }
+        }
     }
 
     #[test]

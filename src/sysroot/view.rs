@@ -142,7 +142,7 @@ pub fn plan(
             if taken.contains(&rel) {
                 continue;
             }
-            let Some(file) = resolve_within(&source.dir, &rel) else {
+            let Some(file) = super::resolve_within(&source.dir, &rel) else {
                 continue;
             };
             let Some(header) = header_of(&file) else {
@@ -231,23 +231,6 @@ fn loaders_in(dir: &Path) -> Vec<PathBuf> {
         out.extend(names);
     }
     out
-}
-
-/// `dir/rel` as a file that exists, following a symlink whose target is absolute inside `dir`
-/// (Debian's packages unpacked with `dpkg-deb -x` keep links such as `lib64/ld64.so.2 ->
-/// /lib/powerpc64le-linux-gnu/ld64.so.2`, which point out of the sysroot; qemu's own `-L`
-/// fails on them).
-fn resolve_within(dir: &Path, rel: &Path) -> Option<PathBuf> {
-    let path = dir.join(rel);
-    if let Ok(target) = std::fs::read_link(&path) {
-        if let Ok(inside) = target.strip_prefix("/") {
-            let moved = dir.join(inside);
-            if moved.is_file() {
-                return Some(moved);
-            }
-        }
-    }
-    path.is_file().then_some(path)
 }
 
 /// The multiarch directories a loader searches (`/lib/<triple>/`, `/usr/lib/<triple>/`), read

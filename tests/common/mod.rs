@@ -287,3 +287,15 @@ pub fn host_in(root: &Path, config: &Path, state: &Path, args: &[&str]) -> Outpu
         .output()
         .expect("run binfmtctl")
 }
+
+/// An armhf program's bytes changed to ask for armel's loader, `/lib/ld-linux.so.3` (a shorter
+/// name, NUL-padded, so the program headers stay valid).
+pub fn as_armel(bytes: &mut [u8]) {
+    let needle = b"/lib/ld-linux-armhf.so.3\0";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("PT_INTERP string in the armhf program");
+    bytes[at..at + needle.len()].fill(0);
+    bytes[at..at + "/lib/ld-linux.so.3".len()].copy_from_slice(b"/lib/ld-linux.so.3");
+}
