@@ -355,8 +355,16 @@ fn armv6l_and_armv7l_derivations_both_build_with_one_entry() {
 /// that a nix-daemon would build outside the instance, and runs the command.
 #[test]
 fn a_nix_daemon_store_is_noted_for_a_command_that_may_start_nix() {
+    // With -v only: on a machine with a nix-daemon it would otherwise come with every build.
+    let quiet = Command::new(BIN)
+        .args(["build", "--system", "riscv64-linux", "--", "true"])
+        .env("NIX_REMOTE", "daemon")
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&quiet), "", "no note without -v");
     let out = Command::new(BIN)
         .args([
+            "-v",
             "build",
             "--system",
             "riscv64-linux",

@@ -387,6 +387,26 @@ fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_
         1,
         "the squatted directory is left as it was"
     );
+    // Build after build, one directory of nobody's own beside it, empty: nothing piles up.
+    for _ in 0..2 {
+        ok(&as_nobody(
+            t.path(),
+            &format!(
+                "export TMPDIR={tmp}\nHELLO_EXIT=0 \"$B\" build --system riscv64 -- ./hello",
+                tmp = tmp.display()
+            ),
+        ));
+    }
+    assert_eq!(
+        listing(),
+        ["binfmtctl-build-u65534", "binfmtctl-build-u65534-1"]
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.join("binfmtctl-build-u65534-1"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]

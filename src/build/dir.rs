@@ -44,35 +44,34 @@ impl BuildDir {
     /// is not a plain directory, is passed over for a new one of this build's (left empty
     /// behind it).
     pub(super) fn mountpoint() -> Result<BuildDir> {
-        use std::os::unix::fs::MetadataExt as _;
         let uid = nix::unistd::getuid();
         let parent = parent()?;
-        let path = parent.join(format!("{}u{uid}", shim::BUILD_DIR_PREFIX));
-        match fs::DirBuilder::new().mode(0o755).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("cannot create the build's directory {}", path.display())
-                })
+        // Squatted names are passed over for the next, `-1`, `-2`, ...: a few at most, each
+        // the caller's own and left empty, so nothing piles up build after build.
+        for n in 0..16 {
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            let path = parent.join(format!("{}u{uid}{suffix}", shim::BUILD_DIR_PREFIX));
+            if own_empty_dir(&path, uid.as_raw())? {
+                // Whatever the umask; and a new time for tmpfiles cleaners.
+                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
+                let _ = fs::File::open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                return Ok(BuildDir {
+                    path,
+                    remove_on_drop: false,
+                });
             }
         }
-        let mine = fs::symlink_metadata(&path)
-            .is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid.as_raw());
-        let path = if mine {
-            // Whatever the umask; and a new time for tmpfiles cleaners.
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
-            let _ =
-                fs::File::open(&path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            path
-        } else {
-            crate::trial::create_unique_dir_in(&parent, shim::BUILD_DIR_PREFIX, 0o755)
-                .context("cannot create the build's directory")?
-        };
-        Ok(BuildDir {
-            path,
-            remove_on_drop: false,
-        })
+        anyhow::bail!(
+            "the build's directories {}/{}u{uid}* are all taken by other users or hold files; remove them, or \
+             set TMPDIR to a directory of your own",
+            parent.display(),
+            shim::BUILD_DIR_PREFIX
+        )
     }
 
     /// A new directory in the temp dir, filled, removed when dropped.
@@ -144,8 +143,14 @@ impl BuildDir {
             fs::OpenOptions::new()
                 .create_new(true)
                 .write(true)
-                .mode(0o600)
+                .mode(0o666)
                 .open(self.path.join(shim::REPORT_FILE))?;
+            // Whatever the umask: a program the build runs as another user is reported too
+            // (the file is in the build's own tmpfs, or its own directory).
+            fs::set_permissions(
+                self.path.join(shim::REPORT_FILE),
+                fs::Permissions::from_mode(0o666),
+            )?;
         }
         Ok(())
     }
@@ -157,6 +162,23 @@ impl BuildDir {
     pub(super) fn view(&self) -> PathBuf {
         self.path.join("view")
     }
+}
+
+/// `path` is (now) an empty directory of `uid`'s, no link: created when missing.
+fn own_empty_dir(path: &std::path::Path, uid: u32) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    match fs::DirBuilder::new().mode(0o755).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot create the build's directory {}", path.display()))
+        }
+    }
+    Ok(
+        fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid)
+            && fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()),
+    )
 }
 
 /// Where the build's directory goes: `$TMPDIR` (else /tmp) when only root and the caller can

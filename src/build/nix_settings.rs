@@ -19,8 +19,8 @@ pub(super) fn is_nix_command(program: &OsString) -> bool {
 }
 
 /// A Nix command served by a nix-daemon is refused with the ways out; any other command may
-/// start Nix, which cannot be seen from here: one note, so that Nix's "a 'riscv64-linux' ...
-/// is required" is not a riddle.
+/// start Nix, which cannot be seen from here: one note with -v, so that Nix's "a
+/// 'riscv64-linux' ... is required" is not a riddle.
 pub(super) fn check_nix_daemon(command: &[OsString], nix: bool, wanted: &[Wanted]) -> Result<()> {
     let Some(remote) = nix_daemon_store(command) else {
         return Ok(());
@@ -28,6 +28,11 @@ pub(super) fn check_nix_daemon(command: &[OsString], nix: bool, wanted: &[Wanted
     let systems: Vec<&str> = wanted.iter().map(|w| &*w.profile.system).collect();
     if nix {
         bail!("{}", daemon_explanation(&systems, &command[0]));
+    }
+    // Said only with -v: on a machine with a nix-daemon it would come with every build, Nix
+    // or not.
+    if !output::verbose() {
+        return Ok(());
     }
     output::note(&format!(
         "Nix here is served by a nix-daemon ({remote}), which runs outside this build's private binfmt_misc \
