@@ -25,6 +25,8 @@ need=()
 command -v qemu-riscv64-static >/dev/null || need+=(qemu-user-static)
 command -v qemu-riscv64 >/dev/null || need+=(qemu-user)
 command -v riscv64-linux-gnu-gcc >/dev/null || need+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)
+# a second cross sysroot: section 6c's build has two systems, so its prefix is the view
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross)
 # gcc with a static libc, for the P-wrapper
 echo 'int main(void){return 0;}' | gcc -static -x c -o /dev/null - 2>/dev/null || need+=(gcc libc6-dev)
 [ -x /lib/systemd/systemd-binfmt ] || need+=(systemd)

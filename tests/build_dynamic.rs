@@ -267,7 +267,7 @@ fn sysroot_system_dir_is_used_and_checked() {
     let out = without_the_riscv64_sysroot(
         t.path(),
         "HELLO_EXIT=0 \"$B\" build --system riscv64 --sysroot riscv64-linux=\"$RV\" -- ./hello given; echo \"given=$?\"\n\
-         QEMU_LD_PREFIX=\"$RV\" HELLO_EXIT=0 \"$B\" build --system riscv64 -- ./hello env; echo \"env=$?\"\n\
+         QEMU_LD_PREFIX=\"$RV\" HELLO_EXIT=0 \"$B\" build --system riscv64 -- sh -c 'echo \"prefix=$QEMU_LD_PREFIX\"; ./hello env'; echo \"env=$?\"\n\
          \"$B\" build --system riscv64 --sysroot riscv64-linux=\"$RV/nothere\" -- true; echo \"missing=$?\"\n\
          \"$B\" build --system riscv64 --sysroot aarch64=/usr/aarch64-linux-gnu -- true; echo \"not-wanted=$?\"\n\
          \"$B\" build --system riscv64 --system aarch64 --sysroot aarch64=\"$RV\" -- true; echo \"foreign=$?\"\n\
@@ -277,7 +277,10 @@ fn sysroot_system_dir_is_used_and_checked() {
     let err = stderr(&out);
     assert!(
         text.contains("hello argv0=./hello [given]\ngiven=0\n")
-            && text.contains("hello argv0=./hello [env]\nenv=0\n"),
+            && text.contains(&format!(
+                "prefix={}/rv\nhello argv0=./hello [env]\nenv=0\n",
+                t.path().display()
+            )),
         "{text}\n{err}"
     );
     for (what, message) in [
@@ -348,7 +351,7 @@ fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_
     let out = as_nobody(
         t.path(),
         &format!(
-            "export TMPDIR={tmp}\nHELLO_EXIT=0 \"$B\" build --system riscv64 --report - -- sh -c 'ls \"$QEMU_LD_PREFIX/lib\" | grep -c riscv64; ./hello'\n\
+            "export TMPDIR={tmp}\nHELLO_EXIT=0 \"$B\" build --system riscv64 --system aarch64 --report - -- sh -c 'ls \"$QEMU_LD_PREFIX/lib\" | grep -c riscv64; ./hello'\n\
              \"$B\" build --system riscv64 -- sh -c 'kill -KILL $$'; echo \"killed=$?\"\n\
              \"$B\" build --system riscv64 --report - -- sh -c 'kill -KILL $$'; echo \"killed-report=$?\"",
             tmp = tmp.display()

@@ -118,7 +118,13 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
              channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
         )?;
     }
-    let vars = variables(&wanted, &dir, &shims, !plan.links.is_empty());
+    // One sysroot serves every system that needs one: it is the prefix itself (qemu -L DIR
+    // exactly); several: the view of them all.
+    let prefix = match plan.single_source() {
+        Some(one) => Some(one.to_owned()),
+        None => (!plan.links.is_empty()).then(|| dir.view()),
+    };
+    let vars = variables(&wanted, &dir, &shims, prefix);
     let start = || start_command(env, req.command, &vars);
     let status = if private {
         let host_entries = enabled_entries(env.registry);
@@ -202,12 +208,12 @@ fn qemu_systems<'a>(wanted: &[Wanted<'a>]) -> Vec<&'a str> {
 
 /// The variables the build's command gets: every process of the build sees the emulated
 /// systems as Nix platforms, not only a command that is itself `nix*` (make, a script or a
-/// shell may start Nix); and the sysroot view as `$QEMU_LD_PREFIX` when it holds anything.
+/// shell may start Nix); and `prefix` (a sysroot, or the view) as `$QEMU_LD_PREFIX`.
 fn variables(
     wanted: &[Wanted],
     dir: &BuildDir,
     shims: &Shims,
-    view: bool,
+    prefix: Option<PathBuf>,
 ) -> Vec<(OsString, OsString)> {
     let mut vars: Vec<(OsString, OsString)> = vec![(
         "NIX_CONFIG".into(),
@@ -217,8 +223,8 @@ fn variables(
             &shim_sandbox_paths(wanted, dir, shims),
         ),
     )];
-    if view {
-        vars.push(("QEMU_LD_PREFIX".into(), dir.view().into()));
+    if let Some(prefix) = prefix {
+        vars.push(("QEMU_LD_PREFIX".into(), prefix.into()));
     }
     vars
 }

@@ -51,6 +51,21 @@ pub struct Plan {
     pub served: BTreeMap<String, Vec<Served>>,
 }
 
+impl Plan {
+    /// The one sysroot every linked loader comes from, if there is one: then it serves as the
+    /// prefix itself, exactly as `qemu -L DIR` by hand (its `/etc`, its plain `/usr/lib`, its
+    /// `lib64`, which the view does not link), and a caller's own `$QEMU_LD_PREFIX` that
+    /// serves the build is passed on unchanged.
+    pub fn single_source(&self) -> Option<&Path> {
+        let mut dirs = self.served.values().flatten().filter_map(|s| match s {
+            Served::Dir { path, .. } => Some(path.as_path()),
+            Served::Host => None,
+        });
+        let first = dirs.next()?;
+        dirs.all(|d| d == first).then_some(first)
+    }
+}
+
 /// A directory searched for loaders, and for which systems (`None`: any).
 #[derive(Debug, Clone)]
 struct Source<'a> {
@@ -484,6 +499,29 @@ mod tests {
                 "usr/lib/libz.so.1 -> opt/br/usr/lib/libz.so.1",
             ]
         );
+    }
+
+    #[test]
+    fn one_source_serves_as_the_prefix_itself_and_two_need_the_view() {
+        let t = tree(
+            &[
+                ("/usr/riscv64-linux-gnu/lib/ld-linux-riscv64-lp64d.so.1", RV),
+                ("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1", A64),
+            ],
+            &[],
+        );
+        let profiles = Profiles::builtin().unwrap();
+        let rv = [profiles.lookup("riscv64-linux").unwrap()];
+        assert_eq!(
+            plan(t.path(), &rv, &[], None, &fits).single_source(),
+            Some(t.path().join("usr/riscv64-linux-gnu").as_path())
+        );
+        let both = [rv[0], profiles.lookup("aarch64-linux").unwrap()];
+        assert_eq!(
+            plan(t.path(), &both, &[], None, &fits).single_source(),
+            None
+        );
+        assert_eq!(plan(t.path(), &[], &[], None, &fits).single_source(), None);
     }
 
     #[test]
