@@ -589,3 +589,29 @@ fn an_arm_program_s_missing_loader_names_the_package_that_holds_that_loader() {
          libc6-armel-cross, or give binfmtctl build --sysroot armv7l-linux=DIR\n"
     );
 }
+
+#[test]
+fn nix_gets_the_sandbox_path_of_the_host_entry_that_runs_a_system_not_of_the_one_it_did_not_register(
+) {
+    // Found by a review: a carried host entry without F (Debian's dynamic qemu) runs the
+    // system, binfmtctl registers none of its own, and Nix's sandbox must reach that entry's
+    // interpreter; NIX_CONFIG named the static qemu binfmtctl would have used.
+    let (magic, mask) = common::nixos_magic("riscv64-linux");
+    let qemu = common::require("qemu-riscv64", "qemu-user");
+    let t = scratch();
+    let out = private(
+        As::Me,
+        t.path(),
+        &format!(
+            "printf '%s' ':rvhost:M::{magic}:{mask}:{qemu}:P' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
+             \"$B\" build --system riscv64 -- sh -c 'printf \"%s\\n\" \"$NIX_CONFIG\"'",
+            qemu = qemu.display()
+        ),
+    );
+    let text = ok(&out);
+    assert!(
+        text.contains(&format!("extra-sandbox-paths = {}\n", qemu.display())),
+        "{text}"
+    );
+    assert!(!text.contains("qemu-riscv64-static"), "{text}");
+}

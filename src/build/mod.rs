@@ -124,10 +124,12 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
         Some(one) => Some(one.to_owned()),
         None => (!plan.links.is_empty()).then(|| dir.view()),
     };
-    let vars = variables(&wanted, &dir, &shims, prefix);
+    // Read before anything is registered: what the build carries over, and what Nix's sandbox
+    // must reach of it.
+    let host_entries = enabled_entries(env.registry);
+    let vars = variables(&wanted, &host_entries, &dir, &shims, prefix);
     let start = || start_command(env, req.command, &vars);
     let status = if private {
-        let host_entries = enabled_entries(env.registry);
         enter_private_instance(&host_entries, |carried| {
             namespace::mount_tmpfs(&dir.path)?;
             dir.fill(&contents)?;
@@ -211,6 +213,7 @@ fn qemu_systems<'a>(wanted: &[Wanted<'a>]) -> Vec<&'a str> {
 /// shell may start Nix); and `prefix` (a sysroot, or the view) as `$QEMU_LD_PREFIX`.
 fn variables(
     wanted: &[Wanted],
+    host: &[Entry],
     dir: &BuildDir,
     shims: &Shims,
     prefix: Option<PathBuf>,
@@ -220,6 +223,7 @@ fn variables(
         nix_config(
             std::env::var_os("NIX_CONFIG").unwrap_or_default(),
             wanted,
+            host,
             &shim_sandbox_paths(wanted, dir, shims),
         ),
     )];

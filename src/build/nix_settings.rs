@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use super::dir::BuildDir;
 use super::Wanted;
 use crate::output;
+use crate::registry::Entry;
 
 /// `nix`, `nix-build`, `nix-store`, `nix-shell`, `nix-instantiate`... by program name.
 pub(super) fn is_nix_command(program: &OsString) -> bool {
@@ -63,18 +64,33 @@ pub(super) fn shim_sandbox_paths(
 }
 
 /// NIX_CONFIG for the command: the caller's (`caller`), plus the emulated systems as extra
-/// platforms, and as extra sandbox paths the interpreters registered without F and
-/// `shim_paths` (the build directory and the qemus behind binfmtctl's shim).
-pub(super) fn nix_config(caller: OsString, wanted: &[Wanted], shim_paths: &[PathBuf]) -> OsString {
+/// platforms, and as extra sandbox paths the interpreters that run them without F (the
+/// build's own, or a carried `host` entry's) and `shim_paths` (the build directory and the
+/// qemus behind binfmtctl's shim).
+pub(super) fn nix_config(
+    caller: OsString,
+    wanted: &[Wanted],
+    host: &[Entry],
+    shim_paths: &[PathBuf],
+) -> OsString {
+    // For each system the interpreter that will run it: a host entry that serves it is carried
+    // over and runs it (`registrations` adds none of binfmtctl's), with its own flag F.
     let regs: Vec<(String, String, bool)> = wanted
         .iter()
-        .map(|w| {
-            (
-                w.profile.system.to_string(),
-                w.interpreter.path.display().to_string(),
-                w.interpreter.is_static,
-            )
-        })
+        .map(
+            |w| match host.iter().find(|e| super::serves(e, w.profile)) {
+                Some(e) => (
+                    w.profile.system.to_string(),
+                    e.interpreter.clone(),
+                    e.flags.fix_binary,
+                ),
+                None => (
+                    w.profile.system.to_string(),
+                    w.interpreter.path.display().to_string(),
+                    w.interpreter.is_static,
+                ),
+            },
+        )
         .collect();
     let mut settings = crate::nixconf::NixSettings::new(&regs, "");
     for p in shim_paths {
