@@ -25,6 +25,9 @@ let
   flagsFor = system:
     let p = profile system; in
     lib.optionalString (p.preserve_argv0 or false) "P" + lib.optionalString (p ? cpu) "F";
+  # The interpreters registered without F: the Nix sandbox must reach them (NixOS's
+  # boot.binfmt and `binfmtctl enable --nix` add them too).
+  unfixed = map interpreterFor (lib.filter (s: !(lib.hasInfix "F" (flagsFor s))) cfg.emulatedSystems);
   record = system: ''
     [[system]]
     system = "${system}"
@@ -86,8 +89,10 @@ in
       # (nix/package.nix), as NixOS's service PATH has no util-linux.
     };
     # As NixOS's boot.binfmt: nothing for an empty list (i686-linux included).
-    nix.settings = lib.mkIf (cfg.addToNix && cfg.emulatedSystems != [ ]) {
+    nix.settings = lib.mkIf (cfg.addToNix && cfg.emulatedSystems != [ ]) ({
       extra-platforms = cfg.emulatedSystems ++ lib.optional pkgs.stdenv.hostPlatform.isx86_64 "i686-linux";
-    };
+    } // lib.optionalAttrs (unfixed != [ ]) {
+      extra-sandbox-paths = unfixed;
+    });
   };
 }

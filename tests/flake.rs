@@ -257,4 +257,14 @@ fn the_module_gives_p_only_to_qemu() {
         "{text}"
     );
     assert!(text.contains("qemu-riscv64\"\nflags = \"PF\"\n"), "{text}");
+    // wasmtime, registered without F, must be reachable in the Nix sandbox (found by a
+    // review); the static qemu with F needs nothing.
+    assert_eq!(
+        v["extraSandboxPaths"],
+        serde_json::json!(["/nix/store/00000000000000000000000000000000-wasmtime/bin/wasmtime"])
+    );
+    assert_eq!(
+        eval_module(r#"[ "riscv64-linux" ]"#)["extraSandboxPaths"],
+        Value::Null
+    );
 }
