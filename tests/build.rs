@@ -816,8 +816,8 @@ fn a_report_that_cannot_be_written_stops_the_build_before_it_runs() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(
         stderr(&out),
-        "binfmtctl: error: cannot write the report to /nonexistent/r.txt; name a file in a directory you can write, \
-         or - for stderr: No such file or directory (os error 2)\n"
+        "binfmtctl: error: cannot write the report to /nonexistent/r.txt; name a regular file in a directory you can \
+         write (a symlink only where no one else can plant one), or - for stderr: No such file or directory (os error 2)\n"
     );
     assert!(!ran, "the command ran");
     // `-` is stderr, and the command's status passes through.

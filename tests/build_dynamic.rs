@@ -615,3 +615,42 @@ fn nix_gets_the_sandbox_path_of_the_host_entry_that_runs_a_system_not_of_the_one
     );
     assert!(!text.contains("qemu-riscv64-static"), "{text}");
 }
+
+#[test]
+fn a_report_link_another_user_planted_is_not_written_through() {
+    // root's `build --report DIR/r` where DIR is another user's and r their link to a file of
+    // root's: refused, the file unchanged; a link where no one else can plant one (/dev/stderr)
+    // and /dev/null still work.
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("victim");
+    std::fs::write(&victim, "root's\n").unwrap();
+    let theirs = t.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::symlink(&victim, theirs.join("r")).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    let run = |report: &Path| {
+        Command::new(BIN)
+            .args(["build", "--system", "riscv64", "--report"])
+            .arg(report)
+            .args(["--", "true"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&theirs.join("r"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write the report to")
+            && stderr(&out).contains("(os error 40)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root's\n");
+    ok(&run(Path::new("/dev/null")));
+    assert!(stderr(&ok_out(run(Path::new("/dev/stderr")))).starts_with("binfmtctl build report: "));
+}
+
+fn ok_out(o: Output) -> Output {
+    ok(&o);
+    o
+}

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -54,12 +55,47 @@ impl ReportDest {
         if dest == Path::new("-") {
             return Ok(ReportDest::Stderr);
         }
-        let file = fs::File::create(dest).with_context(|| {
-            format!(
-                "cannot write the report to {}; name a file in a directory you can write, or - for stderr",
-                dest.display()
-            )
-        })?;
+        // A symlink is followed only where no one else can plant one (the trust boundary's rule
+        // for the directory): in another user's directory, root's build must not write where a
+        // link of theirs points. Nor into a FIFO (it would wait) or anything but a regular file
+        // or a character device (/dev/null) or a pipe with a reader (/dev/stderr piped).
+        let uid = nix::unistd::getuid().as_raw();
+        let dir = std::path::absolute(dest)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from("."));
+        let nofollow = if crate::trust::untrusted_except(&dir, Some(uid)).is_some() {
+            nix::libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .custom_flags(nofollow | nix::libc::O_NONBLOCK)
+            .open(dest)
+            .and_then(|f| {
+                use std::os::unix::fs::FileTypeExt as _;
+                let kind = f.metadata()?.file_type();
+                if !(kind.is_file() || kind.is_char_device() || kind.is_fifo()) {
+                    return Err(std::io::Error::other("not a file, a terminal or a pipe"));
+                }
+                // Opened without waiting for a FIFO's reader; written as usual.
+                nix::fcntl::fcntl(
+                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+                )?;
+                Ok(f)
+            })
+            .with_context(|| {
+                format!(
+                    "cannot write the report to {}; name a regular file in a directory you can write (a symlink \
+                     only where no one else can plant one), or - for stderr",
+                    dest.display()
+                )
+            })?;
         Ok(ReportDest::File(dest.to_owned(), file))
     }
 
