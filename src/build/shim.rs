@@ -103,23 +103,7 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
         eprintln!("{message}");
         return ExitCode::from(LOADER_MISSING);
     }
-    if !build_dir.join(REPORT_FILE).exists() {
-        let argv: Vec<OsString> = [
-            qemu.clone().into_os_string(),
-            "-0".into(),
-            argv0.clone(),
-            "--".into(),
-            path.clone(),
-        ]
-        .into_iter()
-        .chain(rest.iter().cloned())
-        .collect();
-        let err = crate::exec::replace(&qemu, &argv, None);
-        return fail(format!("cannot execute {}: {err}", qemu.display()));
-    }
-    // Whoever signals the program (it sees the shim's pid) reaches qemu: exec::spawn passes
-    // the forwarded signals on, and qemu starts with an empty mask.
-    let start = Instant::now();
+    // qemu's own way to take the program's argv[0] (flag P gave it to the shim).
     let argv: Vec<OsString> = [
         qemu.clone().into_os_string(),
         "-0".into(),
@@ -130,6 +114,13 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
     .into_iter()
     .chain(rest.iter().cloned())
     .collect();
+    if !build_dir.join(REPORT_FILE).exists() {
+        let err = crate::exec::replace(&qemu, &argv, None);
+        return fail(format!("cannot execute {}: {err}", qemu.display()));
+    }
+    // Whoever signals the program (it sees the shim's pid) reaches qemu: exec::spawn passes
+    // the forwarded signals on, and qemu starts with an empty mask.
+    let start = Instant::now();
     let mut child = match crate::exec::spawn(&qemu, &argv, None, &forwarded()) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
