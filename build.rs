@@ -10,7 +10,7 @@ use std::{env, fs, path::Path};
 // The decoder the kernel's line parser mirrors: magic and mask are compiled in decoded, so no
 // command decodes 82 escaped strings at start-up.
 #[allow(dead_code)]
-#[path = "src/registry/bytes.rs"]
+#[path = "src/binfmt/bytes.rs"]
 mod bytes;
 
 fn string(t: &toml::Table, key: &str, file: &str) -> String {

@@ -97,9 +97,9 @@ impl RunOnly {
 
         let mut args = args.into_iter().skip(1);
         let mut global = Global {
-            root: PathBuf::from(crate::registry::DEFAULT_ROOT),
-            config: PathBuf::from(crate::config::DEFAULT_PATH),
-            state_dir: PathBuf::from(crate::state::DEFAULT_DIR),
+            root: PathBuf::from(crate::binfmt::DEFAULT_ROOT),
+            config: PathBuf::from(crate::store::config::DEFAULT_PATH),
+            state_dir: PathBuf::from(crate::store::state::DEFAULT_DIR),
             nix_conf: None,
             profiles: None,
             quiet: false,
@@ -189,13 +189,13 @@ const GLOBAL: &str = "Global options";
 #[command(next_help_heading = GLOBAL)]
 pub struct Global {
     /// Where binfmt_misc is mounted.
-    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::registry::DEFAULT_ROOT)]
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::binfmt::DEFAULT_ROOT)]
     pub root: PathBuf,
     /// The configuration file (the registrations restored at boot).
-    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath, default_value = crate::config::DEFAULT_PATH)]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath, default_value = crate::store::config::DEFAULT_PATH)]
     pub config: PathBuf,
     /// Where binfmtctl records what it registered (a tmpfs directory).
-    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::state::DEFAULT_DIR)]
+    #[arg(long, global = true, value_name = "DIR", value_hint = clap::ValueHint::DirPath, default_value = crate::store::state::DEFAULT_DIR)]
     pub state_dir: PathBuf,
     /// The nix.conf that `--nix` includes binfmtctl's Nix settings from [default: $NIX_CONF_DIR/nix.conf, else /etc/nix/nix.conf].
     #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]

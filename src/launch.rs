@@ -15,12 +15,12 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::binfmt::{winner, Entry, Registry, RegistryError};
 use crate::elf::{self, ElfError, ElfInfo};
-use crate::interpreter::{self, Interpreter};
-use crate::native;
-use crate::profile::{Profile, Profiles};
-use crate::registry::{winner, Entry, Registry, RegistryError};
-use crate::sysroot::{self, Sysroot, SysrootError};
+use crate::emulator::interpreter::{self, Interpreter};
+use crate::emulator::native;
+use crate::emulator::sysroot::{self, Sysroot, SysrootError};
+use crate::model::profile::{Profile, Profiles};
 
 use crate::elf::{ET_DYN, ET_EXEC};
 /// execve's "Exec format error": no binary handler, binfmt_misc included, takes the file.
@@ -49,12 +49,12 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
     let Some((typed, rest)) = args.command.split_first() else {
         bail!("no program given; usage: binfmtctl run [OPTIONS] PROGRAM [ARGS]...");
     };
-    let path = crate::exec::resolve(typed, std::env::var_os("PATH").as_deref())?;
+    let path = crate::sys::exec::resolve(typed, std::env::var_os("PATH").as_deref())?;
     let info = match elf::read_file(&path) {
         Ok(info) => info,
         Err(err @ ElfError::NotRegular { .. }) => return Err(err.into()),
         // The kernel runs `#!` scripts itself (binfmt_script), foreign interpreter or not.
-        Err(_) if crate::exec::is_script(&path) => {
+        Err(_) if crate::sys::exec::is_script(&path) => {
             let err = exec(&direct(&path, typed, rest));
             if err.raw_os_error() == Some(ENOEXEC) {
                 return Err(script_not_run(&path, ctx.profiles));
@@ -315,12 +315,12 @@ fn exec(inv: &Invocation) -> std::io::Error {
             .filter(|(name, _)| !inv.env_remove.contains(name))
             .collect()
     });
-    crate::exec::replace(&inv.program, &argv, env)
+    crate::sys::exec::replace(&inv.program, &argv, env)
 }
 
 /// A `#!` script the kernel refused: its interpreter is no program the kernel runs. Names
 /// the interpreter, what it is, and the command that runs the script.
-fn script_not_run(path: &Path, profiles: &crate::profile::Profiles) -> anyhow::Error {
+fn script_not_run(path: &Path, profiles: &crate::model::profile::Profiles) -> anyhow::Error {
     // The kernel reads the #! line from the first 256 bytes (BINPRM_BUF_SIZE) and splits the
     // interpreter from its one argument at the first blank.
     let mut head = Vec::new();
@@ -479,8 +479,8 @@ fn usable(entry: &Entry, interpreter_exists: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profiles;
-    use crate::registry::EntryName;
+    use crate::binfmt::EntryName;
+    use crate::model::profile::Profiles;
     use std::os::unix::ffi::OsStringExt as _;
 
     fn os(s: &str) -> OsString {
@@ -785,7 +785,7 @@ mod tests {
     #[test]
     fn kernel_runs_nothing_without_a_mounted_table() {
         let t = tempfile::tempdir().unwrap();
-        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
         assert!(!kernel_runs(
             &Registry::new(t.path()),
             profiles.lookup("riscv64-linux").unwrap(),

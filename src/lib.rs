@@ -1,29 +1,23 @@
 //! binfmtctl: register, check and use qemu-user emulation through Linux binfmt_misc.
+//!
+//! The tree is the architecture (README, "Layout"): `binfmt/` is the kernel's table and the
+//! only code that touches it, `model/` the pure rules, `store/` what is persisted, `emulator/`
+//! qemu and the loaders it needs, `launch`/`build` the engines of `run` and `build`, `sys/`
+//! the process and namespace calls, `report/` what the user reads, `commands/` one thin file a
+//! subcommand.
 
-pub mod binfmtd;
+pub mod binfmt;
 pub mod build;
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod diagnose;
 pub mod elf;
-pub mod exec;
+pub mod emulator;
 pub mod exit_codes;
-pub mod glob;
-pub mod interpreter;
 pub mod launch;
-pub mod namespace;
-pub mod native;
+pub mod model;
 pub mod nixconf;
-pub mod output;
-pub mod plan;
-pub mod privilege;
 pub mod probe;
-pub mod profile;
-pub mod registry;
-pub mod state;
+pub mod report;
 pub mod store;
-pub mod sysroot;
-pub mod transaction;
-pub mod trial;
+pub mod sys;
 pub mod trust;

@@ -644,7 +644,7 @@ pub fn replace(path: &Path, contents: &[u8], perms: Perms) -> Result<(), TrustEr
     )
     .and_then(rfs::fsync);
     if let Err(e) = synced {
-        crate::output::warn(&format!(
+        crate::report::warn(&format!(
             "wrote {}, but cannot sync its directory {} to disk ({}); after a power loss the file may be back to its old contents",
             target.display(),
             dir.path.display(),
@@ -687,7 +687,7 @@ fn apply_perms(
                         )),
                     ));
                 }
-                crate::output::warn(&format!(
+                crate::report::warn(&format!(
                     "{from} has group {gid}, which binfmtctl cannot give {path} ({e}); its group is now {my_gid}",
                     from = from.display(),
                     path = path.display()
@@ -900,7 +900,7 @@ fn user_namespace() -> (bool, bool) {
             // No /proc: assume the strictest case, the host.
             return (true, true);
         };
-        let ranges = crate::namespace::parse_id_map(&map);
+        let ranges = crate::sys::namespace::parse_id_map(&map);
         let initial = ranges == [(0, 0, 4_294_967_295)];
         let parent_root = ranges
             .iter()

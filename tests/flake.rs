@@ -131,7 +131,7 @@ fn the_module_and_binfmtctl_agree_on_what_this_host_runs_natively() {
         "this test describes an x86_64 host"
     );
     let from_nix: Vec<String> = serde_json::from_value(eval_expr(r#"(builtins.fromTOML (builtins.readFile ./qemu-profiles/native/hosts.toml))."x86_64-linux""#)).unwrap();
-    assert_eq!(from_nix, binfmtctl::native::table());
+    assert_eq!(from_nix, binfmtctl::emulator::native::table());
 }
 
 /// Issue 13, items 5 and 6: the same system in boot.binfmt.emulatedSystems and
@@ -242,7 +242,10 @@ in { postInstall = p.postInstall; target = p.src.filter (toString ./target) "dir
 fn nix_reads_every_profile() {
     // The module reads qemu-profiles/*.toml with builtins.fromTOML: every file must load there.
     let v: Value = serde_json::from_value(eval_expr(r#"let d = ./qemu-profiles; fs = builtins.filter (f: builtins.match ".*\\.toml" f != null) (builtins.attrNames (builtins.readDir d)); in map (f: (builtins.fromTOML (builtins.readFile (d + "/${f}"))).system) fs"#)).unwrap();
-    let n = binfmtctl::profile::Profiles::builtin().unwrap().all().len();
+    let n = binfmtctl::model::profile::Profiles::builtin()
+        .unwrap()
+        .all()
+        .len();
     assert_eq!(v.as_array().unwrap().len(), n);
 }
 

@@ -10,7 +10,7 @@ use std::fs;
 use std::process::Command;
 use std::time::Instant;
 
-use binfmtctl::config::Config;
+use binfmtctl::store::config::Config;
 use common::{fake_root, host, ok, private, scratch, stderr, stdout, As, BIN};
 
 const QEMU: &str = "/usr/bin/qemu-riscv64-static";

@@ -336,7 +336,7 @@ fn concurrent_enables_lose_nothing() {
     );
     let text = ok(&private(As::Me, t.path(), &script));
     assert_eq!(text.trim(), "8", "{text}");
-    let config = binfmtctl::config::Config::load(&t.path().join("config.toml")).unwrap();
+    let config = binfmtctl::store::config::Config::load(&t.path().join("config.toml")).unwrap();
     let mut names: Vec<String> = config.systems.iter().map(|s| s.system.clone()).collect();
     names.sort();
     assert_eq!(

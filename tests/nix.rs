@@ -461,7 +461,7 @@ bfc check --json > "$T/check.json" || exit 5
     for s in &ran {
         assert!(all.contains(s), "{s} runs but is not printed: {line}");
     }
-    for s in binfmtctl::native::table() {
+    for s in binfmtctl::emulator::native::table() {
         assert!(all.contains(&(*s).to_owned()), "native {s} missing: {line}");
     }
 }

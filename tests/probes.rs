@@ -117,7 +117,7 @@ fn unknown_systems_have_no_probe() {
 
 #[test]
 fn every_qemu_profile_has_a_probe_for_the_same_cpu() {
-    let profiles = binfmtctl::profile::Profiles::builtin().unwrap();
+    let profiles = binfmtctl::model::profile::Profiles::builtin().unwrap();
     for p in profiles.all() {
         let Some(cpu) = p.cpu.as_deref() else {
             continue;

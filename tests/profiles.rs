@@ -3,7 +3,7 @@
 
 mod common;
 
-use binfmtctl::profile::{Profile, Profiles};
+use binfmtctl::model::profile::{Profile, Profiles};
 
 /// The systems whose magic deliberately differs from NixOS's, and why (see qemu-profiles/README.md).
 const FIXED: &[&str] = &["i486-linux", "i586-linux", "i686-linux", "sparc64-linux"];

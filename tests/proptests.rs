@@ -19,7 +19,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use binfmtctl::registry::{Bytes, Entry, EntryName, Flags, LineError, Matcher, Registration};
+use binfmtctl::binfmt::{Bytes, Entry, EntryName, Flags, LineError, Matcher, Registration};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match binfmtctl::binfmtd::parse(text) {
+    match binfmtctl::binfmt::binfmtd::parse(text) {
         Ok(regs) => {
             let mut last = 0;
             for (line, reg) in &regs {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use binfmtctl::config::Config;
+use binfmtctl::store::config::Config;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

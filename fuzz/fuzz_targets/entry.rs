@@ -2,7 +2,7 @@
 //! entry that parses renders to a file that parses to the same registration.
 #![no_main]
 
-use binfmtctl::registry::{Entry, EntryName};
+use binfmtctl::binfmt::{Entry, EntryName};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

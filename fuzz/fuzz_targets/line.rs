@@ -2,7 +2,7 @@
 //! and every line that parses formats to a line that parses to the same registration.
 #![no_main]
 
-use binfmtctl::registry::Registration;
+use binfmtctl::binfmt::Registration;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use binfmtctl::profile::Profile;
-use binfmtctl::registry::{Bytes, Flags, Matcher, Registration};
+use binfmtctl::model::profile::Profile;
+use binfmtctl::binfmt::{Bytes, Flags, Matcher, Registration};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use binfmtctl::profile::Profiles;
-use binfmtctl::registry::{Entry, Registration};
+use binfmtctl::model::profile::Profiles;
+use binfmtctl::binfmt::{Entry, Registration};
 
 /// The built-in profiles, parsed once.
 ///

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use super::{shim, Wanted};
-use crate::sysroot;
+use crate::emulator::sysroot;
 
 /// What goes in a build directory.
 pub(super) struct Contents<'a> {
@@ -76,8 +76,9 @@ impl BuildDir {
 
     /// A new directory in the temp dir, filled, removed when dropped.
     pub(super) fn temp(contents: &Contents) -> Result<BuildDir> {
-        let path = crate::trial::create_unique_dir_in(&parent()?, shim::BUILD_DIR_PREFIX, 0o755)
-            .context("cannot create the build's directory")?;
+        let path =
+            crate::emulator::trial::create_unique_dir_in(&parent()?, shim::BUILD_DIR_PREFIX, 0o755)
+                .context("cannot create the build's directory")?;
         let dir = BuildDir {
             path,
             remove_on_drop: true,
@@ -195,7 +196,7 @@ fn parent() -> Result<PathBuf> {
     };
     let fallback = PathBuf::from("/tmp");
     if tmp != fallback && crate::trust::untrusted_except(&fallback, Some(uid)).is_none() {
-        crate::output::note(&format!(
+        crate::report::note(&format!(
             "the build's directory goes to /tmp, not {}: {} {}, so another user could swap what the build runs",
             tmp.display(),
             why.path.display(),

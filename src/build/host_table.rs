@@ -10,9 +10,9 @@ use nix::sys::signal::SigmaskHow;
 
 use super::dir::BuildDir;
 use super::{owner, registrations, stop_signals, wait_blocking_signals, Env, Wanted};
-use crate::output;
-use crate::privilege::require_admin_without_dry_run;
-use crate::registry::{Entry, Registration, Registry, RegistryError};
+use crate::binfmt::{Entry, Registration, Registry, RegistryError};
+use crate::report;
+use crate::sys::privilege::require_admin_without_dry_run;
 
 /// Unmounts a binfmt_misc that `with_host_table` mounted, whichever way it returns.
 pub(super) struct UnmountOnDrop<'a>(Option<&'a Path>);
@@ -52,7 +52,7 @@ pub(super) fn with_host_table(
     let prefix = match owner::current() {
         Ok(me) => me.prefix(),
         Err(err) => {
-            output::warn(&format!(
+            report::warn(&format!(
                 "cannot read this process's pid namespace and start time in /proc ({err}): if this build is killed \
                  with SIGKILL, its entries will not be recognised as leftovers; remove them with \
                  echo -1 > {}/{}<pid>-<system>",
@@ -64,9 +64,9 @@ pub(super) fn with_host_table(
         }
     };
     // The host table is everyone's: the same rule as `enable` (SECURITY.md), no --force here.
-    if crate::interpreter::host_namespace() {
+    if crate::emulator::interpreter::host_namespace() {
         for w in wanted {
-            if let Some(why) = crate::interpreter::untrusted(&w.interpreter.path) {
+            if let Some(why) = crate::emulator::interpreter::untrusted(&w.interpreter.path) {
                 bail!(
                     "refusing to put the interpreter {} in the host table: {why}, so users other than root could replace \
                      what every emulated program runs; make it root's and not writable by others",
@@ -102,7 +102,7 @@ pub(super) fn with_host_table(
         }
     }
     if !cleanup_errors.is_empty() {
-        output::warn(&format!(
+        report::warn(&format!(
             "could not remove the build's entries again: {}",
             cleanup_errors.join("; ")
         ));
@@ -124,7 +124,7 @@ pub fn remove_leftovers(registry: &Registry, dry_run: bool) -> Vec<String> {
             owner.pid
         );
         if dry_run {
-            output::note(&format!(
+            report::note(&format!(
                 "would remove {what} (write -1 to {})",
                 registry.entry_path(&name).display()
             ));
@@ -133,12 +133,12 @@ pub fn remove_leftovers(registry: &Registry, dry_run: bool) -> Vec<String> {
         }
         match registry.remove(&name) {
             Ok(()) => {
-                output::note(&format!("removed {what}"));
+                report::note(&format!("removed {what}"));
                 removed.push(name.to_string());
             }
             // Another build removed it first.
             Err(RegistryError::NoSuchEntry(..)) => {}
-            Err(e) => output::warn(&format!("cannot remove {what}: {e}")),
+            Err(e) => report::warn(&format!("cannot remove {what}: {e}")),
         }
     }
     removed

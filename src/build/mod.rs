@@ -18,27 +18,27 @@ use std::process::{ExitCode, ExitStatus};
 use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::interpreter::{self, Interpreter};
-use crate::profile::Profile;
-use crate::profile::Profiles;
-use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
-use crate::{namespace, native, output, sysroot};
+use crate::binfmt::{Entry, EntryName, Flags, Registration, Registry};
+use crate::emulator::interpreter::{self, Interpreter};
+use crate::model::profile::Profile;
+use crate::model::profile::Profiles;
+use crate::{emulator::native, emulator::sysroot, report, sys::namespace};
 
 mod dir;
+mod exec_report;
 mod host_table;
 mod nix_settings;
 pub mod owner;
 mod private;
-mod report;
 pub mod shim;
 
 use dir::{BuildDir, Contents};
+pub use exec_report::render_report;
+use exec_report::ReportDest;
 pub use host_table::remove_leftovers;
 use host_table::with_host_table;
 use nix_settings::{check_nix_daemon, is_nix_command, nix_config, shim_sandbox_paths};
 use private::{enter_private_instance, private_instances_supported};
-pub use report::render_report;
-use report::ReportDest;
 
 /// A system to emulate during the build.
 struct Wanted<'a> {
@@ -145,7 +145,7 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     if let (Some(dest), true) = (&report_dest, report) {
         // The command has run: its status is what counts, a lost report only a warning.
         if let Err(err) = dest.write(&render_report(&shim::read_report(&dir.path))) {
-            output::warn(&format!("{err:#}"));
+            report::warn(&format!("{err:#}"));
         }
     }
     // Before pass_on, which may die the command's death by its signal.
@@ -241,15 +241,15 @@ fn become_command(env: &Env, command: &[OsString], vars: &[(OsString, OsString)]
         Ok(p) => p,
         Err(e) => return e,
     };
-    let err = crate::exec::replace(&path, command, Some(command_env(vars)));
+    let err = crate::sys::exec::replace(&path, command, Some(command_env(vars)));
     not_started(env, &path, &err)
 }
 
 /// The command's program, found as execvp(3) does; when it cannot be, an error that ends
 /// binfmtctl as env(1) does (127 not found, 126 not executable).
 fn command_path(command: &[OsString]) -> Result<PathBuf> {
-    crate::exec::resolve(&command[0], std::env::var_os("PATH").as_deref()).map_err(|err| {
-        match err.downcast::<crate::exec::NotRunnable>() {
+    crate::sys::exec::resolve(&command[0], std::env::var_os("PATH").as_deref()).map_err(|err| {
+        match err.downcast::<crate::sys::exec::NotRunnable>() {
             Ok(e) => crate::exit_codes::NotStarted {
                 status: e.status(),
                 message: e.to_string(),
@@ -346,7 +346,7 @@ fn start_command(
     set: &[(OsString, OsString)],
 ) -> Result<std::process::Child> {
     let path = command_path(command)?;
-    crate::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals())
+    crate::sys::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals())
         .map_err(|err| not_started(env, &path, &err))
 }
 
@@ -493,8 +493,8 @@ fn utf8(path: &Path) -> Result<String> {
 
 /// A system's ELF magic narrowed to PIE programs (`e_type` `ET_DYN` exactly, in the magic's
 /// byte order); None for what is no ELF magic at offset 0.
-fn pie_only(m: &crate::registry::Matcher) -> Option<crate::registry::Matcher> {
-    let crate::registry::Matcher::Magic {
+fn pie_only(m: &crate::binfmt::Matcher) -> Option<crate::binfmt::Matcher> {
+    let crate::binfmt::Matcher::Magic {
         offset: 0,
         magic,
         mask,
@@ -508,7 +508,7 @@ fn pie_only(m: &crate::registry::Matcher) -> Option<crate::registry::Matcher> {
     let mut magic = magic.clone();
     let mut mask = mask
         .clone()
-        .unwrap_or_else(|| crate::registry::Bytes(vec![0xff; magic.0.len()]));
+        .unwrap_or_else(|| crate::binfmt::Bytes(vec![0xff; magic.0.len()]));
     let et_dyn = if magic.0[5] == 2 {
         crate::elf::ET_DYN.to_be_bytes()
     } else {
@@ -516,7 +516,7 @@ fn pie_only(m: &crate::registry::Matcher) -> Option<crate::registry::Matcher> {
     };
     magic.0[16..18].copy_from_slice(&et_dyn);
     mask.0[16..18].copy_from_slice(&[0xff, 0xff]);
-    Some(crate::registry::Matcher::Magic {
+    Some(crate::binfmt::Matcher::Magic {
         offset: 0,
         magic,
         mask: Some(mask),
@@ -539,7 +539,8 @@ fn not_emulated(env: &Env, path: &Path, err: &std::io::Error) -> String {
         // Read, and neither ELF nor `#!`: the kernel has no handler, and binfmtctl does not
         // hand it to /bin/sh as execvp(3) would.
         Err(crate::elf::ElfError::InFile { err, .. })
-            if matches!(*err, crate::elf::ElfError::NotElf) && !crate::exec::is_script(path) =>
+            if matches!(*err, crate::elf::ElfError::NotElf)
+                && !crate::sys::exec::is_script(path) =>
         {
             "; it is neither a program nor a #! script: begin it with #!/bin/sh, or run it with sh"
                 .to_owned()

@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 
 use super::dir::BuildDir;
 use super::Wanted;
-use crate::output;
-use crate::registry::Entry;
+use crate::binfmt::Entry;
+use crate::report;
 
 /// `nix`, `nix-build`, `nix-store`, `nix-shell`, `nix-instantiate`... by program name.
 pub(super) fn is_nix_command(program: &OsString) -> bool {
@@ -32,10 +32,10 @@ pub(super) fn check_nix_daemon(command: &[OsString], nix: bool, wanted: &[Wanted
     }
     // Said only with -v: on a machine with a nix-daemon it would come with every build, Nix
     // or not.
-    if !output::verbose() {
+    if !report::verbose() {
         return Ok(());
     }
-    output::note(&format!(
+    report::note(&format!(
         "Nix here is served by a nix-daemon ({remote}), which runs outside this build's private binfmt_misc \
          instance: a Nix command this build starts cannot build {} derivations; `binfmtctl build -- nix-build ...` \
          explains the ways out",

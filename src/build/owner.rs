@@ -13,7 +13,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::fs::MetadataExt as _;
 
-use crate::registry::EntryName;
+use crate::binfmt::EntryName;
 
 /// Every temporary entry of `build --host-table` begins with this.
 pub const PREFIX: &str = "binfmtctl-build-";

@@ -3,8 +3,8 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::registry::{Entry, Registration};
-use crate::{namespace, output};
+use crate::binfmt::{Entry, Registration};
+use crate::{report, sys::namespace};
 
 /// Linux >= 6.7 has one binfmt_misc instance per user namespace.
 pub(super) fn private_instances_supported() -> bool {
@@ -37,7 +37,7 @@ pub(super) fn enter_private_instance(
     for e in host.iter().rev() {
         match registry.register(&e.registration()) {
             Ok(()) => carried.insert(0, e.clone()),
-            Err(err) => output::warn(&format!(
+            Err(err) => report::warn(&format!(
                 "the host's entry {} cannot be carried into the build: {err}",
                 e.name
             )),

@@ -115,13 +115,13 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
     .chain(rest.iter().cloned())
     .collect();
     if !build_dir.join(REPORT_FILE).exists() {
-        let err = crate::exec::replace(&qemu, &argv, None);
+        let err = crate::sys::exec::replace(&qemu, &argv, None);
         return fail(format!("cannot execute {}: {err}", qemu.display()));
     }
     // Whoever signals the program (it sees the shim's pid) reaches qemu: exec::spawn passes
     // the forwarded signals on, and qemu starts with an empty mask.
     let start = Instant::now();
-    let mut child = match crate::exec::spawn(&qemu, &argv, None, &forwarded()) {
+    let mut child = match crate::sys::exec::spawn(&qemu, &argv, None, &forwarded()) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
     };
@@ -177,7 +177,7 @@ fn missing_loader(build_dir: &Path, system: &str, program: &Path) -> Option<Stri
         .unwrap_or("binfmtctl build --sysroot SYSTEM=DIR");
     let debian = (!lines.is_empty()).then(|| lines.remove(0));
     let what_to_do =
-        crate::sysroot::install_hint(debian.filter(|d| !d.is_empty()), &loader, option);
+        crate::emulator::sysroot::install_hint(debian.filter(|d| !d.is_empty()), &loader, option);
     let looked_in: Vec<String> = lines
         .iter()
         .map(|place| place.replace("lib*/ld*", &rel.display().to_string()))

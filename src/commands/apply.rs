@@ -7,13 +7,13 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{require_admin, Ctx};
+use crate::binfmt::{Entry, EntryName, Registration};
 use crate::cli::ApplyArgs;
-use crate::config::Config;
-use crate::interpreter;
-use crate::plan::{self, Action};
-use crate::registry::{Entry, EntryName, Registration};
-use crate::state::{file_id, State};
-use crate::{exit_codes, output, store, transaction};
+use crate::emulator::interpreter;
+use crate::model::plan::{self, Action};
+use crate::store::config::Config;
+use crate::store::state::{file_id, State};
+use crate::{binfmt::transaction, exit_codes, report, store};
 
 /// `apply --json`, documented in README.md.
 #[derive(Serialize)]
@@ -61,7 +61,7 @@ impl Refusal {
     /// Warns with "refused NAME: DETAIL" and records it.
     fn new(name: &EntryName, why: impl Into<String>, detail: &str) -> Refusal {
         let msg = format!("refused {name}: {detail}");
-        output::warn(&msg);
+        report::warn(&msg);
         Refusal {
             name: name.clone(),
             why: why.into(),
@@ -78,10 +78,10 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     for r in &config.systems {
         // An entry that would capture the host's own programs: never at boot (issue 11, case 5).
         // (A system the host runs natively is refused below, with its own reason.)
-        let native = crate::native::runs_natively(&r.system);
+        let native = crate::emulator::native::runs_natively(&r.system);
         let capture = ctx.desired(r).ok().filter(|_| !native).and_then(|reg| {
             let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
-            crate::native::capture_refusal(&reg, &source)
+            crate::emulator::native::capture_refusal(&reg, &source)
         });
         if let Some(msg) = capture {
             refused.push(Refusal::new(
@@ -109,7 +109,7 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
             continue;
         }
         if r.flags.0.credentials {
-            output::warn(&format!(
+            report::warn(&format!(
                 "{} (entry {} has flag C: credentials = true in the configuration)",
                 super::CREDENTIALS_WARNING,
                 r.name
@@ -132,7 +132,7 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
                 ),
             ));
         } else {
-            output::warn(&format!(
+            report::warn(&format!(
                 "entry {}: its interpreter {} can be changed by users other than root ({why})",
                 r.name, r.interpreter
             ));
@@ -141,13 +141,15 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     // A system the host runs natively would send every native exec through qemu (an exec loop
     // with a qemu of the host's own architecture): never at boot, whatever the config says.
     for r in &config.systems {
-        if crate::native::runs_natively(&r.system) && !refused.iter().any(|f| f.name == r.name) {
+        if crate::emulator::native::runs_natively(&r.system)
+            && !refused.iter().any(|f| f.name == r.name)
+        {
             refused.push(Refusal::new(
                 &r.name,
                 format!("{} runs natively on this host", r.system),
                 &format!(
                     "{}; remove it from the config (binfmtctl disable --name {})",
-                    crate::native::native_reason(&r.system),
+                    crate::emulator::native::native_reason(&r.system),
                     r.name
                 ),
             ));
@@ -163,7 +165,7 @@ fn prepare(ctx: &Ctx, config: &Config) -> Result<()> {
         crate::nixconf::check_editable(&ctx.nix_conf)?;
     }
     if ctx.registry.ensure_mounted()? {
-        output::note(&format!(
+        report::note(&format!(
             "mounted binfmt_misc at {}",
             ctx.registry.root().display()
         ));
@@ -177,7 +179,7 @@ fn failure(
     config: &Config,
     current: &[Entry],
     action: &Action,
-    err: &crate::registry::RegistryError,
+    err: &crate::binfmt::RegistryError,
 ) -> String {
     let name = &action.registration().name;
     let mut msg = format!("{} {name} failed: {err}", action.verb());
@@ -225,7 +227,7 @@ fn missing_interpreter_fix(ctx: &Ctx, config: &Config, action: &Action) -> Optio
 /// After the table changed: record what is ours, bring Nix in step, save the state.
 fn finish(
     ctx: &Ctx,
-    config: &crate::config::Config,
+    config: &crate::store::config::Config,
     actions: &[Action],
     mut state: State,
     before: &State,
@@ -242,7 +244,7 @@ fn finish(
     // A no-op apply (every boot, every systemd-binfmt restart) writes nothing.
     if &state != before {
         if let Err(e) = state.save(&ctx.state_dir) {
-            output::warn(&format!("{e:#}"));
+            report::warn(&format!("{e:#}"));
         }
     }
     Ok(())
@@ -255,7 +257,7 @@ fn foreign_left_out(ctx: &Ctx, f: &plan::Foreign, report: &mut Report) -> (Strin
         "entry {f} is not binfmtctl's; left alone (remove it, or give binfmtctl's record another name in {})",
         ctx.config_path.display()
     );
-    output::warn(&msg);
+    report::warn(&msg);
     report.conflicts.push(msg);
     (
         f.name.to_string(),
@@ -398,7 +400,7 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
         finish(ctx, &config, &actions, state, &state_before)?;
     }
     if json {
-        output::print_json(&report)?;
+        report::print_json(&report)?;
     } else {
         let others = actions.iter().any(|a| !matches!(a, Action::Remove(_)));
         text += &summary(
@@ -407,10 +409,10 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> Result<ExitCode> {
             actions.iter().any(Action::changes_anything),
             others,
         );
-        output::print(&text)?;
+        report::print(&text)?;
     }
     for e in &errors {
-        output::error(e);
+        report::error(e);
     }
     Ok(if report.failed.is_empty() && report.conflicts.is_empty() {
         exit_codes::success()

@@ -12,14 +12,14 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::binfmt::Entry;
 use crate::cli::CheckArgs;
-use crate::diagnose::{self, Facility, Facts, Problem};
+use crate::emulator::trial::{self, Outcome, ProbeDir};
+use crate::model::diagnose::{self, Facility, Facts, Problem};
+use crate::model::profile::{program_kinds, Profile};
 use crate::probe;
-use crate::profile::{program_kinds, Profile};
-use crate::registry::Entry;
-use crate::state::file_id;
-use crate::trial::{self, Outcome, ProbeDir};
-use crate::{elf, exit_codes, output};
+use crate::store::state::file_id;
+use crate::{elf, exit_codes, report};
 
 /// `check --json`, documented in README.md.
 #[derive(Serialize)]
@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     };
     let mut problems = table_problems(&entries, ctx.registry.root());
     // How to be rid of each entry binfmtctl did not make, for shadowing warnings.
-    let scanned = crate::binfmtd::scan(crate::binfmtd::DIRS);
+    let scanned = crate::binfmt::binfmtd::scan(crate::binfmt::binfmtd::DIRS);
     let foreign: BTreeMap<String, String> = entries
         .iter()
         .filter(|e| !ctx.is_ours(e, &config, &state))
@@ -132,7 +132,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         // A system the host runs natively needs no platform entry from binfmtctl (and `enable`
         // refuses it): Nix builds for it as the host's own, or not at all. The table, not the
         // measurement: measuring runs every probe again (~20 ms, on every check).
-        let native = crate::native::table();
+        let native = crate::emulator::native::table();
         let missing: Vec<&str> = checks
             .iter()
             .map(|c| c.system.as_str())
@@ -152,7 +152,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
     // diagnose::facility_problem), else here. Only emulated systems need binfmt_misc: `check
     // x86_64-linux` on an x86_64 host does not, so then it is a warning.
     if let Some(mut p) = diagnose::facility_problem(facility, ctx.registry.root()) {
-        let native = crate::native::table();
+        let native = crate::emulator::native::table();
         let said = checks.iter().flat_map(|c| &c.problems).any(|q| *q == p);
         if !said {
             if checks.iter().all(|c| native.contains(&c.system.as_str())) && !checks.is_empty() {
@@ -168,9 +168,9 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         problems,
     };
     if args.json {
-        output::print_json(&report)?;
+        report::print_json(&report)?;
     } else {
-        output::print(&render(&report))?;
+        report::print(&render(&report))?;
     }
     Ok(if ok {
         exit_codes::success()
@@ -184,7 +184,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
 fn select_systems(
     ctx: &Ctx,
     args: &CheckArgs,
-    config: &crate::config::Config,
+    config: &crate::store::config::Config,
     entries: &[Entry],
 ) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
@@ -197,7 +197,7 @@ fn select_systems(
         config
             .systems
             .iter()
-            .flat_map(crate::config::SystemConfig::systems)
+            .flat_map(crate::store::config::SystemConfig::systems)
             .for_each(&mut push);
         // An entry that takes only PIE (or only non-PIE) programs of a system counts too.
         for e in entries.iter().filter(|e| e.enabled) {
@@ -274,7 +274,7 @@ impl<'e> Dispatch<'e> {
         // The probe's file is named after its system: no extension entry takes it.
         let winners = headers
             .iter()
-            .map(|h| crate::registry::winner(entries, Path::new(&*profile.system), h))
+            .map(|h| crate::binfmt::winner(entries, Path::new(&*profile.system), h))
             .collect();
         let accepting = entries
             .iter()
@@ -383,7 +383,7 @@ impl<'e> Dispatch<'e> {
 /// What every system's check reads: the table as it was when `check` started.
 struct Around<'a> {
     entries: &'a [Entry],
-    state: &'a crate::state::State,
+    state: &'a crate::store::state::State,
     /// How to be rid of each entry binfmtctl did not make.
     foreign: &'a BTreeMap<String, String>,
     dir: &'a ProbeDir,
@@ -419,9 +419,9 @@ fn check_system(ctx: &Ctx, system: &str, around: &Around) -> Result<SystemCheck>
             && elf::read_file(Path::new(&w.interpreter)).is_ok_and(|i| !i.is_static())
     });
     let own = (exec.failed() || chroot.failed())
-        .then(|| crate::interpreter::find(profile))
+        .then(|| crate::emulator::interpreter::find(profile))
         .flatten();
-    let install_hint = crate::interpreter::install_hint(profile);
+    let install_hint = crate::emulator::interpreter::install_hint(profile);
     let enable = format!("binfmtctl enable {system}");
     let mut problems = diagnose::diagnose(&Facts {
         system,
@@ -507,7 +507,11 @@ fn run_probe(p: &probe::Probe, dir: &ProbeDir, chroot_proves: bool) -> (Outcome,
 }
 
 /// Warnings about the winning entry and its interpreter.
-fn entry_warnings(w: &Entry, profile: &Profile, state: &crate::state::State) -> Vec<Problem> {
+fn entry_warnings(
+    w: &Entry,
+    profile: &Profile,
+    state: &crate::store::state::State,
+) -> Vec<Problem> {
     let system = &*profile.system;
     let mut out = Vec::new();
     let interp = Path::new(&w.interpreter);
@@ -534,7 +538,7 @@ fn entry_warnings(w: &Entry, profile: &Profile, state: &crate::state::State) -> 
                 ),
             });
         }
-        if let Some(bad) = crate::interpreter::untrusted(interp) {
+        if let Some(bad) = crate::emulator::interpreter::untrusted(interp) {
             out.push(warning(
                 format!("{} can be changed by users other than root ({bad}): they could run code in every emulated program", w.interpreter),
                 format!("chown root:root {0} && chmod go-w {0}", bad.path.display()),
@@ -568,10 +572,10 @@ fn entry_warnings(w: &Entry, profile: &Profile, state: &crate::state::State) -> 
 /// Problems of the table as a whole: an entry that accepts this host's own programs makes
 /// every native exec recurse into the interpreter (ELOOP).
 fn table_problems(entries: &[Entry], root: &Path) -> Vec<Problem> {
-    let own = crate::native::own_headers();
+    let own = crate::emulator::native::own_headers();
     entries
         .iter()
-        .filter(|e| e.enabled && crate::native::captures(&e.matcher, own))
+        .filter(|e| e.enabled && crate::emulator::native::captures(&e.matcher, own))
         .map(|e| {
             error(
                 format!("entry {} accepts this host's own native programs: every native exec would loop through {}", e.name, e.interpreter),
@@ -638,7 +642,7 @@ fn render(report: &Report) -> String {
     let mut text = if rows.is_empty() {
         "nothing to check: no system is configured and no entry is registered (binfmtctl enable SYSTEM)\n".to_owned()
     } else {
-        output::table(
+        report::table(
             &[
                 "SYSTEM", "RESULT", "ENTRY", "FLAGS", "EXEC", "CHROOT", "ARGV0",
             ],
@@ -673,7 +677,7 @@ fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::Bytes;
+    use crate::binfmt::Bytes;
 
     /// An enabled entry matching `magic` under `mask` at offset 0.
     fn entry(name: &str, magic: &[u8], mask: &[u8]) -> Entry {
@@ -720,7 +724,7 @@ mod tests {
 
     #[test]
     fn entries_taking_only_some_programs_are_named() {
-        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
         let profile = profiles.lookup("riscv64-linux").unwrap();
         let probe = probe::for_system("riscv64-linux").unwrap();
         let magic = &probe.bytes[..20];

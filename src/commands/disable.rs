@@ -6,12 +6,12 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use super::{require_admin, Ctx};
+use crate::binfmt::{EntryName, Registration, RegistryError};
 use crate::cli::DisableArgs;
-use crate::config::Config;
-use crate::plan::Action;
-use crate::registry::{EntryName, Registration, RegistryError};
-use crate::state::State;
-use crate::{exit_codes, output, store, transaction};
+use crate::model::plan::Action;
+use crate::store::config::Config;
+use crate::store::state::State;
+use crate::{binfmt::transaction, exit_codes, report, store};
 
 #[derive(Serialize)]
 struct Report {
@@ -60,11 +60,11 @@ fn known_names(ctx: &Ctx, config: &Config, state: &State) -> Result<Vec<EntryNam
 fn matching(pattern: &str, known: &[EntryName]) -> Vec<EntryName> {
     let hits: Vec<EntryName> = known
         .iter()
-        .filter(|n| crate::glob::matches(pattern, n.as_str()))
+        .filter(|n| crate::model::glob::matches(pattern, n.as_str()))
         .cloned()
         .collect();
     if hits.is_empty() {
-        output::note(&format!(
+        report::note(&format!(
             "no entry name matches {pattern}; nothing to disable for it (binfmtctl status lists the entries)"
         ));
     }
@@ -82,14 +82,14 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
         .name
         .iter()
         .chain(&args.systems)
-        .any(|n| crate::glob::is_pattern(n));
+        .any(|n| crate::model::glob::is_pattern(n));
     let known = if globbed {
         known_names(ctx, config, state)?
     } else {
         Vec::new()
     };
     for n in &args.name {
-        if crate::glob::is_pattern(n) {
+        if crate::model::glob::is_pattern(n) {
             for name in matching(n, &known) {
                 push(name, true);
             }
@@ -110,7 +110,7 @@ fn targets(ctx: &Ctx, args: &DisableArgs, config: &Config, state: &State) -> Res
     for s in &args.systems {
         // A glob names entries, not systems; what binfmtctl did not create is left alone
         // below (with how to remove it: --name).
-        if crate::glob::is_pattern(s) {
+        if crate::model::glob::is_pattern(s) {
             for name in matching(s, &known) {
                 push(name, false);
             }
@@ -163,7 +163,7 @@ fn note_others_running(
     let Ok(entries) = ctx.registry.entries() else {
         return;
     };
-    let scanned = crate::binfmtd::scan(crate::binfmtd::DIRS);
+    let scanned = crate::binfmt::binfmtd::scan(crate::binfmt::binfmtd::DIRS);
     let still = if report.removed.is_empty() {
         ""
     } else {
@@ -190,7 +190,7 @@ fn note_others_running(
         for e in others {
             let for_good = super::remove_for_good(&scanned, e)
                 .map_or_else(String::new, |f| format!(", or {f}"));
-            output::warn(&format!(
+            report::warn(&format!(
                 "{system} programs {still}run through the entry {name} (not binfmtctl's, interpreter {interp}), \
                  which binfmtctl leaves alone: remove it with binfmtctl disable --name {name}{for_good}",
                 system = profile.system,
@@ -203,7 +203,7 @@ fn note_others_running(
 }
 
 fn nothing_named(e: &RegistryError) {
-    output::note(&format!(
+    report::note(&format!(
         "{e}; nothing to disable (binfmtctl status lists the entries)"
     ));
 }
@@ -214,7 +214,7 @@ fn refuse_nixos_config(ctx: &Ctx, args: &DisableArgs) -> Result<()> {
     if !args.nix || args.dry_run {
         return Ok(());
     }
-    crate::config::Config::check_writable_for(
+    crate::store::config::Config::check_writable_for(
         &ctx.config_path,
         "Nix's settings for its emulated systems are the NixOS module's: set services.binfmtctl.addToNix = false \
          (or nix.settings.extra-platforms) in the NixOS configuration",
@@ -250,7 +250,7 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
                     removals.push(Action::Remove((&entry).into()));
                     report.removed.push(t.name.to_string());
                 } else {
-                    output::warn(&format!(
+                    report::warn(&format!(
                         "entry {} was not created by binfmtctl (interpreter {}); left alone. Remove it with --name {} if you mean to",
                         t.name, entry.interpreter, t.name
                     ));
@@ -308,7 +308,7 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
             ctx.sync_nix(&config)?;
         }
         if let Err(e) = state.save(&ctx.state_dir) {
-            output::warn(&format!("{e:#}"));
+            report::warn(&format!("{e:#}"));
         }
     }
     if args.dry_run && args.nix {
@@ -321,9 +321,9 @@ pub fn run(ctx: &Ctx, args: &DisableArgs) -> Result<ExitCode> {
         text += "# nothing to disable: no such registration of binfmtctl's\n";
     }
     if args.json {
-        output::print_json(&report)?;
+        report::print_json(&report)?;
     } else {
-        output::print(&text)?;
+        report::print(&text)?;
     }
     Ok(exit_codes::success())
 }

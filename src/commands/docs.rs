@@ -19,13 +19,13 @@ pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
         "binfmtctl",
         &mut out,
     );
-    crate::output::print(&String::from_utf8_lossy(&out))?;
+    crate::report::print(&String::from_utf8_lossy(&out))?;
     Ok(exit_codes::success())
 }
 
 /// Every system's name and aliases (the built-in profiles), for completions.
 fn system_names() -> Result<Vec<String>> {
-    let profiles = crate::profile::Profiles::builtin()?;
+    let profiles = crate::model::profile::Profiles::builtin()?;
     let mut names: Vec<String> = profiles
         .all()
         .iter()
@@ -117,15 +117,15 @@ fn exit_status() -> Vec<(String, &'static str)> {
 fn files() -> Vec<(String, String)> {
     vec![
         (
-            crate::config::DEFAULT_PATH.to_owned(),
+            crate::store::config::DEFAULT_PATH.to_owned(),
             "The configuration: the registrations restored at boot (--config).".to_owned(),
         ),
         (
-            crate::state::DEFAULT_DIR.to_owned(),
+            crate::store::state::DEFAULT_DIR.to_owned(),
             "The state: what binfmtctl registered in this boot (--state-dir).".to_owned(),
         ),
         (
-            crate::profile::LOCAL_DIR.to_owned(),
+            crate::model::profile::LOCAL_DIR.to_owned(),
             "Extra or overriding profiles, one *.toml file a system (--profiles).".to_owned(),
         ),
         (
@@ -133,7 +133,7 @@ fn files() -> Vec<(String, String)> {
             "Nix's settings: enable --nix keeps extra-platforms (and extra-sandbox-paths) in binfmtctl.conf, beside the nix.conf that includes it (--nix-conf, $NIX_CONF_DIR).".to_owned(),
         ),
         (
-            format!("{}/register", crate::registry::DEFAULT_ROOT),
+            format!("{}/register", crate::binfmt::DEFAULT_ROOT),
             "The kernel's binfmt_misc table (--root).".to_owned(),
         ),
         (
@@ -280,6 +280,6 @@ pub fn man() -> Result<ExitCode> {
     roff.text([roman(SEE_ALSO)]);
     roff.to_writer(&mut out)?;
     man.render_version_section(&mut out)?;
-    crate::output::print(&String::from_utf8_lossy(&out))?;
+    crate::report::print(&String::from_utf8_lossy(&out))?;
     Ok(exit_codes::success())
 }

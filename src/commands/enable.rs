@@ -7,16 +7,16 @@ use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
 use super::{registration, require_admin, Ctx};
+use crate::binfmt::{Entry, EntryName, Flags, Registration};
 use crate::cli::EnableArgs;
-use crate::config::{FlagsText, SystemConfig};
-use crate::interpreter::{self, Interpreter};
-use crate::output;
-use crate::plan::{self, Action, Foreign};
+use crate::emulator::interpreter::{self, Interpreter};
+use crate::emulator::trial::{self, Outcome, ProbeDir};
+use crate::model::plan::{self, Action, Foreign};
+use crate::model::profile::Profile;
 use crate::probe::{self, Probe};
-use crate::profile::Profile;
-use crate::registry::{Entry, EntryName, Flags, Registration};
-use crate::trial::{self, Outcome, ProbeDir};
-use crate::{binfmtd, exit_codes, native, store, transaction};
+use crate::report;
+use crate::store::config::{FlagsText, SystemConfig};
+use crate::{binfmt::binfmtd, binfmt::transaction, emulator::native, exit_codes, store};
 
 #[derive(Serialize)]
 struct Report {
@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
     let (mut config, mut state) = (ctx.config()?, ctx.state()?);
     check_writable(ctx, args, &config)?;
     if ctx.registry.ensure_mounted()? {
-        output::note(&format!(
+        report::note(&format!(
             "mounted binfmt_misc at {}",
             ctx.registry.root().display()
         ));
@@ -167,7 +167,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         state.record(&w.reg);
     }
     if let Err(e) = state.save(&ctx.state_dir) {
-        output::warn(&format!(
+        report::warn(&format!(
             "{e:#}; if binfmtctl is interrupted now, `binfmtctl apply` may not recognise these entries as its own"
         ));
     }
@@ -204,7 +204,7 @@ pub fn run(ctx: &Ctx, args: &EnableArgs) -> Result<ExitCode> {
         ctx.sync_nix(&config)?;
     }
     if let Err(e) = state.save(&ctx.state_dir) {
-        output::warn(&format!(
+        report::warn(&format!(
             "{e:#}; binfmtctl will treat these entries as its own only while the config lists them"
         ));
     }
@@ -240,7 +240,7 @@ fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
         Ok(o) => o,
         Err(e) => {
             let reason = format!("cannot write the probe programs: {e}");
-            output::warn(&format!(
+            report::warn(&format!(
                 "{reason}; whether the programs run was not checked: run binfmtctl check"
             ));
             vec![Outcome::NotTested { reason }; probes.len()]
@@ -259,7 +259,7 @@ fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
                 .and_then(|_| outcomes.next())
                 .unwrap_or(Outcome::NotProbed);
             if let Outcome::NotTested { reason } = &outcome {
-                output::warn(&format!(
+                report::warn(&format!(
                     "{}: whether its programs run was not checked: {reason}",
                     w.profile.system
                 ));
@@ -271,7 +271,7 @@ fn prove(ctx: &Ctx, args: &EnableArgs, wanted: &[Wanted]) -> Vec<Checked> {
 }
 
 /// Why a registered system's programs do not run, from its probe's outcome, as `check` says
-/// it (one diagnosis, [`crate::diagnose`]); None when they run (or nothing was run).
+/// it (one diagnosis, [`crate::model::diagnose`]); None when they run (or nothing was run).
 fn not_running(
     w: &Wanted,
     args: &EnableArgs,
@@ -287,21 +287,23 @@ fn not_running(
     // be another, newer one.
     let table = ctx.registry.entries().unwrap_or_default();
     let winner = probe::for_system(system)
-        .and_then(|p| crate::registry::winner(&table, std::path::Path::new(system), &p.bytes));
+        .and_then(|p| crate::binfmt::winner(&table, std::path::Path::new(system), &p.bytes));
     let emulates_other = winner
         .filter(|_| matches!(outcome, Outcome::Failed { .. }))
-        .and_then(|e| crate::diagnose::emulated_by(&e.interpreter, w.profile, &ctx.profiles));
+        .and_then(|e| {
+            crate::model::diagnose::emulated_by(&e.interpreter, w.profile, &ctx.profiles)
+        });
     let own = interpreter::find(w.profile);
     let install_hint = interpreter::install_hint(w.profile);
     let enable = reenable_command(w, args);
-    let problems = crate::diagnose::diagnose(&crate::diagnose::Facts {
+    let problems = crate::model::diagnose::diagnose(&crate::model::diagnose::Facts {
         system,
         qemu: w.profile.cpu.is_some(),
         root: ctx.registry.root(),
         facility: if facility_disabled {
-            crate::diagnose::Facility::Disabled
+            crate::model::diagnose::Facility::Disabled
         } else {
-            crate::diagnose::Facility::Enabled
+            crate::model::diagnose::Facility::Enabled
         },
         winner,
         meant: Some(w.reg.name.as_str()),
@@ -340,11 +342,15 @@ fn reenable_command(w: &Wanted, args: &EnableArgs) -> String {
 
 /// Before anything is registered: a config (a link into the Nix store) or a nix.conf that
 /// binfmtctl may not write stops the command.
-fn check_writable(ctx: &Ctx, args: &EnableArgs, config: &crate::config::Config) -> Result<()> {
+fn check_writable(
+    ctx: &Ctx,
+    args: &EnableArgs,
+    config: &crate::store::config::Config,
+) -> Result<()> {
     if args.runtime {
         return Ok(());
     }
-    crate::config::Config::check_writable(&ctx.config_path)?;
+    crate::store::config::Config::check_writable(&ctx.config_path)?;
     if args.nix || config.nix {
         crate::nixconf::check_editable(&ctx.nix_conf)?;
     }
@@ -376,7 +382,7 @@ fn note_shadowed(
             let remove = super::remove_for_good(&scanned, e)
                 .unwrap_or_else(|| format!("remove it (binfmtctl disable --name {})", e.name));
             if !registers && place.is_some_and(|p| at < p) {
-                output::warn(&format!(
+                report::warn(&format!(
                     "the newer entry {other} (not binfmtctl's) also runs {system} programs and takes precedence over \
                      {name}, which is not used. To use {name}: {remove}, or register it again as the newest \
                      (binfmtctl disable {system} && binfmtctl enable {system})",
@@ -386,7 +392,7 @@ fn note_shadowed(
                 ));
                 continue;
             }
-            output::warn(&format!(
+            report::warn(&format!(
                 "the entry {other} (not binfmtctl's) also runs {system} programs; {name} {takes} precedence over it and \
                  `binfmtctl check` reports it as shadowed. To keep one: binfmtctl disable {system}, or {remove}",
                 other = e.name,
@@ -406,7 +412,7 @@ fn read_back(ctx: &Ctx, wanted: &[Wanted]) -> Result<()> {
             bail!(
                 "after registering, {} reads back differently:\n{}",
                 ctx.registry.entry_path(&w.reg.name).display(),
-                crate::registry::Entry::render(&entry.registration(), entry.enabled)
+                crate::binfmt::Entry::render(&entry.registration(), entry.enabled)
             );
         }
     }
@@ -512,7 +518,7 @@ fn want<'a>(
         ..profile.flags(interpreter.is_static)
     };
     if !interpreter.is_static {
-        output::warn(&format!(
+        report::warn(&format!(
             "{} is dynamically linked: registering without F, so chroots, containers and the Nix sandbox will not find it, \
              and emulated programs' LD_* variables act on the host qemu; install a static qemu ({})",
             interpreter.path.display(),
@@ -520,7 +526,7 @@ fn want<'a>(
         ));
     }
     if args.credentials {
-        output::warn(super::CREDENTIALS_WARNING);
+        report::warn(super::CREDENTIALS_WARNING);
     }
     let entry_name: EntryName = entry_name(args.name.as_deref(), profile)
         .parse()
@@ -559,7 +565,7 @@ fn vet_interpreter(path: &std::path::Path, force: bool) -> Result<bool> {
     };
     let shown = path.display();
     if !interpreter::host_namespace() {
-        output::warn(&format!(
+        report::warn(&format!(
             "interpreter {shown}: {why}; accepted because this binfmt_misc instance belongs to a user namespace \
              (the host's table would refuse it without --force)"
         ));
@@ -572,7 +578,7 @@ fn vet_interpreter(path: &std::path::Path, force: bool) -> Result<bool> {
             p = why.path.display()
         );
     }
-    output::warn(&format!(
+    report::warn(&format!(
         "registering {shown} although {why} (--force): users other than root can replace what every emulated program runs"
     ));
     Ok(true)
@@ -639,12 +645,12 @@ fn report(
     // After the notes on what was registered: said last, it is what the user reads.
     let warn_problems = || {
         for p in report.actions.iter().filter_map(|a| a.problem.as_deref()) {
-            output::warn(p);
+            report::warn(p);
         }
     };
     if args.json {
         warn_problems();
-        output::print_json(&report)?;
+        report::print_json(&report)?;
         return Ok(code);
     }
     let mut text = String::new();
@@ -661,14 +667,14 @@ fn report(
             } else {
                 format!(", also for {}", row.also.join(", "))
             };
-            output::note(&format!(
+            report::note(&format!(
                 "{}: {} ({kind}, flags {}{also})",
                 row.system, row.interpreter, row.flags
             ));
         }
     }
     warn_problems();
-    output::print(&text)?;
+    report::print(&text)?;
     Ok(code)
 }
 
@@ -709,7 +715,7 @@ mod tests {
 
     #[test]
     fn a_name_template_names_each_system_by_its_cpu_or_system() {
-        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
         let p = |s: &str| profiles.lookup(s).unwrap();
         for (name, system, want) in [
             (None, "arm64", "aarch64-linux"),

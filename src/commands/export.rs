@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Ctx;
+use crate::binfmt::{Matcher, Registration};
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::registry::{Matcher, Registration};
-use crate::{exit_codes, output};
+use crate::{exit_codes, report};
 
 pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode> {
                 .iter()
                 .filter(|r| r.flags.open_binary && !r.flags.credentials)
             {
-                output::warn(&format!(
+                report::warn(&format!(
                     "{}: the update-binfmts format has no field for flag O (open-binary); it is left out",
                     r.name
                 ));
@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> Result<ExitCode> {
             debian(&regs)
         }
     };
-    output::print(&text)?;
+    report::print(&text)?;
     Ok(exit_codes::success())
 }
 

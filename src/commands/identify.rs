@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::IdentifyArgs;
 use crate::elf::{self, Class, Endian};
-use crate::{exit_codes, output};
+use crate::{exit_codes, report};
 
 /// `identify --json`, documented in README.md: `{"version": 1, "files": [...]}`.
 #[derive(Serialize)]
@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
         }
     }
     if args.json {
-        output::print_json(&Report { files: &rows })?;
+        report::print_json(&Report { files: &rows })?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()
@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
                 vec![r.path.display().to_string(), systems, what]
             })
             .collect();
-        output::print(&output::table(&["FILE", "SYSTEMS", "ELF"], &table))?;
+        report::print(&report::table(&["FILE", "SYSTEMS", "ELF"], &table))?;
     }
     Ok(if failed {
         std::process::ExitCode::from(exit_codes::ERROR)

@@ -8,11 +8,11 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{require_admin, Ctx};
+use crate::binfmt::{EntryName, Registration};
 use crate::cli::ImportArgs;
-use crate::config::{FlagsText, SystemConfig};
-use crate::registry::{EntryName, Registration};
+use crate::store::config::{FlagsText, SystemConfig};
 use crate::trust::{self, Policy, Use};
-use crate::{binfmtd, exit_codes, output, store};
+use crate::{binfmt::binfmtd, exit_codes, report, store};
 
 /// `import --json`, documented in README.md: `{"version": 1, "dry_run", "registrations": [...]}`.
 #[derive(Serialize)]
@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             let recognised = ctx.profiles.recognise(&reg);
             vet_line(&reg, recognised.map(|(p, _)| p), &file, line)?;
             if let Some((p, true)) = recognised {
-                output::note(&format!(
+                report::note(&format!(
                     "{}:{line}: entry {} matches none of {}'s programs by magic; recognised by its interpreter {} (recorded with binfmtctl's magic)",
                     file.display(),
                     reg.name,
@@ -94,12 +94,12 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             }
             let mut profile = recognised.map(|(p, _)| p);
             let system = profile.map(|p| p.system.to_string());
-            if let Some(p) = profile.filter(|p| crate::native::runs_natively(&p.system)) {
-                output::warn(&format!(
+            if let Some(p) = profile.filter(|p| crate::emulator::native::runs_natively(&p.system)) {
+                report::warn(&format!(
                     "{}:{line}: entry {} not imported: {}",
                     file.display(),
                     reg.name,
-                    crate::native::native_reason(&p.system)
+                    crate::emulator::native::native_reason(&p.system)
                 ));
                 profile = None;
             }
@@ -119,7 +119,7 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
                     also: Vec::new(),
                 });
             } else {
-                output::warn(&format!(
+                report::warn(&format!(
                     "{}:{line}: no known system accepts the programs of entry {}; not imported",
                     file.display(),
                     reg.name
@@ -156,18 +156,18 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
             config.upsert(r);
         }
         config.save(&ctx.config_path)?;
-        output::note(&format!(
+        report::note(&format!(
             "recorded in {}; run `binfmtctl apply` to register",
             ctx.config_path.display()
         ));
     }
     if args.json {
-        output::print_json(&Report {
+        report::print_json(&Report {
             dry_run: args.dry_run,
             registrations: &rows,
         })?;
     } else {
-        output::print(&render(&rows))?;
+        report::print(&render(&rows))?;
     }
     Ok(exit_codes::success())
 }
@@ -179,16 +179,16 @@ pub fn run(ctx: &Ctx, args: &ImportArgs) -> Result<ExitCode> {
 /// for a system the host runs natively is skipped with a warning anyway.
 fn vet_line(
     reg: &Registration,
-    recognised: Option<&crate::profile::Profile>,
+    recognised: Option<&crate::model::profile::Profile>,
     file: &std::path::Path,
     line: usize,
 ) -> Result<()> {
-    let native = recognised.is_some_and(|p| crate::native::runs_natively(&p.system));
+    let native = recognised.is_some_and(|p| crate::emulator::native::runs_natively(&p.system));
     let at = format!("{}:{line}", file.display());
-    if let Some(why) = crate::native::capture_refusal(reg, &at).filter(|_| !native) {
+    if let Some(why) = crate::emulator::native::capture_refusal(reg, &at).filter(|_| !native) {
         bail!("refusing to import entry {} of {at}: {why}", reg.name);
     }
-    crate::interpreter::check_text(&reg.interpreter).map_err(|why| {
+    crate::emulator::interpreter::check_text(&reg.interpreter).map_err(|why| {
         anyhow::anyhow!(
             "{at}: interpreter {:?} of entry {} {why}",
             reg.interpreter,
@@ -203,7 +203,7 @@ fn refuse_captures(ctx: &Ctx, records: &[SystemConfig]) -> Result<()> {
     for r in records {
         let reg = ctx.desired(r)?;
         let source = ctx.profiles.lookup(&r.system)?.source.to_string();
-        if let Some(why) = crate::native::capture_refusal(&reg, &source) {
+        if let Some(why) = crate::emulator::native::capture_refusal(&reg, &source) {
             bail!("refusing to import {} as {}: {why}", r.name, r.system);
         }
     }
@@ -219,7 +219,7 @@ fn warn_credentials(records: &[SystemConfig]) {
         .map(|r| r.name.as_str())
         .collect();
     if !with_c.is_empty() {
-        output::warn(&format!(
+        report::warn(&format!(
             "{} (importing {} with flag C)",
             super::CREDENTIALS_WARNING,
             with_c.join(", ")
@@ -243,7 +243,7 @@ fn render(rows: &[Imported]) -> String {
             ]
         })
         .collect();
-    output::table(
+    report::table(
         &[
             "FILE",
             "ENTRY",

@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, Result};
 
 use crate::cli::InstallUnitArgs;
-use crate::{exit_codes, output, store};
+use crate::{exit_codes, report, store};
 
 /// The unit as shipped (ExecStart=/usr/bin/binfmtctl ...).
 pub const UNIT: &str = include_str!("../../systemd/binfmtctl.service");
@@ -42,7 +42,7 @@ pub fn unit_for(exe: &Path, config: Option<&Path>) -> String {
 /// The `--config` the unit must pass on: None for the default; an error for one the unit
 /// could not use (relative: the unit runs from `/`; a control character: unit syntax).
 fn config_for_unit(config: &Path) -> Result<Option<&Path>> {
-    if config == Path::new(crate::config::DEFAULT_PATH) {
+    if config == Path::new(crate::store::config::DEFAULT_PATH) {
         return Ok(None);
     }
     let shown = config.display();
@@ -135,16 +135,16 @@ pub fn run(args: &InstallUnitArgs, config: &Path) -> Result<ExitCode> {
                 "refusing to point binfmtctl.service at {shown}: {why}; {fix} (or pass --force)"
             );
         }
-        output::warn(&format!(
+        report::warn(&format!(
             "pointing binfmtctl.service at {shown} although {why} (--force); {fix}"
         ));
     }
     let text = unit_for(&exe, config);
     let path = args.unit_dir.join(UNIT_NAME);
     if args.dry_run {
-        output::print(&format!("# would write {}\n{text}", path.display()))?;
+        report::print(&format!("# would write {}\n{text}", path.display()))?;
         if !args.no_enable {
-            output::print(
+            report::print(
                 "# would run: systemctl daemon-reload && systemctl enable --now binfmtctl.service\n",
             )?;
         }
@@ -154,7 +154,7 @@ pub fn run(args: &InstallUnitArgs, config: &Path) -> Result<ExitCode> {
         Some(hint) => anyhow::anyhow!("{err:#}; {hint}"),
         None => err,
     })?;
-    output::note(&format!(
+    report::note(&format!(
         "wrote {} (ExecStart={} apply)",
         path.display(),
         exe.display()
@@ -163,7 +163,7 @@ pub fn run(args: &InstallUnitArgs, config: &Path) -> Result<ExitCode> {
         return Ok(exit_codes::success());
     }
     if !Path::new("/run/systemd/system").exists() {
-        output::note("systemd is not running here: enable the unit once it is (systemctl enable --now binfmtctl.service)");
+        report::note("systemd is not running here: enable the unit once it is (systemctl enable --now binfmtctl.service)");
         return Ok(exit_codes::success());
     }
     // --now: ExecStop (remove binfmtctl's entries at shutdown, where systemd-shutdown would
@@ -181,7 +181,7 @@ pub fn run(args: &InstallUnitArgs, config: &Path) -> Result<ExitCode> {
             argv.join(" ")
         );
     }
-    output::note("enabled and started binfmtctl.service: it restores the registrations at boot and after every restart of systemd-binfmt");
+    report::note("enabled and started binfmtctl.service: it restores the registrations at boot and after every restart of systemd-binfmt");
     Ok(exit_codes::success())
 }
 
@@ -228,7 +228,7 @@ mod tests {
             assert!(unit.contains(line), "{line}: {unit}");
         }
         assert_eq!(
-            config_for_unit(Path::new(crate::config::DEFAULT_PATH)).unwrap(),
+            config_for_unit(Path::new(crate::store::config::DEFAULT_PATH)).unwrap(),
             None
         );
         assert!(config_for_unit(Path::new("rel.toml"))

@@ -17,24 +17,26 @@ pub fn run(command: &Command) -> Option<Result<ExitCode>> {
             program,
             argv0,
         } => {
-            eprintln!("{}", crate::trial::chroot_and_exec(dir, program, argv0));
+            eprintln!(
+                "{}",
+                crate::emulator::trial::chroot_and_exec(dir, program, argv0)
+            );
             Ok(ExitCode::from(127))
         }
-        Command::NativeProbe { dir } => {
-            crate::native::probe_in_private_instance(dir).and_then(|ran| {
+        Command::NativeProbe { dir } => crate::emulator::native::probe_in_private_instance(dir)
+            .and_then(|ran| {
                 let mut text = ran.join("\n");
                 if !text.is_empty() {
                     text.push('\n');
                 }
-                crate::output::print(&text)?;
+                crate::report::print(&text)?;
                 Ok(crate::exit_codes::success())
-            })
-        }
+            }),
         Command::WriteIdMaps {
             pid,
             uid_map,
             gid_map,
-        } => crate::namespace::write_id_maps_for(*pid, uid_map, gid_map)
+        } => crate::sys::namespace::write_id_maps_for(*pid, uid_map, gid_map)
             .map(|()| crate::exit_codes::success()),
         _ => return None,
     })

@@ -22,13 +22,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
+use crate::binfmt::{Entry, EntryName, Flags, Registration, Registry};
 use crate::cli::{Cli, Command, Global};
-use crate::config::{Config, SystemConfig};
+use crate::model::profile::{Profile, Profiles};
 use crate::nixconf::{self, NixSettings};
-use crate::output;
-use crate::profile::{Profile, Profiles};
-use crate::registry::{Entry, EntryName, Flags, Registration, Registry};
-use crate::state::State;
+use crate::report;
+use crate::store::config::{Config, SystemConfig};
+use crate::store::state::State;
 use crate::trust::Use;
 
 /// Said whenever flag C is registered or recorded (`enable --credentials`, `import
@@ -38,7 +38,7 @@ pub const CREDENTIALS_WARNING: &str = "flag C makes setuid/setgid emulated progr
 
 /// Run one command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    output::set_verbosity(cli.global.quiet, cli.global.verbose);
+    report::set_verbosity(cli.global.quiet, cli.global.verbose);
     if let Some(done) = internal::run(&cli.command) {
         return done;
     }
@@ -196,13 +196,13 @@ impl Ctx {
             )
         })?;
         if changed {
-            output::note(&format!(
+            report::note(&format!(
                 "Nix settings written to {} (included from {})",
                 nixconf::owned_path(&self.nix_conf).display(),
                 self.nix_conf.display()
             ));
             if nixconf::daemon_running() {
-                output::note("a nix-daemon is running: restart it to see the new settings (systemctl restart nix-daemon)");
+                report::note("a nix-daemon is running: restart it to see the new settings (systemctl restart nix-daemon)");
             }
         }
         Ok(())
@@ -229,7 +229,7 @@ pub fn remove_for_good(
     scanned: &[(std::path::PathBuf, Registration)],
     e: &Entry,
 ) -> Option<String> {
-    crate::binfmtd::owner(scanned, &e.registration()).map(|file| {
+    crate::binfmt::binfmtd::owner(scanned, &e.registration()).map(|file| {
         format!(
             "remove it for good where it comes from ({}; for Debian's binfmt-support: update-binfmts --disable {})",
             file.display(),
@@ -250,19 +250,19 @@ pub fn registration(
 
 /// What `enable` writes, and where: the raw register line only with `--dry-run` (what it would
 /// write, as house style asks) or `-v`; otherwise it is noise for people (issue 14).
-pub fn describe(registry: &Registry, action: &crate::plan::Action, dry_run: bool) -> String {
-    describe_lines(registry, action, dry_run, dry_run || output::verbose())
+pub fn describe(registry: &Registry, action: &crate::model::plan::Action, dry_run: bool) -> String {
+    describe_lines(registry, action, dry_run, dry_run || report::verbose())
 }
 
 /// What an action writes, and where, as `#` comment lines, plus the register line itself when
 /// `line` (`apply` always: a failed line is looked for there).
 pub fn describe_lines(
     registry: &Registry,
-    action: &crate::plan::Action,
+    action: &crate::model::plan::Action,
     dry_run: bool,
     line: bool,
 ) -> String {
-    use crate::plan::Action;
+    use crate::model::plan::Action;
     let would = if dry_run { "would " } else { "" };
     let r = action.registration();
     let path = registry.entry_path(&r.name);
@@ -291,4 +291,4 @@ pub fn describe_lines(
     }
 }
 
-pub use crate::privilege::{require_admin, require_admin_without_dry_run};
+pub use crate::sys::privilege::{require_admin, require_admin_without_dry_run};

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::NixConfigArgs;
-use crate::{exit_codes, native, output};
+use crate::{emulator::native, exit_codes, report};
 
 /// `nix-config --systems --json`, documented in docs/nix.md.
 #[derive(Debug, PartialEq, Eq, Serialize)]
@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: NixConfigArgs) -> Result<ExitCode> {
     // The same settings `enable --nix` writes: one place says which systems Nix gets.
     let settings = ctx.nix_settings(&ctx.config()?);
     if !args.systems {
-        output::print(&settings.lines())?;
+        report::print(&settings.lines())?;
         return Ok(exit_codes::success());
     }
     let s = systems(
@@ -54,9 +54,9 @@ pub fn run(ctx: &Ctx, args: NixConfigArgs) -> Result<ExitCode> {
         &settings.platforms,
     );
     if args.json {
-        output::print_json(&s)?;
+        report::print_json(&s)?;
     } else {
-        output::print(&format!("{}\n", s.systems.join(",")))?;
+        report::print(&format!("{}\n", s.systems.join(",")))?;
     }
     Ok(exit_codes::success())
 }

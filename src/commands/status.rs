@@ -7,8 +7,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::registry::{Entry, Matcher};
-use crate::{binfmtd, elf, exit_codes, output};
+use crate::binfmt::{Entry, Matcher};
+use crate::{binfmt::binfmtd, elf, exit_codes, report};
 
 /// `status --json`, documented in README.md.
 #[derive(Serialize)]
@@ -112,8 +112,8 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
 /// accepts, the newer entry the kernel uses before it (`Profile::winners` over the newer
 /// entries, the rule `check` uses too), once per system and winner.
 fn shadows(
-    profiles: &crate::profile::Profiles,
-    entries: &[crate::registry::Entry],
+    profiles: &crate::model::profile::Profiles,
+    entries: &[crate::binfmt::Entry],
     i: usize,
 ) -> Vec<Shadow> {
     let e = &entries[i];
@@ -179,11 +179,11 @@ fn entry_status(
 pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
     let status = collect(ctx)?;
     if json {
-        output::print_json(&status)?;
+        report::print_json(&status)?;
         return Ok(exit_codes::success());
     }
     if !status.mounted {
-        output::print(&format!(
+        report::print(&format!(
             "binfmt_misc is not mounted at {}: no entries (`binfmtctl enable` mounts it)\n",
             status.root
         ))?;
@@ -234,7 +234,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         "binfmt_misc at {}{facility}, newest entry first (it wins):\n",
         status.root
     );
-    text += &output::table(
+    text += &report::table(
         &[
             "NAME",
             "ENABLED",
@@ -248,6 +248,6 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
     if rows.is_empty() {
         text += "(no entries)\n";
     }
-    output::print(&text)?;
+    report::print(&text)?;
     Ok(exit_codes::success())
 }

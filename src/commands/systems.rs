@@ -6,8 +6,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::interpreter::{self, Interpreter};
-use crate::{exit_codes, native, output};
+use crate::emulator::interpreter::{self, Interpreter};
+use crate::{emulator::native, exit_codes, report};
 
 /// `systems --json`, documented in README.md.
 #[derive(Serialize)]
@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         })
         .collect();
     if json {
-        output::print_json(&Systems {
+        report::print_json(&Systems {
             native_measured: native::native().measured,
             systems: rows,
         })?;
@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             ]
         })
         .collect();
-    output::print(&output::table(
+    report::print(&report::table(
         &[
             "SYSTEM",
             "NATIVE",

@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{DisableArgs, EnableArgs, TonistiigiArgs};
-use crate::profile::{Profile, Profiles};
-use crate::{exit_codes, native, output};
+use crate::model::profile::{Profile, Profiles};
+use crate::{emulator::native, exit_codes, report};
 
 /// The entry names tonistiigi/binfmt and Debian give (an `enable --name` template).
 const NAMES: &str = "qemu-{cpu}";
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
         &enabled,
         status.entries.iter().map(|e| e.name.clone()).collect(),
     );
-    output::print_json(&json)?;
+    report::print_json(&json)?;
     Ok(code)
 }
 
@@ -94,7 +94,7 @@ fn install_request(
         for name in &names {
             let p = lookup(profiles, name)?;
             if is_native(&p.system) {
-                output::note(&format!(
+                report::note(&format!(
                     "{name} ({}) runs natively on this host: nothing to install for it",
                     p.system
                 ));
@@ -130,7 +130,9 @@ fn uninstall_request(profiles: &Profiles, list: &str) -> DisableArgs {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|item| match lookup(profiles, item) {
-            Ok(p) if !crate::glob::is_pattern(item) => super::enable::entry_name(Some(NAMES), p),
+            Ok(p) if !crate::model::glob::is_pattern(item) => {
+                super::enable::entry_name(Some(NAMES), p)
+            }
             _ => item.to_owned(),
         })
         .collect();
@@ -189,7 +191,7 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::{install_request, oci_platform, render, uninstall_request, Status};
-    use crate::profile::Profiles;
+    use crate::model::profile::Profiles;
 
     fn profiles() -> Profiles {
         Profiles::builtin().unwrap()

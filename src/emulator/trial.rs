@@ -335,10 +335,10 @@ pub fn exec_in_chroot(probe: &Probe, dir: &Path) -> Outcome {
 /// with the line to print on stderr in the form `judge` reads: a failure to set up the chroot
 /// (namespaces refused) apart from a failed exec, which is a finding about the entry.
 pub fn chroot_and_exec(dir: &Path, program: &Path, argv0: &str) -> String {
-    if let Err(e) = crate::namespace::chroot(dir) {
+    if let Err(e) = crate::sys::namespace::chroot(dir) {
         return format!("{SETUP_ERROR_PREFIX}{e:#}");
     }
-    let exec = || crate::exec::replace(program, &[argv0.into()], None);
+    let exec = || crate::sys::exec::replace(program, &[argv0.into()], None);
     let mut err = exec();
     // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
     for _ in 0..20 {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::elf;
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 
 /// An interpreter found on this machine.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -51,7 +51,7 @@ impl Interpreter {
 /// for the kernel's register line. The one check of the text, for the command line, the
 /// config and binfmt.d files alike; the file itself is checked by [`Interpreter::at`].
 pub fn check_text(path: &str) -> Result<(), String> {
-    use crate::registry::line::{MAX_REGISTER_LENGTH, MIN_REGISTER_LENGTH};
+    use crate::binfmt::line::{MAX_REGISTER_LENGTH, MIN_REGISTER_LENGTH};
     if !path.starts_with('/') {
         return Err("must be an absolute path".into());
     }
@@ -160,7 +160,7 @@ pub fn find_in(profile: &Profile, dirs: &[PathBuf]) -> Option<Interpreter> {
 /// qemu cpu (not wasm and the like) that `native` does not list and that has an installed
 /// interpreter, in the profiles' order, with it. Systems without one are left out.
 pub fn installed_for_foreign<'a>(
-    profiles: &'a crate::profile::Profiles,
+    profiles: &'a crate::model::profile::Profiles,
     native: &[&str],
 ) -> Vec<(&'a Profile, Interpreter)> {
     profiles
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn the_install_hint_names_interpreter_only_for_commands_that_have_it() {
-        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
         for system in ["riscv64-linux", "wasm32-wasi"] {
             let p = profiles.lookup(system).unwrap();
             assert!(

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::registry::{Entry, EntryName, Registration};
+use crate::binfmt::{Entry, EntryName, Registration};
 
 /// One change to the kernel table (or the decision to leave an entry as it is).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub fn plan_apply(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::registry::Entry;
+    use crate::binfmt::Entry;
 
     pub(crate) fn reg(name: &str, interp: &str) -> Registration {
         format!(r":{name}:M::\x7fELF\x02:\xff\xff\xff\xff\xff:{interp}:PF")

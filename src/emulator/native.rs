@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 
 use anyhow::Result;
 
+use crate::emulator::trial::{self, ProbeDir};
 use crate::probe;
-use crate::trial::{self, ProbeDir};
 
 /// The table used when measuring is impossible: by the architecture and byte order
 /// binfmtctl was built for (`ARCH` alone says "powerpc64" for ppc64 and ppc64le alike).
@@ -26,7 +26,7 @@ pub fn table() -> &'static [&'static str] {
 fn table_for(arch: &str, little_endian: bool) -> &'static [&'static str] {
     host_system(arch, little_endian)
         .and_then(|host| {
-            crate::profile::NATIVE_HOSTS
+            crate::model::profile::NATIVE_HOSTS
                 .iter()
                 .find(|(h, _)| *h == host)
                 .map(|(_, systems)| *systems)
@@ -63,7 +63,7 @@ fn host_system(arch: &str, little_endian: bool) -> Option<&'static str> {
 /// every native exec through its interpreter, binfmtctl's own included (an exec loop, ELOOP,
 /// with a qemu of the host's architecture; nothing runs any more with another). `check`
 /// reports such an entry; `enable`, `apply` and `import` refuse to write one.
-pub fn captures(matcher: &crate::registry::Matcher, own: &[Vec<u8>]) -> bool {
+pub fn captures(matcher: &crate::binfmt::Matcher, own: &[Vec<u8>]) -> bool {
     own.iter().any(|h| matcher.matches_header(h))
 }
 
@@ -77,7 +77,7 @@ pub fn own_headers() -> &'static [Vec<u8>] {
         else {
             return Vec::new();
         };
-        let mut headers = crate::profile::program_kinds(&own.header);
+        let mut headers = crate::model::profile::program_kinds(&own.header);
         headers.push(own.header);
         headers
     })
@@ -86,7 +86,7 @@ pub fn own_headers() -> &'static [Vec<u8>] {
 /// Why a registration may not be written, when it captures the host's own programs: for
 /// `enable`, `apply` and `import` to say after the entry's name, naming where its magic comes
 /// from and the fix.
-pub fn capture_refusal(reg: &crate::registry::Registration, source: &str) -> Option<String> {
+pub fn capture_refusal(reg: &crate::binfmt::Registration, source: &str) -> Option<String> {
     captures(&reg.matcher, own_headers()).then(|| {
         format!(
             "its magic and mask (from {source}) accept this host's own {} programs, so every exec would go through {} \
@@ -168,8 +168,8 @@ fn measure() -> Result<Native> {
 /// The body of `__native-probe DIR`: in a private, empty binfmt_misc instance, print the
 /// system of every probe in DIR that runs.
 pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<Vec<&'static str>> {
-    crate::namespace::enter_as_root()?;
-    crate::namespace::mount_private_binfmt_misc()?;
+    crate::sys::namespace::enter_as_root()?;
+    crate::sys::namespace::mount_private_binfmt_misc()?;
     let probes: Vec<_> = probe::systems()
         .iter()
         .filter_map(|s| probe::for_system(s))
@@ -187,7 +187,7 @@ mod tests {
     /// The one capture rule, as enable/apply/import (refuse) and check (report) use it.
     #[test]
     fn entries_accepting_the_hosts_own_headers_capture_it_and_emulated_ones_do_not() {
-        use crate::registry::{Bytes, Matcher};
+        use crate::binfmt::{Bytes, Matcher};
         let own = super::own_headers();
         assert!(own.len() >= 2, "binfmtctl's own header, as PIE and non-PIE");
         let m = |magic: &[u8], mask: &[u8]| Matcher::Magic {
@@ -199,7 +199,7 @@ mod tests {
         assert!(super::captures(&m(&[0], &[0]), own));
         assert!(super::captures(&m(&own[0][..20], &[0xff; 20]), own));
         assert!(!super::captures(&Matcher::Extension("exe".into()), own));
-        let profiles = crate::profile::Profiles::builtin().unwrap();
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
         for p in profiles.all() {
             if !super::table().contains(&&*p.system) {
                 assert!(!super::captures(&p.matcher(), own), "{}", p.system);
@@ -223,8 +223,8 @@ mod tests {
         assert_eq!(table_for("arm", true), ["armv7l-linux", "armv6l-linux"]);
         assert!(table_for("x86_64", true).contains(&"i686-linux"));
         // Every system the data file lists is a known profile.
-        let profiles = crate::profile::Profiles::builtin().unwrap();
-        for (host, systems) in crate::profile::NATIVE_HOSTS {
+        let profiles = crate::model::profile::Profiles::builtin().unwrap();
+        for (host, systems) in crate::model::profile::NATIVE_HOSTS {
             assert!(systems.iter().all(|s| profiles.lookup(s).is_ok()), "{host}");
         }
     }

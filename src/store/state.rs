@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::{EntryName, Registration};
+use crate::binfmt::{EntryName, Registration};
 use crate::store;
 use crate::trust::Use;
 

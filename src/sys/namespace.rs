@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
-use crate::registry::{Registry, DEFAULT_ROOT};
+use crate::binfmt::{Registry, DEFAULT_ROOT};
 
 /// Enter a new user + mount namespace in which the caller is root (uid and gid 0 map to the
 /// caller's own). Works unprivileged where user namespaces are allowed.
@@ -92,7 +92,8 @@ pub fn enter_as(uid: Uid, gid: Gid) -> Result<()> {
 /// and setgroups stays allowed.
 fn unshare_mapped(flags: CloneFlags, uid_map: &str, gid_map: &str) -> Result<()> {
     let allowed = fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
-    let root = crate::privilege::has(caps::Capability::CAP_SETGID) && Uid::effective().is_root();
+    let root =
+        crate::sys::privilege::has(caps::Capability::CAP_SETGID) && Uid::effective().is_root();
     if !(allowed && root) {
         unshare(flags).context("unshare")?;
         fs::write("/proc/self/setgroups", "deny").context("cannot write /proc/self/setgroups")?;
@@ -190,7 +191,7 @@ pub fn mount_tmpfs(dir: &Path) -> Result<()> {
 /// entries, which is all the empty-chroot test needs.
 pub fn chroot(dir: &Path) -> Result<()> {
     // Asked first: a failed attempt may leave the process in a new, unmapped user namespace.
-    let admin = crate::privilege::has(caps::Capability::CAP_SYS_ADMIN);
+    let admin = crate::sys::privilege::has(caps::Capability::CAP_SYS_ADMIN);
     if let Err(userns) = enter_as_root() {
         if !admin {
             return Err(userns);

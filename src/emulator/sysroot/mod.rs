@@ -10,7 +10,7 @@ pub mod view;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 
 /// A loader's header is compared as a non-PIE program's.
 use crate::elf::ET_EXEC;

@@ -3,9 +3,11 @@
 //! `/proc/sys/fs/binfmt_misc`), so the file formats can be exercised on a temp dir and the real
 //! kernel in a private instance.
 
+pub mod binfmtd;
 pub mod bytes;
 pub mod entry;
 pub mod line;
+pub mod transaction;
 
 use std::fs;
 use std::io::{self, Write as _};

@@ -2,6 +2,9 @@
 //! under an exclusive lock so concurrent invocations lose nothing and a crash never leaves a
 //! torn file. Every open goes through the trust boundary (src/trust.rs).
 
+pub mod config;
+pub mod state;
+
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use super::shim::Exec;
-use crate::output;
+use crate::report;
 
 /// Per program: how many times it ran and for how long, most time first.
 pub fn render_report(execs: &[Exec]) -> String {
@@ -39,7 +39,7 @@ pub fn render_report(execs: &[Exec]) -> String {
             .iter()
             .map(|(p, s, n, t)| vec![n.to_string(), secs(*t), s.clone(), p.display().to_string()])
             .collect();
-        text += &output::table(&["COUNT", "TIME", "SYSTEM", "PATH"], &rows);
+        text += &report::table(&["COUNT", "TIME", "SYSTEM", "PATH"], &rows);
     }
     text
 }

@@ -7,9 +7,9 @@
 //! again); the order is not, since that would mean registering again every newer entry,
 //! other tools' included. What the rollback reordered is reported instead.
 
-use crate::plan::{Action, Existing};
-use crate::profile::Profiles;
-use crate::registry::{Entry, EntryName, Registration, Registry, RegistryError};
+use crate::binfmt::{Entry, EntryName, Registration, Registry, RegistryError};
+use crate::model::plan::{Action, Existing};
+use crate::model::profile::Profiles;
 
 /// A failed transaction: what failed, and whether the rollback restored the table.
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +250,7 @@ pub fn execute(registry: &Registry, profiles: &Profiles, actions: &[Action]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::tests::{existing, reg};
+    use crate::model::plan::tests::{existing, reg};
     use std::fs;
     use std::path::Path;
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::registry::{LineError, Registration};
+use crate::binfmt::{LineError, Registration};
 
 /// The directories systemd-binfmt reads, highest priority first.
 pub const DIRS: &[&str] = &[

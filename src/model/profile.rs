@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::binfmt::{Bytes, Entry, EntryName, Matcher};
 use crate::elf;
-use crate::registry::{Bytes, Entry, EntryName, Matcher};
 use crate::trust::{self, Policy, Use};
 
 mod builtin {
@@ -133,9 +133,9 @@ impl Profile {
         &self,
         name: EntryName,
         interpreter: String,
-        flags: crate::registry::Flags,
-    ) -> crate::registry::Registration {
-        crate::registry::Registration {
+        flags: crate::binfmt::Flags,
+    ) -> crate::binfmt::Registration {
+        crate::binfmt::Registration {
             name,
             matcher: self.matcher(),
             interpreter,
@@ -158,7 +158,7 @@ impl Profile {
                 mask.len()
             )));
         }
-        if f.offset + magic.len() > crate::registry::line::BINPRM_BUF_SIZE {
+        if f.offset + magic.len() > crate::binfmt::line::BINPRM_BUF_SIZE {
             return Err(bad(format!(
                 "offset {} + magic length {} exceeds 256 bytes",
                 f.offset,
@@ -213,11 +213,11 @@ impl Profile {
     /// The flags of a registration of this system with its own interpreter: `P` when the
     /// profile says the interpreter takes the original argv[0] (`preserve_argv0`), `F` for a
     /// static interpreter (it then works in chroots, containers and the Nix sandbox).
-    pub fn flags(&self, static_interpreter: bool) -> crate::registry::Flags {
-        crate::registry::Flags {
+    pub fn flags(&self, static_interpreter: bool) -> crate::binfmt::Flags {
+        crate::binfmt::Flags {
             preserve_argv0: self.preserve_argv0,
             fix_binary: static_interpreter,
-            ..crate::registry::Flags::default()
+            ..crate::binfmt::Flags::default()
         }
     }
 
@@ -237,14 +237,14 @@ impl Profile {
 
     /// The entries the kernel uses for this system's programs, one per kind of program
     /// ([`elf::PROGRAM_KINDS`]: non-PIE, PIE), with `entries` in the table's order (newest
-    /// first). The rule is [`crate::registry::winner`]'s, the one every command uses: a newer
+    /// first). The rule is [`crate::binfmt::winner`]'s, the one every command uses: a newer
     /// entry that takes only PIE programs wins those, and only those.
     pub fn winners<'e>(&self, entries: &'e [Entry]) -> Vec<Option<&'e Entry>> {
         // Named after the system: no extension entry takes it.
         let path = Path::new(&*self.system);
         self.sample_headers()
             .iter()
-            .map(|h| crate::registry::winner(entries, path, h))
+            .map(|h| crate::binfmt::winner(entries, path, h))
             .collect()
     }
 
@@ -424,7 +424,7 @@ impl Profiles {
     /// armv7l-linux). When no profile's programs match (Debian's microblaze line uses the
     /// pre-standard e_machine 0xbaab), the interpreter's qemu cpu name decides; the bool is
     /// true then, so callers can say how it was recognised.
-    pub fn recognise(&self, reg: &crate::registry::Registration) -> Option<(&Profile, bool)> {
+    pub fn recognise(&self, reg: &crate::binfmt::Registration) -> Option<(&Profile, bool)> {
         let base = std::path::Path::new(&reg.interpreter)
             .file_name()
             .and_then(|n| n.to_str())

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::registry::{EntryName, Flags};
+use crate::binfmt::{EntryName, Flags};
 use crate::store;
 use crate::trust::Use;
 
@@ -68,7 +68,7 @@ impl SystemConfig {
 pub struct FlagsText(pub Flags);
 
 impl TryFrom<String> for FlagsText {
-    type Error = crate::registry::LineError;
+    type Error = crate::binfmt::LineError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         Flags::parse_strict(&s).map(FlagsText)
     }
@@ -102,7 +102,7 @@ impl Config {
                 );
             }
             // As on the command line (issue 11, case 4).
-            if let Err(why) = crate::interpreter::check_text(&a.interpreter) {
+            if let Err(why) = crate::emulator::interpreter::check_text(&a.interpreter) {
                 anyhow::bail!(
                     "{}: interpreter {:?} of {} {why}",
                     path.display(),

@@ -22,7 +22,7 @@ use super::Origin;
 
 /// The directories searched for cross sysroots, as shown to people.
 pub const SEARCHED: &str = "/usr/*-*/";
-use crate::profile::Profile;
+use crate::model::profile::Profile;
 
 /// Where loaders live inside a sysroot.
 const LOADER_DIRS: [&str; 3] = ["lib", "lib64", "lib32"];
@@ -336,7 +336,7 @@ pub fn create(view: &Path, plan: &Plan) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profiles;
+    use crate::model::profile::Profiles;
 
     /// A fake root: files (empty unless given content) and symlinks (`path -> target`).
     fn tree(files: &[(&str, &[u8])], links: &[(&str, &str)]) -> tempfile::TempDir {
