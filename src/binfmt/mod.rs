@@ -155,6 +155,17 @@ impl Registry {
         )
     }
 
+    /// Mount a fresh binfmt_misc at the usual place and return it. Inside a new user
+    /// namespace on Linux >= 6.7 this is a private, empty instance; older kernels refuse (EPERM).
+    pub fn mount_private() -> anyhow::Result<Registry> {
+        use anyhow::Context as _;
+        let registry = Registry::new(DEFAULT_ROOT);
+        registry
+            .mount()
+            .context("cannot mount a private binfmt_misc instance (needs Linux >= 6.7)")?;
+        Ok(registry)
+    }
+
     /// Every entry, in directory order: newest first on the kernels seen here (6.x), which is
     /// also the order the kernel tries them in (the newest matching entry wins). `check`
     /// verifies the winner by executing probes rather than trusting this order.

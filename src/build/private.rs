@@ -31,7 +31,7 @@ pub(super) fn enter_private_instance(
         .context("binfmtctl build needs user namespaces for its private binfmt_misc instance (or run it as root with --host-table)")?;
     // Nothing mounted here may reach the parent namespace.
     namespace::make_mounts_private()?;
-    let registry = namespace::mount_private_binfmt_misc()?;
+    let registry = crate::binfmt::Registry::mount_private()?;
     // `host` lists newest first; registering oldest first keeps which one wins.
     let mut carried: Vec<Entry> = Vec::new();
     for e in host.iter().rev() {

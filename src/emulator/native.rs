@@ -169,7 +169,7 @@ fn measure() -> Result<Native> {
 /// system of every probe in DIR that runs.
 pub fn probe_in_private_instance(dir: &std::path::Path) -> Result<Vec<&'static str>> {
     crate::sys::namespace::enter_as_root()?;
-    crate::sys::namespace::mount_private_binfmt_misc()?;
+    crate::binfmt::Registry::mount_private()?;
     let probes: Vec<_> = probe::systems()
         .iter()
         .filter_map(|s| probe::for_system(s))

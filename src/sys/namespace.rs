@@ -11,7 +11,6 @@ use anyhow::{Context as _, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
-use crate::binfmt::{Registry, DEFAULT_ROOT};
 
 /// Enter a new user + mount namespace in which the caller is root (uid and gid 0 map to the
 /// caller's own). Works unprivileged where user namespaces are allowed.
@@ -146,16 +145,6 @@ pub fn write_id_maps_for(pid: u32, uid_map: &str, gid_map: &str) -> Result<()> {
     fs::write(proc.join("gid_map"), gid_map)
         .with_context(|| format!("cannot write {}/gid_map", proc.display()))?;
     Ok(())
-}
-
-/// Mount a fresh binfmt_misc at the usual place. Inside a new user namespace on Linux >= 6.7
-/// this is a private, empty instance; older kernels refuse (EPERM).
-pub fn mount_private_binfmt_misc() -> Result<Registry> {
-    let registry = Registry::new(DEFAULT_ROOT);
-    registry
-        .mount()
-        .context("cannot mount a private binfmt_misc instance (needs Linux >= 6.7)")?;
-    Ok(registry)
 }
 
 /// Make every mount of this (new) mount namespace private: nothing mounted here afterwards
