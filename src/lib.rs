@@ -18,6 +18,7 @@ pub mod model;
 pub mod nixconf;
 pub mod probe;
 pub mod report;
+pub mod service;
 pub mod store;
 pub mod sys;
 pub mod trust;

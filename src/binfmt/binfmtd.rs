@@ -68,6 +68,22 @@ pub fn owner<'a>(scanned: &'a [(PathBuf, Registration)], reg: &Registration) -> 
         .map(|(p, _)| p.as_path())
 }
 
+/// How to be rid of another tool's entry for good, when a binfmt.d file (`scanned`, from
+/// `binfmtd::scan`) holds its line: there, or through Debian's binfmt-support. Removing it
+/// from the table alone lasts until the next boot or systemd-binfmt restart.
+pub fn remove_for_good(
+    scanned: &[(std::path::PathBuf, Registration)],
+    e: &super::Entry,
+) -> Option<String> {
+    owner(scanned, &e.registration()).map(|file| {
+        format!(
+            "remove it for good where it comes from ({}; for Debian's binfmt-support: update-binfmts --disable {})",
+            file.display(),
+            e.name
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

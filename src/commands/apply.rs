@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{require_admin, Ctx};
+use super::Ctx;
 use crate::binfmt::{Entry, EntryName, Registration};
 use crate::cli::ApplyArgs;
 use crate::emulator::interpreter;
 use crate::model::plan::{self, Action};
 use crate::store::config::Config;
 use crate::store::state::{file_id, State};
+use crate::sys::privilege::require_admin;
 use crate::{binfmt::transaction, exit_codes, report, store};
 
 /// `apply --json`, documented in README.md.
@@ -111,7 +112,7 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
         if r.flags.0.credentials {
             report::warn(&format!(
                 "{} (entry {} has flag C: credentials = true in the configuration)",
-                super::CREDENTIALS_WARNING,
+                crate::report::texts::CREDENTIALS_WARNING,
                 r.name
             ));
         }
@@ -315,7 +316,7 @@ fn perform_all(
     for a in actions {
         let r = a.registration();
         if a.changes_anything() {
-            text += &super::describe_lines(&ctx.registry, a, report.dry_run, true);
+            text += &crate::report::actions::describe_lines(&ctx.registry, a, report.dry_run, true);
         }
         report.actions.push(ActionRow {
             name: r.name.to_string(),

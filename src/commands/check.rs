@@ -90,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<ExitCode> {
         .iter()
         .filter(|e| !ctx.is_ours(e, &config, &state))
         .map(|e| {
-            let fix = super::remove_for_good(&scanned, e).unwrap_or_else(|| {
+            let fix = crate::binfmt::binfmtd::remove_for_good(&scanned, e).unwrap_or_else(|| {
                 format!(
                     "remove it if you do not want it: binfmtctl disable --name {}",
                     e.name

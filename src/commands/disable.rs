@@ -5,12 +5,13 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::{require_admin, Ctx};
+use super::Ctx;
 use crate::binfmt::{EntryName, Registration, RegistryError};
 use crate::cli::DisableArgs;
 use crate::model::plan::Action;
 use crate::store::config::Config;
 use crate::store::state::State;
+use crate::sys::privilege::require_admin;
 use crate::{binfmt::transaction, exit_codes, report, store};
 
 #[derive(Serialize)]
@@ -188,7 +189,7 @@ fn note_others_running(
             })
             .collect();
         for e in others {
-            let for_good = super::remove_for_good(&scanned, e)
+            let for_good = crate::binfmt::binfmtd::remove_for_good(&scanned, e)
                 .map_or_else(String::new, |f| format!(", or {f}"));
             report::warn(&format!(
                 "{system} programs {still}run through the entry {name} (not binfmtctl's, interpreter {interp}), \

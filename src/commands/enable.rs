@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 
-use super::{registration, require_admin, Ctx};
+use super::Ctx;
 use crate::binfmt::{Entry, EntryName, Flags, Registration};
 use crate::cli::EnableArgs;
 use crate::emulator::interpreter::{self, Interpreter};
@@ -16,6 +16,7 @@ use crate::model::profile::Profile;
 use crate::probe::{self, Probe};
 use crate::report;
 use crate::store::config::{FlagsText, SystemConfig};
+use crate::sys::privilege::require_admin;
 use crate::{binfmt::binfmtd, binfmt::transaction, emulator::native, exit_codes, store};
 
 #[derive(Serialize)]
@@ -379,7 +380,7 @@ fn note_shadowed(
             if e.name == w.reg.name || !e.enabled || ours(e) || !w.profile.accepted_by(&e.matcher) {
                 continue;
             }
-            let remove = super::remove_for_good(&scanned, e)
+            let remove = crate::binfmt::binfmtd::remove_for_good(&scanned, e)
                 .unwrap_or_else(|| format!("remove it (binfmtctl disable --name {})", e.name));
             if !registers && place.is_some_and(|p| at < p) {
                 report::warn(&format!(
@@ -526,12 +527,12 @@ fn want<'a>(
         ));
     }
     if args.credentials {
-        report::warn(super::CREDENTIALS_WARNING);
+        report::warn(crate::report::texts::CREDENTIALS_WARNING);
     }
     let entry_name: EntryName = entry_name(args.name.as_deref(), profile)
         .parse()
         .context("--name")?;
-    let reg = registration(profile, entry_name, interp_text, flags);
+    let reg = profile.registration(entry_name, interp_text, flags);
     reg.validate()
         .with_context(|| format!("cannot register {}", profile.system))?;
     // Never, not even with --force: the machine could run nothing afterwards.
@@ -656,7 +657,7 @@ fn report(
     let mut text = String::new();
     for (row, action) in report.actions.iter().zip(actions) {
         let would = if dry_run { "would " } else { "" };
-        text += &super::describe(&ctx.registry, action, dry_run);
+        text += &crate::report::actions::describe(&ctx.registry, action, dry_run);
         if let Some(config) = &report.config {
             text += &format!("# {would}record {} in {config}\n", row.name);
         }

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use super::{require_admin, Ctx};
+use super::Ctx;
 use crate::binfmt::{EntryName, Registration};
 use crate::cli::ImportArgs;
 use crate::store::config::{FlagsText, SystemConfig};
+use crate::sys::privilege::require_admin;
 use crate::trust::{self, Policy, Use};
 use crate::{binfmt::binfmtd, exit_codes, report, store};
 
@@ -221,7 +222,7 @@ fn warn_credentials(records: &[SystemConfig]) {
     if !with_c.is_empty() {
         report::warn(&format!(
             "{} (importing {} with flag C)",
-            super::CREDENTIALS_WARNING,
+            crate::report::texts::CREDENTIALS_WARNING,
             with_c.join(", ")
         ));
     }

@@ -3,6 +3,9 @@
 use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicI8, Ordering};
 
+pub mod actions;
+pub mod texts;
+
 use serde::Serialize;
 
 /// How much to say on stderr: -1 quiet (`-q`), 0 normal, 1 verbose (`-v`). Set once, from the

@@ -11,7 +11,6 @@ use anyhow::{Context as _, Result};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{Gid, Uid};
 
-
 /// Enter a new user + mount namespace in which the caller is root (uid and gid 0 map to the
 /// caller's own). Works unprivileged where user namespaces are allowed.
 pub fn enter_as_root() -> Result<()> {
