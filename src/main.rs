@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             }) {
                 return binfmtctl::exit_codes::success();
             }
-            eprintln!("binfmtctl: error: {err:#}");
+            binfmtctl::report::error(&format!("{err:#}"));
             ExitCode::from(binfmtctl::exit_codes::for_error(&err))
         }
     }

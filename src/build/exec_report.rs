@@ -102,7 +102,7 @@ impl ReportDest {
     pub(super) fn write(&self, text: &str) -> Result<()> {
         match self {
             ReportDest::Stderr => {
-                eprint!("{text}");
+                crate::report::stderr(text);
                 Ok(())
             }
             ReportDest::File(path, file) => {

@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: &IdentifyArgs) -> Result<ExitCode> {
     let failed = rows.iter().any(|r| r.error.is_some());
     for r in &rows {
         if let Some(e) = &r.error {
-            eprintln!("binfmtctl: error: {e}");
+            report::error(e);
         }
     }
     if args.json {

@@ -17,10 +17,10 @@ pub fn run(command: &Command) -> Option<Result<ExitCode>> {
             program,
             argv0,
         } => {
-            eprintln!(
-                "{}",
+            crate::report::stderr(&format!(
+                "{}\n",
                 crate::emulator::trial::chroot_and_exec(dir, program, argv0)
-            );
+            ));
             Ok(ExitCode::from(127))
         }
         Command::NativeProbe { dir } => crate::emulator::native::probe_in_private_instance(dir)

@@ -99,6 +99,15 @@ pub fn error(message: &str) {
     eprintln!("binfmtctl: error: {message}");
 }
 
+/// Text on stderr exactly as given, for lines that carry their own prefix or are read by
+/// another binfmtctl (the build's shim, the chroot probe's line, a build's `--report`).
+pub fn stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    // Nothing is left to tell about a stderr that cannot be written.
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
 /// A note for people, on stderr (not with `-q`).
 pub fn note(message: &str) {
     if !quiet() {
