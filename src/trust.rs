@@ -22,6 +22,9 @@
 //! whatever the umask; an existing file keeps its own), fsynced and renamed over the target.
 //! Directories binfmtctl creates get 0755 with `fchmod`, whatever the umask.
 
+pub mod dest;
+pub mod scratch;
+
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;

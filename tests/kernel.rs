@@ -560,7 +560,8 @@ fn enable_with_a_noexec_temp_dir_says_it_could_not_check_and_succeeds() {
     let out = private(
         As::Me,
         t.path(),
-        r#"mkdir "$T/nx" && mount -t tmpfs -o noexec tmpfs "$T/nx" || exit 3
+        // $T only the caller's to change: a TMPDIR others could change is passed over.
+        r#"chmod 0755 "$T" && mkdir "$T/nx" && mount -t tmpfs -o noexec tmpfs "$T/nx" || exit 3
 TMPDIR="$T/nx" bfc enable riscv64-linux >/dev/null 2>"$T/err"; echo "enable=$?"
 "#,
     );

@@ -561,3 +561,31 @@ fn profiles_imports_and_nix_conf_others_can_change_are_refused_to_act() {
     assert_eq!(fs::read_to_string(&nix_conf).unwrap(), "sandbox = true\n");
     assert_eq!(fs::read_to_string(s.root.join("register")).unwrap(), "");
 }
+
+#[test]
+fn roots_probes_are_not_written_where_another_user_could_swap_them() {
+    // The rule the build's directory follows (tests/build_dynamic.rs) holds for the probes
+    // `check` and `enable` execute: under `sudo -E` with a per-user TMPDIR, that user could
+    // otherwise swap a probe for a program of theirs between its write and root's exec.
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+    let t = scratch();
+    let theirs = users_dir(t.path(), "user-tmp");
+    let out = Command::new(BIN)
+        .args(["check", "riscv64-linux", "--json"])
+        .env("TMPDIR", &theirs)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains(&format!(
+            "the probe directory goes to /tmp, not {}: ",
+            theirs.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_dir(&theirs).unwrap().count(),
+        0,
+        "nothing of root's in it"
+    );
+}

@@ -2,14 +2,13 @@
 //! of binfmtctl's shim (report, launcher). A tmpfs in the build's mount namespace for a private
 //! instance; a temp directory removed afterwards for the host table.
 
-use std::fs;
-use std::os::unix::fs::{symlink, DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use super::{shim, Wanted};
 use crate::emulator::sysroot;
+use crate::trust::scratch::{self, Scratch};
 
 /// What goes in a build directory.
 pub(super) struct Contents<'a> {
@@ -34,7 +33,8 @@ pub(super) struct Contents<'a> {
 /// it is a new directory in the temp dir, removed when dropped.
 pub(super) struct BuildDir {
     pub(super) path: PathBuf,
-    remove_on_drop: bool,
+    /// The host table's directory, made and removed by binfmtctl (None: the tmpfs's).
+    temp: Option<Scratch>,
 }
 
 impl BuildDir {
@@ -45,7 +45,7 @@ impl BuildDir {
     /// behind it).
     pub(super) fn mountpoint() -> Result<BuildDir> {
         let uid = nix::unistd::getuid();
-        let parent = parent()?;
+        let parent = scratch::temp_parent("the build's directory")?;
         // Squatted names are passed over for the next, `-1`, `-2`, ...: a few at most, each
         // the caller's own and left empty, so nothing piles up build after build.
         for n in 0..16 {
@@ -55,15 +55,10 @@ impl BuildDir {
                 format!("-{n}")
             };
             let path = parent.join(format!("{}u{uid}{suffix}", shim::BUILD_DIR_PREFIX));
-            if own_empty_dir(&path, uid.as_raw())? {
-                // Whatever the umask; and a new time for tmpfiles cleaners.
-                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o755));
-                let _ = fs::File::open(&path)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-                return Ok(BuildDir {
-                    path,
-                    remove_on_drop: false,
-                });
+            if scratch::own_empty_dir(&path, uid.as_raw()).with_context(|| {
+                format!("cannot create the build's directory {}", path.display())
+            })? {
+                return Ok(BuildDir { path, temp: None });
             }
         }
         anyhow::bail!(
@@ -76,33 +71,32 @@ impl BuildDir {
 
     /// A new directory in the temp dir, filled, removed when dropped.
     pub(super) fn temp(contents: &Contents) -> Result<BuildDir> {
-        let path =
-            crate::emulator::trial::create_unique_dir_in(&parent()?, shim::BUILD_DIR_PREFIX, 0o755)
-                .context("cannot create the build's directory")?;
+        let temp = Scratch::create_unique_in(
+            &scratch::temp_parent("the build's directory")?,
+            shim::BUILD_DIR_PREFIX,
+            0o755,
+        )
+        .context("cannot create the build's directory")?;
         let dir = BuildDir {
-            path,
-            remove_on_drop: true,
+            path: temp.path().to_owned(),
+            temp: Some(temp),
         };
-        fs::set_permissions(&dir.path, fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot make {} readable by all", dir.path.display()))?;
         dir.fill(contents)?;
         Ok(dir)
     }
 
     pub(super) fn fill(&self, c: &Contents) -> Result<()> {
-        let mkdir = |sub: &str, mode: u32| -> Result<()> {
-            let p = self.path.join(sub);
-            fs::DirBuilder::new()
-                .mode(mode)
-                .create(&p)
-                .with_context(|| format!("cannot create {}", p.display()))?;
-            // Whatever the umask.
-            fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-                .with_context(|| format!("cannot set the mode of {}", p.display()))
+        let own;
+        let dir = if let Some(temp) = &self.temp {
+            temp
+        } else {
+            own = Scratch::open_own(&self.path)?;
+            &own
         };
+        let mkdir = |sub: &str, mode: u32| dir.mkdir(Path::new(sub), mode);
         if !c.plan.links.is_empty() {
             mkdir("view", 0o755)?;
-            sysroot::view::create(&self.view(), c.plan).with_context(|| {
+            sysroot::view::create(dir, Path::new("view"), c.plan).with_context(|| {
                 format!(
                     "cannot create the sysroot view in {}",
                     self.view().display()
@@ -126,32 +120,22 @@ impl BuildDir {
         mkdir("missing", 0o1777)?;
         for w in shimmed {
             let system = &*w.profile.system;
-            symlink(&me, self.shim(system))?;
-            symlink(&w.interpreter.path, self.path.join("qemu").join(system))?;
+            dir.symlink(&Path::new("shim").join(system), &me)?;
+            dir.symlink(&Path::new("qemu").join(system), &w.interpreter.path)?;
             let looked_in = sysroot::view::looked_in(system, c.given, c.env_prefix);
             // Read by the launcher (shim::missing_loader), which knows the loader: the
             // profile's Debian architecture first, the places looked in, the option last.
-            fs::write(
-                self.path.join("hint").join(system),
-                format!(
-                    "{}\n{}\nbinfmtctl build --sysroot {system}=DIR\n",
-                    w.profile.debian.as_deref().unwrap_or_default(),
-                    looked_in.join("\n")
-                ),
-            )?;
+            let hint = format!(
+                "{}\n{}\nbinfmtctl build --sysroot {system}=DIR\n",
+                w.profile.debian.as_deref().unwrap_or_default(),
+                looked_in.join("\n")
+            );
+            dir.write_new(&Path::new("hint").join(system), hint.as_bytes(), 0o644)?;
         }
         if c.report {
-            fs::OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .mode(0o666)
-                .open(self.path.join(shim::REPORT_FILE))?;
-            // Whatever the umask: a program the build runs as another user is reported too
+            // Writable by all: a program the build runs as another user is reported too
             // (the file is in the build's own tmpfs, or its own directory).
-            fs::set_permissions(
-                self.path.join(shim::REPORT_FILE),
-                fs::Permissions::from_mode(0o666),
-            )?;
+            dir.write_new(Path::new(shim::REPORT_FILE), b"", 0o666)?;
         }
         Ok(())
     }
@@ -162,61 +146,5 @@ impl BuildDir {
 
     pub(super) fn view(&self) -> PathBuf {
         self.path.join("view")
-    }
-}
-
-/// `path` is (now) an empty directory of `uid`'s, no link: created when missing.
-fn own_empty_dir(path: &std::path::Path, uid: u32) -> Result<bool> {
-    use std::os::unix::fs::MetadataExt as _;
-    match fs::DirBuilder::new().mode(0o755).create(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot create the build's directory {}", path.display()))
-        }
-    }
-    Ok(
-        fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid)
-            && fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()),
-    )
-}
-
-/// Where the build's directory goes: `$TMPDIR` (else /tmp) when only root and the caller can
-/// change the way to it (root-owned directories not writable by others, or sticky like /tmp;
-/// the caller's own). Another user's directory would let them swap the build's directory,
-/// and with it the qemu the shim runs and the loaders qemu loads, under the caller (root,
-/// under `sudo -E` with a per-user TMPDIR): then /tmp, if it passes, with a note; else an
-/// error.
-fn parent() -> Result<PathBuf> {
-    let uid = nix::unistd::getuid().as_raw();
-    let tmp = std::env::temp_dir();
-    let Some(why) = crate::trust::untrusted_except(&tmp, Some(uid)) else {
-        return Ok(tmp);
-    };
-    let fallback = PathBuf::from("/tmp");
-    if tmp != fallback && crate::trust::untrusted_except(&fallback, Some(uid)).is_none() {
-        crate::report::note(&format!(
-            "the build's directory goes to /tmp, not {}: {} {}, so another user could swap what the build runs",
-            tmp.display(),
-            why.path.display(),
-            why.why
-        ));
-        return Ok(fallback);
-    }
-    anyhow::bail!(
-        "cannot keep the build's directory in {}: {} {}, so another user could swap what the build runs; set TMPDIR \
-         to a directory only you (and root) can change",
-        tmp.display(),
-        why.path.display(),
-        why.why
-    )
-}
-
-impl Drop for BuildDir {
-    fn drop(&mut self) {
-        if self.remove_on_drop {
-            let _ = fs::remove_dir_all(&self.path);
-        }
     }
 }

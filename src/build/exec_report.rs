@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -55,40 +54,7 @@ impl ReportDest {
         if dest == Path::new("-") {
             return Ok(ReportDest::Stderr);
         }
-        // A symlink is followed only where no one else can plant one (the trust boundary's rule
-        // for the directory): in another user's directory, root's build must not write where a
-        // link of theirs points. Nor into a FIFO (it would wait) or anything but a regular file
-        // or a character device (/dev/null) or a pipe with a reader (/dev/stderr piped).
-        let uid = nix::unistd::getuid().as_raw();
-        let dir = std::path::absolute(dest)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_owned))
-            .unwrap_or_else(|| PathBuf::from("."));
-        let nofollow = if crate::trust::untrusted_except(&dir, Some(uid)).is_some() {
-            nix::libc::O_NOFOLLOW
-        } else {
-            0
-        };
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .custom_flags(nofollow | nix::libc::O_NONBLOCK)
-            .open(dest)
-            .and_then(|f| {
-                use std::os::unix::fs::FileTypeExt as _;
-                let kind = f.metadata()?.file_type();
-                if !(kind.is_file() || kind.is_char_device() || kind.is_fifo()) {
-                    return Err(std::io::Error::other("not a file, a terminal or a pipe"));
-                }
-                // Opened without waiting for a FIFO's reader; written as usual.
-                nix::fcntl::fcntl(
-                    std::os::fd::AsRawFd::as_raw_fd(&f),
-                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-                )?;
-                Ok(f)
-            })
+        let file = crate::trust::dest::open_to_write(dest)
             .with_context(|| {
                 format!(
                     "cannot write the report to {}; name a regular file in a directory you can write (a symlink \

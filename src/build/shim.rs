@@ -10,7 +10,6 @@
 //! cost per emulated exec stays small.
 
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
@@ -136,10 +135,11 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
     };
     if let Ok(line) = serde_json::to_string(&record) {
         // One O_APPEND write per line: lines from concurrent shims never interleave.
-        let _ = std::fs::OpenOptions::new()
-            .append(true)
-            .open(build_dir.join(REPORT_FILE))
-            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        let _ = crate::trust::scratch::append_beneath(
+            build_dir,
+            Path::new(REPORT_FILE),
+            format!("{line}\n").as_bytes(),
+        );
     }
     pass_on(status)
 }
@@ -154,14 +154,8 @@ fn missing_loader(build_dir: &Path, system: &str, program: &Path) -> Option<Stri
     if loader.exists() || prefix.is_some_and(|p| Path::new(&p).join(rel).exists()) {
         return None;
     }
-    let marker = build_dir
-        .join("missing")
-        .join(loader.to_string_lossy().replace('/', "%"));
-    let first = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(marker)
-        .is_ok();
+    let marker = Path::new("missing").join(loader.to_string_lossy().replace('/', "%"));
+    let first = crate::trust::scratch::create_new_beneath(build_dir, &marker).unwrap_or(false);
     let head = format!(
         "binfmtctl build: {} is a dynamically linked {system} program and needs the loader {}",
         program.display(),

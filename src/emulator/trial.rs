@@ -4,15 +4,15 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Serialize;
 
 use crate::probe::{Probe, FIXED_STATUS, MARKER};
+use crate::trust::scratch::{self, Scratch};
 
 /// The argv[0] probes are run with: its first byte comes back as the exit status when argv[0]
 /// reaches the program (flag P honoured).
@@ -22,35 +22,39 @@ pub const EXEC_ERROR_PREFIX: &str = "binfmtctl-exec-error: ";
 /// How it reports that it could not set up the chroot (no namespaces): nothing was tested.
 pub const SETUP_ERROR_PREFIX: &str = "binfmtctl-setup-error: ";
 
-/// A private directory holding probes; removed when dropped.
+/// A private directory holding probes, in the temp directory the trust boundary allows
+/// ([`scratch::temp_parent`]: root does not execute a probe from a directory another user
+/// could swap); removed when dropped.
 pub struct ProbeDir {
-    path: PathBuf,
+    dir: Scratch,
 }
 
 impl ProbeDir {
-    /// A new empty directory (mode 0755) under the temp dir.
-    pub fn new() -> io::Result<ProbeDir> {
-        let path = create_unique_dir(PROBE_DIR_PREFIX, 0o755)?;
-        if let Some(tmp) = path.parent() {
-            remove_stale_probe_dirs(tmp, STALE_PROBE_DIR);
-        }
-        Ok(ProbeDir { path })
+    /// A new empty directory (mode 0755).
+    pub fn new() -> anyhow::Result<ProbeDir> {
+        let tmp = scratch::temp_parent("the probe directory")?;
+        let dir = Scratch::create_unique_in(&tmp, PROBE_DIR_PREFIX, 0o755)?;
+        remove_stale_probe_dirs(&tmp, STALE_PROBE_DIR);
+        Ok(ProbeDir { dir })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.dir.path()
     }
 
     /// Write a probe as an executable file named after its system.
     pub fn write(&self, probe: &Probe) -> io::Result<PathBuf> {
-        let file = self.path.join(probe.system);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o755)
-            .open(&file)?;
-        io::Write::write_all(&mut f, &probe.bytes)?;
-        Ok(file)
+        self.dir
+            .write_new(Path::new(probe.system), &probe.bytes, 0o755)
+    }
+
+    /// Write a probe alone in a directory of its own, `<system>.d/<system>` (a chroot
+    /// holding nothing else); that directory.
+    pub fn write_alone(&self, probe: &Probe) -> io::Result<PathBuf> {
+        let sub = PathBuf::from(format!("{}.d", probe.system));
+        self.dir
+            .write_new(&sub.join(probe.system), &probe.bytes, 0o755)?;
+        Ok(self.dir.path().join(sub))
     }
 }
 
@@ -85,46 +89,6 @@ fn remove_stale_probe_dirs(tmp: &Path, stale: std::time::Duration) {
         if m.is_dir() && m.uid() == me && old {
             let _ = fs::remove_dir_all(entry.path());
         }
-    }
-}
-
-/// A new directory `<temp dir>/<prefix><unique>`, created exclusively (never an existing one,
-/// nor through a symlink someone planted), with another name when one is taken (left over
-/// by a killed process whose pid came round again, or planted).
-pub fn create_unique_dir(prefix: &str, mode: u32) -> io::Result<PathBuf> {
-    create_unique_dir_in(&std::env::temp_dir(), prefix, mode)
-}
-
-/// As [`create_unique_dir`], in `parent`.
-pub fn create_unique_dir_in(parent: &Path, prefix: &str, mode: u32) -> io::Result<PathBuf> {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let mut last = io::Error::other("no attempt");
-    for _ in 0..64 {
-        let path = parent.join(format!(
-            "{prefix}{}-{nanos:x}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        match fs::DirBuilder::new().mode(mode).create(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot create {}: {e}", path.display()),
-                ))
-            }
-        }
-    }
-    Err(last)
-}
-
-impl Drop for ProbeDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
     }
 }
 
@@ -385,15 +349,5 @@ mod tests {
         );
         assert!(fresh.exists(), "a recent one may belong to a check at work");
         assert!(other.exists(), "other directories are never touched");
-    }
-
-    #[test]
-    fn unique_dirs_are_new_and_distinct() {
-        let a = super::create_unique_dir("binfmtctl-unit-", 0o700).unwrap();
-        let b = super::create_unique_dir("binfmtctl-unit-", 0o700).unwrap();
-        assert_ne!(a, b);
-        assert!(a.is_dir() && b.is_dir());
-        std::fs::remove_dir(a).unwrap();
-        std::fs::remove_dir(b).unwrap();
     }
 }

@@ -321,14 +321,14 @@ fn library_links(dir: &Path, loader: &Path) -> Vec<Link> {
     out
 }
 
-/// Create the view's links under `view` (an empty directory).
-pub fn create(view: &Path, plan: &Plan) -> std::io::Result<()> {
+/// Create the view's links under `under` (an empty directory) in `dir`.
+pub fn create(
+    dir: &crate::trust::scratch::Scratch,
+    under: &Path,
+    plan: &Plan,
+) -> std::io::Result<()> {
     for link in &plan.links {
-        let at = view.join(&link.at);
-        if let Some(parent) = at.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::os::unix::fs::symlink(&link.to, &at)?;
+        dir.symlink(&under.join(&link.at), &link.to)?;
     }
     Ok(())
 }

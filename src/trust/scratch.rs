@@ -1,0 +1,390 @@
+//! Directories of binfmtctl's own making (a check's probe directory, a build's directory):
+//! the one way anything is written inside them.
+//!
+//! Such a directory is created exclusively (`mkdirat`, never an existing name, never through
+//! a planted link) or, for the build's tmpfs mount point, opened only when it is the caller's
+//! own plain directory; from then on it is held by its fd, and every directory, file and link
+//! in it is made by `*at` calls relative to that fd, each name opened with `openat2`
+//! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): a link planted inside, even by a program the
+//! build runs, redirects nothing binfmtctl writes. Modes are set with `fchmod`, whatever the
+//! umask.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rustix::fs::{self as rfs, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// A directory binfmtctl made (or owns) and writes in, held by its fd.
+pub struct Scratch {
+    fd: OwnedFd,
+    path: PathBuf,
+    remove_on_drop: bool,
+}
+
+impl Scratch {
+    /// A new directory `<parent>/<prefix><unique>` with `mode`, created exclusively (another
+    /// name when one is taken: left by a killed process whose pid came round again, or
+    /// planted), removed with everything in it when dropped.
+    pub fn create_unique_in(parent: &Path, prefix: &str, mode: u32) -> io::Result<Scratch> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let at = open_dir_path(parent)?;
+        let mut last = io::Error::other("no attempt");
+        for _ in 0..64 {
+            let name = format!(
+                "{prefix}{}-{nanos:x}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = parent.join(&name);
+            match make_dir_at(&at, OsStr::new(&name), mode) {
+                Ok(fd) => {
+                    return Ok(Scratch {
+                        fd,
+                        path,
+                        remove_on_drop: true,
+                    })
+                }
+                Err(Errno::EXIST) => last = Errno::EXIST.into(),
+                Err(e) => return Err(with_path(e.into(), "create", &path)),
+            }
+        }
+        Err(last)
+    }
+
+    /// An existing directory of the caller's own (owned by the effective user, a directory,
+    /// not a link), kept when dropped: the build's tmpfs mount point, or the tmpfs on it.
+    pub fn open_own(path: &Path) -> io::Result<Scratch> {
+        let fd = open_dir_path(path)?;
+        let st = rfs::fstat(&fd).map_err(|e| with_path(e.into(), "examine", path))?;
+        if st.st_uid != nix::unistd::geteuid().as_raw() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is not the caller's own directory", path.display()),
+            ));
+        }
+        Ok(Scratch {
+            fd,
+            path: path.to_owned(),
+            remove_on_drop: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Make `rel` a directory with `mode` (and any missing parents, 0755); an existing one
+    /// keeps its mode.
+    pub fn mkdir(&self, rel: &Path, mode: u32) -> io::Result<()> {
+        let (parent, name) = self.parent_of(rel)?;
+        match make_dir_at(&parent, name, mode) {
+            Ok(_) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(with_path(e.into(), "create", &self.path.join(rel))),
+        }
+    }
+
+    /// A symlink `rel` -> `target` (parents made 0755 as needed).
+    pub fn symlink(&self, rel: &Path, target: &Path) -> io::Result<()> {
+        let (parent, name) = self.parent_of(rel)?;
+        rfs::symlinkat(target, &parent, name)
+            .map_err(|e| with_path(e.into(), "create the link", &self.path.join(rel)))
+    }
+
+    /// A new file `rel` (never an existing name or a link) holding `contents`, with `mode`.
+    /// Its path, for whoever executes or hands it on.
+    pub fn write_new(&self, rel: &Path, contents: &[u8], mode: u32) -> io::Result<PathBuf> {
+        let path = self.path.join(rel);
+        let (parent, name) = self.parent_of(rel)?;
+        let fd = open_beneath(
+            &parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(mode),
+        )
+        .map_err(|e| with_path(e.into(), "create", &path))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode))
+            .map_err(|e| with_path(e.into(), "set the mode of", &path))?;
+        File::from(fd)
+            .write_all(contents)
+            .map_err(|e| with_path(e, "write", &path))?;
+        Ok(path)
+    }
+
+    /// The directory holding `rel` (made 0755 where missing, each component opened beneath
+    /// this one, no link followed) and `rel`'s last name.
+    fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(OwnedFd, &'a OsStr)> {
+        let mut names: Vec<&OsStr> = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(n) => names.push(n),
+                Component::CurDir => {}
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{} leaves {}", rel.display(), self.path.display()),
+                    ))
+                }
+            }
+        }
+        let Some(last) = names.pop() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("an empty name in {}", self.path.display()),
+            ));
+        };
+        let mut dir = open_beneath(
+            &self.fd,
+            OsStr::new("."),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?;
+        for n in names {
+            dir = match make_dir_at(&dir, n, 0o755) {
+                Ok(fd) => fd,
+                Err(Errno::EXIST) => {
+                    open_beneath(&dir, n, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?
+                }
+                Err(e) => return Err(with_path(e.into(), "create", &self.path.join(rel))),
+            };
+        }
+        Ok((dir, last))
+    }
+}
+
+/// `path` is (now) an empty directory of `uid`'s, not a link: created (0755) when missing,
+/// given mode 0755 (whatever the umask) and the time now (so /tmp cleaners leave it alone).
+pub fn own_empty_dir(path: &Path, uid: u32) -> io::Result<bool> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no directory", path.display()),
+        ));
+    };
+    let at = open_dir_path(parent)?;
+    match rfs::mkdirat(&at, name, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(with_path(e.into(), "create", path)),
+    }
+    let fd = match open_beneath(&at, name, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
+        Ok(fd) => fd,
+        // A link or a file squats the name.
+        Err(Errno::LOOP | Errno::NOTDIR) => return Ok(false),
+        Err(e) => return Err(with_path(e.into(), "open", path)),
+    };
+    let st = rfs::fstat(&fd).map_err(|e| with_path(e.into(), "examine", path))?;
+    if st.st_uid != uid || !is_empty(&fd) {
+        return Ok(false);
+    }
+    let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o755));
+    let _ = File::from(fd).set_modified(std::time::SystemTime::now());
+    Ok(true)
+}
+
+fn is_empty(fd: &OwnedFd) -> bool {
+    let Ok(dir) = rfs::Dir::read_from(fd) else {
+        return false;
+    };
+    dir.into_iter()
+        .all(|e| e.is_ok_and(|e| matches!(e.file_name().to_bytes(), b"." | b"..")))
+}
+
+/// Where a directory of binfmtctl's own goes (`what`: "the build's directory", "the
+/// probe directory"): `$TMPDIR` (else /tmp) when only root and the caller can change the way
+/// to it (root-owned directories not writable by others, or sticky like /tmp; the caller's
+/// own). Another user's directory would let them swap it, and with it what root executes
+/// from it (probes; the qemu a build's shim runs and the loaders qemu loads), under `sudo -E`
+/// with a per-user TMPDIR: then /tmp, if it passes, with a note; else an error.
+pub fn temp_parent(what: &str) -> anyhow::Result<PathBuf> {
+    let uid = nix::unistd::getuid().as_raw();
+    let tmp = std::env::temp_dir();
+    let Some(why) = crate::trust::untrusted_except(&tmp, Some(uid)) else {
+        return Ok(tmp);
+    };
+    let fallback = PathBuf::from("/tmp");
+    if tmp != fallback && crate::trust::untrusted_except(&fallback, Some(uid)).is_none() {
+        crate::report::note(&format!(
+            "{what} goes to /tmp, not {}: {} {}, so another user could swap what is run from it",
+            tmp.display(),
+            why.path.display(),
+            why.why
+        ));
+        return Ok(fallback);
+    }
+    anyhow::bail!(
+        "cannot keep {what} in {}: {} {}, so another user could swap what is run from it; set TMPDIR \
+         to a directory only you (and root) can change",
+        tmp.display(),
+        why.path.display(),
+        why.why
+    )
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            // std's remove_dir_all does not follow links, inside or at the top.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Append `bytes` with one write to the existing file `rel` beneath `dir`, no link followed:
+/// the build's shim, as whatever user the build runs a program as, adding to its build
+/// directory's report (`O_APPEND`: lines of concurrent shims never interleave).
+pub fn append_beneath(dir: &Path, rel: &Path, bytes: &[u8]) -> io::Result<()> {
+    let at = open_dir_path(dir)?;
+    let fd = open_beneath(
+        &at,
+        rel.as_os_str(),
+        OFlags::WRONLY | OFlags::APPEND,
+        Mode::empty(),
+    )?;
+    File::from(fd).write_all(bytes)
+}
+
+/// Create the empty file `rel` beneath `dir` (0644), no link followed: Ok(false) when it
+/// exists already (the shim's once-per-loader marker).
+pub fn create_new_beneath(dir: &Path, rel: &Path) -> io::Result<bool> {
+    let at = open_dir_path(dir)?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+    match open_beneath(&at, rel.as_os_str(), flags, Mode::from_raw_mode(0o644)) {
+        Ok(_) => Ok(true),
+        Err(Errno::EXIST) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open a file beneath `dir` without following any link on the way.
+pub fn open_beneath(
+    dir: impl AsFd,
+    rel: &OsStr,
+    flags: OFlags,
+    mode: Mode,
+) -> rustix::io::Result<OwnedFd> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH;
+    match rfs::openat2(dir.as_fd(), rel, flags, mode, resolve) {
+        // Kernels before 5.6: O_NOFOLLOW guards the last name only; binfmtctl's own
+        // directories have no links anyway but those it made.
+        Err(Errno::NOSYS) => rfs::openat(dir, rel, flags, mode),
+        other => other,
+    }
+}
+
+/// Open a directory by path, the last name not a link.
+fn open_dir_path(path: &Path) -> io::Result<OwnedFd> {
+    let fd = rfs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| with_path(e.into(), "open the directory", path))?;
+    let st = rfs::fstat(&fd).map_err(|e| with_path(e.into(), "examine", path))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(io::Error::other(format!(
+            "{} is not a directory",
+            path.display()
+        )));
+    }
+    Ok(fd)
+}
+
+/// Create `name` in `parent` with `mode` (set with fchmod, whatever the umask) and open it.
+fn make_dir_at(parent: &OwnedFd, name: &OsStr, mode: u32) -> rustix::io::Result<OwnedFd> {
+    rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))?;
+    let fd = open_beneath(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY,
+        Mode::empty(),
+    )?;
+    rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    Ok(fd)
+}
+
+#[allow(clippy::needless_pass_by_value)] // takes what `map_err` hands over
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
+    use super::Scratch;
+    use std::path::Path;
+
+    fn tmp() -> Scratch {
+        Scratch::create_unique_in(&std::env::temp_dir(), "binfmtctl-unit-scratch-", 0o700).unwrap()
+    }
+
+    #[test]
+    fn creates_files_links_and_dirs_with_their_modes_whatever_the_umask() {
+        let s = tmp();
+        assert_eq!(
+            std::fs::metadata(s.path()).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
+        s.mkdir(Path::new("missing"), 0o1777).unwrap();
+        let f = s.write_new(Path::new("a/b/probe"), b"x", 0o755).unwrap();
+        s.symlink(Path::new("view/lib/ld.so"), Path::new("/lib/ld.so"))
+            .unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"x");
+        let mode = |p: &str| std::fs::symlink_metadata(s.path().join(p)).unwrap().mode() & 0o7777;
+        assert_eq!(mode("missing"), 0o1777);
+        assert_eq!(mode("a"), 0o755);
+        assert_eq!(mode("a/b/probe"), 0o755);
+        assert_eq!(
+            std::fs::read_link(s.path().join("view/lib/ld.so")).unwrap(),
+            Path::new("/lib/ld.so")
+        );
+        // Never an existing name.
+        assert!(s.write_new(Path::new("a/b/probe"), b"y", 0o755).is_err());
+        let path = s.path().to_owned();
+        drop(s);
+        assert!(!path.exists(), "removed when dropped");
+    }
+
+    #[test]
+    fn unique_dirs_are_new_and_distinct() {
+        let (a, b) = (tmp(), tmp());
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().is_dir() && b.path().is_dir());
+    }
+
+    #[test]
+    fn a_link_planted_inside_redirects_nothing() {
+        let s = tmp();
+        let elsewhere = tmp();
+        std::os::unix::fs::symlink(elsewhere.path(), s.path().join("shim")).unwrap();
+        for rel in ["shim/x", "shim/sub/x"] {
+            assert!(s.write_new(Path::new(rel), b"x", 0o644).is_err(), "{rel}");
+        }
+        assert!(s.symlink(Path::new("shim/l"), Path::new("/")).is_err());
+        assert!(s.write_new(Path::new("../x"), b"x", 0o644).is_err());
+        assert!(s.write_new(Path::new("/etc/x"), b"x", 0o644).is_err());
+        std::os::unix::fs::symlink("/dev/null", s.path().join("file")).unwrap();
+        assert!(s.write_new(Path::new("file"), b"x", 0o644).is_err());
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn open_own_takes_only_a_directory_of_the_callers() {
+        let s = tmp();
+        let own = Scratch::open_own(s.path()).unwrap();
+        own.write_new(Path::new("f"), b"", 0o644).unwrap();
+        drop(own);
+        assert!(s.path().join("f").exists(), "kept when dropped");
+        std::os::unix::fs::symlink(s.path(), s.path().join("link")).unwrap();
+        assert!(Scratch::open_own(&s.path().join("link")).is_err());
+        assert!(Scratch::open_own(&s.path().join("f")).is_err());
+    }
+}
