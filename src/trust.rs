@@ -205,7 +205,7 @@ impl Dir {
     }
 }
 
-/// Open one name in a directory, never following a symlink: `openat2` with
+/// Open one name (or a relative path: each of its names) in a directory, never following a symlink: `openat2` with
 /// `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH` (so not even a name holding `/` or `..` leaves the
 /// directory), or, on kernels before 5.6, `openat` with `O_NOFOLLOW` (the same for one name).
 fn open_one(

@@ -12,11 +12,13 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use rustix::fs::{self as rfs, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{self as rfs, FileType, Mode, OFlags};
+
+use super::open_one;
 use rustix::io::Errno;
 
 /// A directory binfmtctl made (or owns) and writes in, held by its fd.
@@ -103,7 +105,7 @@ impl Scratch {
     pub fn write_new(&self, rel: &Path, contents: &[u8], mode: u32) -> io::Result<PathBuf> {
         let path = self.path.join(rel);
         let (parent, name) = self.parent_of(rel)?;
-        let fd = open_beneath(
+        let fd = open_one(
             &parent,
             name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
@@ -140,7 +142,7 @@ impl Scratch {
                 format!("an empty name in {}", self.path.display()),
             ));
         };
-        let mut dir = open_beneath(
+        let mut dir = open_one(
             &self.fd,
             OsStr::new("."),
             OFlags::RDONLY | OFlags::DIRECTORY,
@@ -150,7 +152,7 @@ impl Scratch {
             dir = match make_dir_at(&dir, n, 0o755) {
                 Ok(fd) => fd,
                 Err(Errno::EXIST) => {
-                    open_beneath(&dir, n, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?
+                    open_one(&dir, n, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?
                 }
                 Err(e) => return Err(with_path(e.into(), "create", &self.path.join(rel))),
             };
@@ -173,7 +175,7 @@ pub fn own_empty_dir(path: &Path, uid: u32) -> io::Result<bool> {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(e) => return Err(with_path(e.into(), "create", path)),
     }
-    let fd = match open_beneath(&at, name, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
+    let fd = match open_one(&at, name, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
         Ok(fd) => fd,
         // A link or a file squats the name.
         Err(Errno::LOOP | Errno::NOTDIR) => return Ok(false),
@@ -241,7 +243,7 @@ impl Drop for Scratch {
 /// directory's report (`O_APPEND`: lines of concurrent shims never interleave).
 pub fn append_beneath(dir: &Path, rel: &Path, bytes: &[u8]) -> io::Result<()> {
     let at = open_dir_path(dir)?;
-    let fd = open_beneath(
+    let fd = open_one(
         &at,
         rel.as_os_str(),
         OFlags::WRONLY | OFlags::APPEND,
@@ -255,27 +257,10 @@ pub fn append_beneath(dir: &Path, rel: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn create_new_beneath(dir: &Path, rel: &Path) -> io::Result<bool> {
     let at = open_dir_path(dir)?;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
-    match open_beneath(&at, rel.as_os_str(), flags, Mode::from_raw_mode(0o644)) {
+    match open_one(&at, rel.as_os_str(), flags, Mode::from_raw_mode(0o644)) {
         Ok(_) => Ok(true),
         Err(Errno::EXIST) => Ok(false),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Open a file beneath `dir` without following any link on the way.
-pub fn open_beneath(
-    dir: impl AsFd,
-    rel: &OsStr,
-    flags: OFlags,
-    mode: Mode,
-) -> rustix::io::Result<OwnedFd> {
-    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH;
-    match rfs::openat2(dir.as_fd(), rel, flags, mode, resolve) {
-        // Kernels before 5.6: O_NOFOLLOW guards the last name only; binfmtctl's own
-        // directories have no links anyway but those it made.
-        Err(Errno::NOSYS) => rfs::openat(dir, rel, flags, mode),
-        other => other,
     }
 }
 
@@ -300,7 +285,7 @@ fn open_dir_path(path: &Path) -> io::Result<OwnedFd> {
 /// Create `name` in `parent` with `mode` (set with fchmod, whatever the umask) and open it.
 fn make_dir_at(parent: &OwnedFd, name: &OsStr, mode: u32) -> rustix::io::Result<OwnedFd> {
     rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))?;
-    let fd = open_beneath(
+    let fd = open_one(
         parent,
         name,
         OFlags::RDONLY | OFlags::DIRECTORY,
