@@ -376,13 +376,7 @@ fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
                     native::native_reason(&p.system)
                 );
             }
-            let interpreter = interpreter::find(p).with_context(|| {
-                format!(
-                    "no interpreter for {} found; {}",
-                    p.system,
-                    interpreter::install_hint_for(p, false)
-                )
-            })?;
+            let interpreter = interpreter::find_or_explain(p, false)?;
             out.push(Wanted {
                 profile: p,
                 interpreter,

@@ -171,6 +171,18 @@ pub fn installed_for_foreign<'a>(
         .collect()
 }
 
+/// The system's emulator, or the error every command gives without one: what is missing and
+/// how to install it (`interpreter_option`: see [`install_hint_for`]).
+pub fn find_or_explain(profile: &Profile, interpreter_option: bool) -> anyhow::Result<Interpreter> {
+    find(profile).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no interpreter for {} found; {}",
+            profile.system,
+            install_hint_for(profile, interpreter_option)
+        )
+    })
+}
+
 /// How to install an emulator, for error messages.
 pub fn install_hint(profile: &Profile) -> String {
     install_hint_for(profile, true)
