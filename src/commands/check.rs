@@ -83,3 +83,58 @@ fn render(report: &Report) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::SystemCheck;
+    use crate::emulator::trial::Outcome;
+
+    fn failed(system: &str, problems: Vec<Problem>) -> SystemCheck {
+        SystemCheck {
+            system: system.to_owned(),
+            entries: Vec::new(),
+            winner: None,
+            interpreter: None,
+            flags: None,
+            exec: Outcome::NoEntry,
+            exec_implied: false,
+            chroot: Outcome::NotProbed,
+            argv0_preserved: None,
+            problems,
+            ok: false,
+        }
+    }
+
+    #[test]
+    fn a_problem_of_several_systems_is_said_once() {
+        let off = Problem::error("binfmt_misc is off".into(), "turn it on".into());
+        let report = Report {
+            ok: false,
+            systems: vec![
+                failed("riscv64-linux", vec![off.clone()]),
+                failed("aarch64-linux", vec![off]),
+            ],
+            problems: vec![Problem::warning("the table".into(), "mend it".into())],
+        };
+        let text = render(&report);
+        let below: Vec<&str> = text.lines().skip(3).collect();
+        assert_eq!(
+            below,
+            [
+                "error riscv64-linux, aarch64-linux: binfmt_misc is off",
+                "    fix: turn it on",
+                "warning: the table",
+                "    fix: mend it",
+            ],
+            "{text}"
+        );
+        assert!(text.starts_with("SYSTEM"), "{text}");
+        let empty = Report {
+            ok: true,
+            systems: Vec::new(),
+            problems: Vec::new(),
+        };
+        assert!(render(&empty).starts_with("nothing to check"));
+    }
+}
