@@ -2,6 +2,8 @@
 //! the entry the kernel uses, how the probe's execs went, the emulators installed) -> the
 //! problems, each with its fix. Pure: `check` and `enable` gather the facts and both ask
 //! [`diagnose`], so they say the same thing about the same table (issue 14, section 4).
+//! Beside it: which entry takes which of a system's programs (`dispatch`), the used entry's
+//! interpreter file (`winner`), the table and host as a whole (`table`).
 
 use std::path::Path;
 
@@ -10,6 +12,16 @@ use serde::Serialize;
 use crate::binfmt::Entry;
 use crate::emulator::trial::Outcome;
 use crate::model::profile::{Profile, Profiles};
+
+mod dispatch;
+mod table;
+mod winner;
+
+#[cfg(test)]
+pub use dispatch::test_entry;
+pub use dispatch::Dispatch;
+pub use table::{captures_host, facility_once, foreign_fix, internal_error, nix_platforms_missing};
+pub use winner::{winner_problems, InterpreterFacts};
 
 /// How bad a problem is: an error fails the check (exit 1), a warning does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
