@@ -1,9 +1,6 @@
 //! The per-system probe runs: each system's probe written into a directory of its own (the
 //! chroot: nothing but the probe), then exec'd plainly and in that empty chroot.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-
 use anyhow::Result;
 
 use crate::emulator::trial::{self, Outcome, ProbeDir};
@@ -14,14 +11,7 @@ pub fn write(system: &str, dir: &ProbeDir) -> Result<()> {
     let Some(p) = probe::for_system(system) else {
         return Ok(());
     };
-    let sub = dir.path().join(format!("{system}.d"));
-    std::fs::DirBuilder::new().mode(0o755).create(&sub)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o755)
-        .open(sub.join(p.system))?;
-    f.write_all(&p.bytes)?;
+    dir.write_alone(&p)?;
     Ok(())
 }
 
@@ -34,7 +24,7 @@ pub fn write(system: &str, dir: &ProbeDir) -> Result<()> {
 /// chroot goes first, and the plain exec runs only when the chroot's did not: to tell what
 /// failed where. Each exec is a qemu start, the bulk of check's CPU time (BENCHMARKS.md, 4).
 pub fn run(p: &Probe, dir: &ProbeDir, chroot_proves: bool) -> (Outcome, Outcome, bool) {
-    let sub = dir.path().join(format!("{}.d", p.system));
+    let sub = dir.alone(p);
     if chroot_proves {
         let chroot = trial::exec_in_chroot(p, &sub);
         if chroot.ran() {

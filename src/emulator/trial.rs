@@ -48,13 +48,18 @@ impl ProbeDir {
             .write_new(Path::new(probe.system), &probe.bytes, 0o755)
     }
 
-    /// Write a probe alone in a directory of its own, `<system>.d/<system>` (a chroot
-    /// holding nothing else); that directory.
-    pub fn write_alone(&self, probe: &Probe) -> io::Result<PathBuf> {
-        let sub = PathBuf::from(format!("{}.d", probe.system));
+    /// Write a probe alone in a directory of its own, [`ProbeDir::alone`] (a chroot holding
+    /// nothing else).
+    pub fn write_alone(&self, probe: &Probe) -> io::Result<()> {
+        let sub = format!("{}.d", probe.system);
         self.dir
-            .write_new(&sub.join(probe.system), &probe.bytes, 0o755)?;
-        Ok(self.dir.path().join(sub))
+            .write_new(&Path::new(&sub).join(probe.system), &probe.bytes, 0o755)?;
+        Ok(())
+    }
+
+    /// The directory [`ProbeDir::write_alone`] writes `probe` in: `<system>.d`.
+    pub fn alone(&self, probe: &Probe) -> PathBuf {
+        self.path().join(format!("{}.d", probe.system))
     }
 }
 
