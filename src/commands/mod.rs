@@ -25,8 +25,37 @@ use crate::cli::{Cli, Command};
 use crate::report;
 use crate::trust::Use;
 
+/// The binfmtctl command: parse the command line, run, report an error.
+pub fn main() -> ExitCode {
+    // `binfmtctl build --report` registers this binary as a shim interpreter; it must start fast.
+    if let Some(code) = crate::build::shim::run_if_shim() {
+        return code;
+    }
+    // `run` is an exec wrapper: its own small parser, when that takes the command line.
+    let outcome = if let Some(run) = crate::cli::RunOnly::try_from_args(std::env::args_os()) {
+        run_only(&run)
+    } else {
+        let args: Vec<_> = std::env::args_os().collect();
+        run(Cli::parse_args(&args))
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe on stdout (`binfmtctl status | head`) is not an error.
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return crate::exit_codes::success();
+            }
+            report::error(&format!("{err:#}"));
+            ExitCode::from(crate::exit_codes::for_error(&err))
+        }
+    }
+}
+
 /// Run one command.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<ExitCode> {
     report::set_verbosity(cli.global.quiet, cli.global.verbose);
     if let Some(done) = internal::run(&cli.command) {
         return done;
@@ -70,7 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `binfmtctl run`, parsed by its own small parser.
-pub fn run_only(cli: &crate::cli::RunOnly) -> Result<ExitCode> {
+fn run_only(cli: &crate::cli::RunOnly) -> Result<ExitCode> {
     run::run(&Ctx::new(&cli.global, Use::Show)?, &cli.args)
 }
 
