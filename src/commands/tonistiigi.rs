@@ -23,7 +23,9 @@ const NAMES: &str = "qemu-{cpu}";
 pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
     let mut code = exit_codes::success();
     if let Some(list) = &args.uninstall {
-        code = super::disable::run(ctx, &uninstall_request(&ctx.profiles, list))?;
+        // `disable`'s own account of what it removed, as `binfmtctl disable` prints it.
+        let removed = crate::service::disable::run(ctx, &uninstall_request(&ctx.profiles, list))?;
+        report::print(&removed.text(&ctx.registry))?;
     }
     if let Some(list) = &args.install {
         if let Some(request) = install_request(&ctx.profiles, list, &native::is_native)? {
