@@ -11,7 +11,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::{DisableArgs, EnableArgs, TonistiigiArgs};
@@ -21,39 +20,19 @@ use crate::{emulator::native, exit_codes, report};
 /// The entry names tonistiigi/binfmt and Debian give (an `enable --name` template).
 const NAMES: &str = "qemu-{cpu}";
 
-/// tonistiigi/binfmt's status: `{"supported": [...], "emulators": [...]}`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct Status {
-    /// OCI platforms this machine runs: natively, or through an enabled entry.
-    pub supported: Vec<String>,
-    /// Every entry in the binfmt_misc table, by name.
-    pub emulators: Vec<String>,
-}
-
 pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
     let mut code = exit_codes::success();
     if let Some(list) = &args.uninstall {
-        code = super::disable::run(ctx, &uninstall_request(&ctx.profiles, list))?;
+        // `disable`'s own account of what it removed, as `binfmtctl disable` prints it.
+        let removed = crate::service::disable::run(ctx, &uninstall_request(&ctx.profiles, list))?;
+        report::print(&removed.text(&ctx.registry))?;
     }
     if let Some(list) = &args.install {
         if let Some(request) = install_request(&ctx.profiles, list, &native::is_native)? {
             code = worst(code, super::enable::run(ctx, &request)?);
         }
     }
-    let status = super::status::collect(ctx)?;
-    let enabled: Vec<Vec<String>> = status
-        .entries
-        .iter()
-        .filter(|e| e.enabled)
-        .map(|e| e.systems.clone())
-        .collect();
-    let json = render(
-        &ctx.profiles,
-        &native::native().systems,
-        &enabled,
-        status.entries.iter().map(|e| e.name.clone()).collect(),
-    );
-    report::print_json(&json)?;
+    report::print_json(&crate::service::status::platforms(ctx)?)?;
     Ok(code)
 }
 
@@ -147,74 +126,13 @@ fn uninstall_request(profiles: &Profiles, list: &str) -> DisableArgs {
     }
 }
 
-/// The OCI platform of a system: its first `linux/...` alias (the profiles list the
-/// platform Docker reports first, `linux/arm/v7` before `linux/arm`); None for systems
-/// Docker has no platform for.
-pub fn oci_platform(profile: &Profile) -> Option<&str> {
-    profile
-        .aliases
-        .iter()
-        .map(|a| &**a)
-        .find(|a| a.starts_with("linux/"))
-}
-
-/// The status JSON (pure): the native systems' platforms first, then those of the systems the
-/// enabled entries run (`enabled`: each entry's systems), in the profiles' order, each once.
-fn render(
-    profiles: &Profiles,
-    native: &[String],
-    enabled: &[Vec<String>],
-    emulators: Vec<String>,
-) -> Status {
-    let mut supported: Vec<String> = Vec::new();
-    let emulated = |s: &str| enabled.iter().any(|e| e.iter().any(|x| x == s));
-    for pass in [true, false] {
-        for p in profiles.all() {
-            let wanted = if pass {
-                native.iter().any(|n| *n == *p.system)
-            } else {
-                emulated(&p.system)
-            };
-            if let Some(oci) = oci_platform(p).filter(|_| wanted) {
-                if !supported.iter().any(|s| s == oci) {
-                    supported.push(oci.to_owned());
-                }
-            }
-        }
-    }
-    Status {
-        supported,
-        emulators,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{install_request, oci_platform, render, uninstall_request, Status};
+    use super::{install_request, uninstall_request};
     use crate::model::profile::Profiles;
 
     fn profiles() -> Profiles {
         Profiles::builtin().unwrap()
-    }
-
-    #[test]
-    fn platforms_are_docker_s_names() {
-        let p = profiles();
-        for (system, want) in [
-            ("x86_64-linux", Some("linux/amd64")),
-            ("i686-linux", Some("linux/386")),
-            ("aarch64-linux", Some("linux/arm64")),
-            ("armv7l-linux", Some("linux/arm/v7")),
-            ("armv6l-linux", Some("linux/arm/v6")),
-            ("riscv64-linux", Some("linux/riscv64")),
-            ("powerpc64le-linux", Some("linux/ppc64le")),
-            ("s390x-linux", Some("linux/s390x")),
-            ("mips64el-linux", Some("linux/mips64le")),
-            ("loongarch64-linux", Some("linux/loong64")),
-            ("sh4-linux", None),
-        ] {
-            assert_eq!(oci_platform(p.lookup(system).unwrap()), want, "{system}");
-        }
     }
 
     #[test]
@@ -252,44 +170,5 @@ mod tests {
             ]
         );
         assert!(r.runtime && r.systems.is_empty() && !r.all);
-    }
-
-    #[test]
-    fn status_lists_native_then_emulated_platforms_once() {
-        let status = render(
-            &profiles(),
-            &[
-                "x86_64-linux".into(),
-                "i686-linux".into(),
-                "i386-linux".into(),
-            ],
-            &[
-                vec!["riscv64-linux".into()],
-                vec!["armv6l-linux".into(), "armv7l-linux".into()],
-                vec!["sh4-linux".into()],
-                vec!["aarch64-linux".into()],
-            ],
-            vec!["qemu-aarch64".into(), "qemu-riscv64".into()],
-        );
-        assert_eq!(
-            status,
-            Status {
-                supported: [
-                    "linux/386",
-                    "linux/amd64",
-                    "linux/arm64",
-                    "linux/arm/v6",
-                    "linux/arm/v7",
-                    "linux/riscv64"
-                ]
-                .map(String::from)
-                .to_vec(),
-                emulators: vec!["qemu-aarch64".into(), "qemu-riscv64".into()],
-            }
-        );
-        assert_eq!(
-            serde_json::to_string(&status).unwrap(),
-            r#"{"supported":["linux/386","linux/amd64","linux/arm64","linux/arm/v6","linux/arm/v7","linux/riscv64"],"emulators":["qemu-aarch64","qemu-riscv64"]}"#
-        );
     }
 }

@@ -2,6 +2,10 @@
 //! Nix's settings file, all as the command line chose them; and the rules over them that
 //! several commands share (whose entry is this, what a config record stands for).
 
+pub mod apply;
+pub mod disable;
+pub mod status;
+
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
