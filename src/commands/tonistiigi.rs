@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::cli::{DisableArgs, EnableArgs, TonistiigiArgs};
+use crate::cli::{DisableArgs, TonistiigiArgs};
 use crate::model::profile::{Profile, Profiles};
+use crate::service::enable;
 use crate::{emulator::native, exit_codes, report};
 
 /// The entry names tonistiigi/binfmt and Debian give (an `enable --name` template).
@@ -29,7 +30,11 @@ pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
     }
     if let Some(list) = &args.install {
         if let Some(request) = install_request(&ctx.profiles, list, &native::is_native)? {
-            code = worst(code, super::enable::run(ctx, &request)?);
+            let enabled = enable::enable(ctx, &request)?;
+            report::enable::show(&ctx.registry, &enabled, false)?;
+            if enabled.found_wanting() {
+                code = worst(code, exit_codes::wanting());
+            }
         }
     }
     report::print_json(&crate::service::status::platforms(ctx)?)?;
@@ -61,7 +66,7 @@ fn install_request(
     profiles: &Profiles,
     list: &str,
     is_native: &dyn Fn(&str) -> bool,
-) -> Result<Option<EnableArgs>> {
+) -> Result<Option<enable::Request>> {
     let names: Vec<&str> = list
         .split(',')
         .map(str::trim)
@@ -85,18 +90,12 @@ fn install_request(
             return Ok(None);
         }
     }
-    Ok(Some(EnableArgs {
+    Ok(Some(enable::Request {
         systems,
         all,
-        interpreter: None,
         name: Some(NAMES.to_owned()),
-        force: false,
-        credentials: false,
-        open_binary: false,
         runtime: true,
-        nix: false,
-        dry_run: false,
-        json: false,
+        ..enable::Request::default()
     }))
 }
 
@@ -109,9 +108,7 @@ fn uninstall_request(profiles: &Profiles, list: &str) -> DisableArgs {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|item| match lookup(profiles, item) {
-            Ok(p) if !crate::model::glob::is_pattern(item) => {
-                super::enable::entry_name(Some(NAMES), p)
-            }
+            Ok(p) if !crate::model::glob::is_pattern(item) => enable::entry_name(Some(NAMES), p),
             _ => item.to_owned(),
         })
         .collect();

@@ -2,8 +2,11 @@
 //! Nix's settings file, all as the command line chose them; and the rules over them that
 //! several commands share (whose entry is this, what a config record stands for).
 
+pub mod admit;
 pub mod apply;
 pub mod disable;
+pub mod enable;
+pub mod import;
 pub mod status;
 
 use std::path::PathBuf;
