@@ -7,6 +7,8 @@
 mod prove;
 mod resolve;
 
+pub use resolve::entry_name;
+
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
@@ -58,8 +60,6 @@ impl From<&EnableArgs> for Request {
         }
     }
 }
-
-pub use resolve::entry_name;
 
 /// One system's registration, as resolved from the request.
 struct Wanted<'a> {
