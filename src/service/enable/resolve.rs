@@ -108,13 +108,7 @@ fn named<'a>(ctx: &'a Ctx, req: &Request, names: &[String]) -> Result<Vec<Wanted
         }
         let interpreter = match &req.interpreter {
             Some(path) => Interpreter::at(path).map_err(anyhow::Error::msg)?,
-            None => interpreter::find(profile).with_context(|| {
-                format!(
-                    "no interpreter for {} found; {}",
-                    profile.system,
-                    interpreter::install_hint(profile)
-                )
-            })?,
+            None => interpreter::find_or_explain(profile, true)?,
         };
         out.push(want(req, profile, interpreter)?);
     }
