@@ -468,12 +468,22 @@ fn copy_of_binfmtctl(dir: &Path, uid: u32) -> PathBuf {
 }
 
 fn install_unit(exe: &Path, units: &Path, extra: &[&str]) -> Output {
-    Command::new(exe)
-        .args(["install-unit", "--no-enable", "--unit-dir"])
-        .arg(units)
-        .args(extra)
-        .output()
-        .unwrap()
+    // A copy just written may still be open in a child another test thread is forking
+    // (ETXTBSY until that child execs): try again shortly.
+    for _ in 0..50 {
+        match Command::new(exe)
+            .args(["install-unit", "--no-enable", "--unit-dir"])
+            .arg(units)
+            .args(extra)
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy (ETXTBSY)", exe.display())
 }
 
 /// Case 7: `install-unit` refuses a binary that a user can replace, or whose path holds a

@@ -8,8 +8,9 @@ use anyhow::Result;
 
 use super::Ctx;
 use crate::binfmt::{transaction, Entry, EntryName, Registration, RegistryError};
-use crate::emulator::{interpreter, native};
+use crate::emulator::interpreter;
 use crate::model::plan::{self, Action};
+use crate::service::admit;
 use crate::store::config::{Config, SystemConfig};
 use crate::store::state::{file_id, State};
 use crate::sys::privilege::require_admin;
@@ -127,13 +128,15 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     // A system the host runs natively would send every native exec through qemu (an exec loop
     // with a qemu of the host's own architecture): never at boot, whatever the config says.
     for r in &config.systems {
-        if native::runs_natively(&r.system) && !refused.iter().any(|f| f.name == r.name) {
+        let Some(reason) = admit::native_refusal(&r.system) else {
+            continue;
+        };
+        if !refused.iter().any(|f| f.name == r.name) {
             refused.push(Refusal::new(
                 &r.name,
                 format!("{} runs natively on this host", r.system),
                 &format!(
-                    "{}; remove it from the config (binfmtctl disable --name {})",
-                    native::native_reason(&r.system),
+                    "{reason}; remove it from the config (binfmtctl disable --name {})",
                     r.name
                 ),
             ));
@@ -150,10 +153,13 @@ fn vet(ctx: &Ctx, config: &Config, r: &SystemConfig) -> Option<Refusal> {
     let capture = ctx
         .desired(r)
         .ok()
-        .filter(|_| !native::runs_natively(&r.system))
+        .filter(|_| admit::native_refusal(&r.system).is_none())
         .and_then(|reg| {
             let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
-            native::capture_refusal(&reg, &source)
+            match admit::vet(&reg, &source, true) {
+                Err(admit::Refusal::Captures(why)) => Some(why),
+                _ => None,
+            }
         });
     if let Some(msg) = capture {
         return Some(Refusal::new(
