@@ -56,7 +56,7 @@ pub enum ElfError {
     Io { path: PathBuf, err: io::Error },
     #[error("{}: not a regular file but {kind}; programs are regular files", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },
-    /// A format error found by [`read_file`], with the file's path in front.
+    /// A format error found by [`read_file`](super::read_file), with the file's path in front.
     #[error("{}: {err}", path.display())]
     InFile { path: PathBuf, err: Box<ElfError> },
 }

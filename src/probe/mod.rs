@@ -18,7 +18,7 @@
 //! probe under its `qemu-<cpu>-static`.
 //!
 //! File layout, the same for every architecture: ELF header, one `PT_LOAD` program header that
-//! maps the whole file read+execute at [`LOAD_ADDRESS`], the code (entry right after the headers,
+//! maps the whole file read+execute at 64 KiB, the code (entry right after the headers,
 //! except where the ABI wants data first: xtensa's literal, ppc64 ELFv1's function descriptor),
 //! then the message. The code learns the message's address from the layout, never from a
 //! hand-counted offset.
@@ -28,7 +28,7 @@
 //! nios2, hexagon) has write = 64, exit = 93.
 //!
 //! Which program a system gets is decided by its profile's `cpu` (qemu-profiles/, the qemu-user
-//! target that runs it): [`ARCHES`] maps each cpu to its program, and the systems come from the
+//! target that runs it): `ARCHES` maps each cpu to its program, and the systems come from the
 //! profiles, not from a table here. `writer.rs` holds the layout and the ELF writer, `asm.rs`
 //! the code buffer, and one file per ISA family its encoders and ELF header fields.
 
@@ -95,7 +95,7 @@ pub fn for_system(system: &str) -> Option<Probe> {
 }
 
 /// Every system a probe exists for: the built-in profiles whose cpu has a program, in the
-/// order of [`ARCHES`] (then of the profiles' files), which the measured native list follows.
+/// order of `ARCHES` (then of the profiles' files), which the measured native list follows.
 pub fn systems() -> &'static [&'static str] {
     static SYSTEMS: OnceLock<Vec<&'static str>> = OnceLock::new();
     SYSTEMS.get_or_init(|| {
