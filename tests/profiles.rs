@@ -3,6 +3,10 @@
 
 mod common;
 
+use binfmtctl::elf::{
+    EF_MIPS_ABI2, EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS64, ELFDATA2MSB, ELFMAG, EM_386,
+    EM_SPARCV9, ET_DYN, ET_EXEC, EV_CURRENT, E_MACHINE, E_TYPE,
+};
 use binfmtctl::model::profile::{Profile, Profiles};
 
 /// The systems whose magic deliberately differs from NixOS's, and why (see qemu-profiles/README.md).
@@ -52,42 +56,50 @@ fn the_fixes_match_what_real_programs_carry() {
     let profiles = Profiles::builtin().unwrap();
     for s in ["i386-linux", "i486-linux", "i586-linux", "i686-linux"] {
         let p = profiles.lookup(s).unwrap();
-        assert_eq!(&p.magic.0[18..20], &[3, 0], "{s}: e_machine must be EM_386");
+        assert_eq!(
+            p.magic.0[E_MACHINE..E_MACHINE + 2],
+            EM_386.to_le_bytes(),
+            "{s}: e_machine must be EM_386"
+        );
     }
     let sparc64 = profiles.lookup("sparc64-linux").unwrap();
     assert_eq!(
-        (sparc64.magic.0[4], sparc64.magic.0[5]),
-        (2, 2),
+        (sparc64.magic.0[EI_CLASS], sparc64.magic.0[EI_DATA]),
+        (ELFCLASS64, ELFDATA2MSB),
         "ELFCLASS64, big endian"
     );
-    assert_eq!(&sparc64.magic.0[18..20], &[0, 43], "EM_SPARCV9");
+    assert_eq!(
+        sparc64.magic.0[E_MACHINE..E_MACHINE + 2],
+        EM_SPARCV9.to_be_bytes(),
+        "EM_SPARCV9"
+    );
 }
 
 /// A minimal ELF header for (class, data, e_machine, e_flags, e_type).
 fn header(class: u8, data: u8, machine: u16, flags: u32, e_type: u16) -> Vec<u8> {
     let mut h = vec![0u8; 64];
-    h[..4].copy_from_slice(b"\x7fELF");
-    h[4] = class;
-    h[5] = data;
-    h[6] = 1;
+    h[..4].copy_from_slice(ELFMAG);
+    h[EI_CLASS] = class;
+    h[EI_DATA] = data;
+    h[EI_VERSION] = EV_CURRENT;
     let put16 = |h: &mut Vec<u8>, at: usize, v: u16| {
-        let b = if data == 2 {
+        let b = if data == ELFDATA2MSB {
             v.to_be_bytes()
         } else {
             v.to_le_bytes()
         };
         h[at..at + 2].copy_from_slice(&b);
     };
-    put16(&mut h, 16, e_type);
-    put16(&mut h, 18, machine);
-    let version = if data == 2 {
+    put16(&mut h, E_TYPE, e_type);
+    put16(&mut h, E_MACHINE, machine);
+    let version = if data == ELFDATA2MSB {
         1u32.to_be_bytes()
     } else {
         1u32.to_le_bytes()
     };
     h[20..24].copy_from_slice(&version); // e_version = EV_CURRENT
-    let flags_at = if class == 2 { 48 } else { 36 };
-    let b = if data == 2 {
+    let flags_at = if class == ELFCLASS64 { 48 } else { 36 }; // e_flags
+    let b = if data == ELFDATA2MSB {
         flags.to_be_bytes()
     } else {
         flags.to_le_bytes()
@@ -99,19 +111,20 @@ fn header(class: u8, data: u8, machine: u16, flags: u32, e_type: u16) -> Vec<u8>
 /// What a real program of each profile's architecture carries.
 fn arch_of(p: &Profile) -> (u8, u8, u16, u32) {
     let m = &p.magic.0;
-    let data = m[5];
-    let machine = if data == 2 {
-        u16::from_be_bytes([m[18], m[19]])
+    let data = m[EI_DATA];
+    let machine = [m[E_MACHINE], m[E_MACHINE + 1]];
+    let machine = if data == ELFDATA2MSB {
+        u16::from_be_bytes(machine)
     } else {
-        u16::from_le_bytes([m[18], m[19]])
+        u16::from_le_bytes(machine)
     };
     // MIPS n32 is told from o32 by EF_MIPS_ABI2 in e_flags (NixOS's 40-byte magics).
     let flags = if p.system.ends_with("linuxabin32") {
-        0x20
+        EF_MIPS_ABI2
     } else {
         0
     };
-    (m[4], data, machine, flags)
+    (m[EI_CLASS], data, machine, flags)
 }
 
 #[test]
@@ -120,12 +133,12 @@ fn each_profile_accepts_its_own_architecture_and_rejects_every_other() {
     let elf: Vec<&Profile> = profiles
         .all()
         .iter()
-        .filter(|p| p.magic.0.starts_with(b"\x7fELF"))
+        .filter(|p| p.magic.0.starts_with(ELFMAG))
         .collect();
     assert!(elf.len() >= 39, "only {} ELF profiles", elf.len());
     for p in &elf {
         let (class, data, machine, flags) = arch_of(p);
-        for e_type in [2, 3] {
+        for e_type in [ET_EXEC, ET_DYN] {
             let own = header(class, data, machine, flags, e_type);
             assert!(
                 p.matcher().matches_header(&own),

@@ -10,6 +10,7 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use binfmtctl::elf::{EM_IA_64, E_MACHINE};
 use common::{fixture_dir, ok, private, scratch, stderr, stdout, As, BIN};
 
 const LOADER: &str = "/lib/ld-linux-riscv64-lp64d.so.1";
@@ -228,7 +229,7 @@ fn not_elf_and_not_a_program() {
     // An ELF program of a machine no profile covers (IA-64).
     let t = scratch();
     patched(&common::hello_riscv64(true), t.path(), "ia64", |b| {
-        b[18..20].copy_from_slice(&0x32u16.to_le_bytes());
+        b[E_MACHINE..E_MACHINE + 2].copy_from_slice(&EM_IA_64.to_le_bytes());
     });
     let o = output(nobody(t.path()).args(["run", "./ia64"]));
     assert_exact(

@@ -8,6 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(info) = binfmtctl::elf::parse(data) else {
         return;
     };
+    // The magic written out, not `elf::ELFMAG`: the reader is checked against the bytes.
     assert!(data.starts_with(b"\x7fELF"));
     assert_eq!(info.header, data[..data.len().min(256)]);
     if let Some(interp) = &info.interp {

@@ -38,6 +38,14 @@ mod builtin {
 /// which the NixOS module reads too (one table for both).
 pub(crate) use builtin::NATIVE as NATIVE_HOSTS;
 
+/// The built-in profiles' (system, qemu cpu) pairs, in file order: the systems `probe` builds
+/// programs for, keyed by their cpu.
+pub(crate) fn builtin_cpus() -> impl Iterator<Item = (&'static str, &'static str)> {
+    builtin::BUILTIN
+        .iter()
+        .filter_map(|r| Some((r.system, r.cpu?)))
+}
+
 /// Where local profiles are looked for when no `--profiles` directory is given.
 pub const LOCAL_DIR: &str = "/etc/binfmtctl/profiles.d";
 
