@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::SigmaskHow;
 
 use super::dir::BuildDir;
-use super::{owner, registrations, stop_signals, wait_blocking_signals, Env, Wanted};
+use super::{owner, registrations, wait_blocking_signals, Env, Wanted};
 use crate::binfmt::{Entry, Registration, Registry, RegistryError};
 use crate::report;
 use crate::sys::privilege::require_admin_without_dry_run;
@@ -77,8 +77,12 @@ pub(super) fn with_host_table(
     }
     let regs = registrations(wanted, &current, dir, shims, &prefix)?;
     // Block the stop signals first: from the first registration on, cleanup must happen.
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
-        .context("cannot block signals")?;
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&crate::sys::signals::stop()),
+        None,
+    )
+    .context("cannot block signals")?;
     let mut added: Vec<&Registration> = Vec::new();
     let mut outcome = Ok(());
     for r in &regs {
