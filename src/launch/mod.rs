@@ -102,7 +102,7 @@ pub fn run(ctx: &Env, args: &Request) -> Result<ExitCode> {
 
 /// What the file to run is.
 enum Program {
-    Elf(Box<ElfInfo>),
+    Elf(ElfInfo),
     /// Not ELF, but a `#!` script.
     Script,
 }
@@ -122,7 +122,7 @@ fn read_program(path: &Path) -> Result<Program> {
     if !matches!(info.e_type, ET_EXEC | ET_DYN) {
         return Err(not_a_program(path, &info));
     }
-    Ok(Program::Elf(Box::new(info)))
+    Ok(Program::Elf(info))
 }
 
 /// Exec a `#!` script as it is; returns only the failure, explained.
