@@ -92,25 +92,10 @@ impl RunOnly {
     /// The fast parse of `binfmtctl [GLOBAL OPTIONS] run ARGS...` (`args` includes argv[0]);
     /// `None` when `args` is not a command line this parser takes.
     pub fn try_from_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<RunOnly> {
-        use std::ffi::OsString;
-        use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+        use std::os::unix::ffi::OsStrExt as _;
 
         let mut args = args.into_iter().skip(1);
-        let mut global = Global {
-            root: PathBuf::from(crate::binfmt::DEFAULT_ROOT),
-            config: PathBuf::from(crate::store::config::DEFAULT_PATH),
-            state_dir: PathBuf::from(crate::store::state::DEFAULT_DIR),
-            nix_conf: None,
-            profiles: None,
-            quiet: false,
-            verbose: false,
-        };
-        let mut run = RunArgs {
-            system: None,
-            sysroot: None,
-            interpreter: None,
-            command: Vec::new(),
-        };
+        let mut parsed = RunOnly::defaults();
         let mut seen: u8 = 0; // one bit an option: clap refuses an option given twice
         let mut in_run = false;
         while let Some(arg) = args.next() {
@@ -123,39 +108,19 @@ impl RunOnly {
                 return None; // another subcommand, or something for clap to explain
             }
             if in_run && bytes == b"--" {
-                run.command.extend(args.by_ref());
+                parsed.args.command.extend(args.by_ref());
                 break;
             }
             if in_run && !bytes.starts_with(b"-") {
-                run.command.push(arg);
-                run.command.extend(args.by_ref());
+                parsed.args.command.push(arg);
+                parsed.args.command.extend(args.by_ref());
                 break;
             }
-            let Some(body) = bytes.strip_prefix(b"--") else {
-                return None; // -h, -V, a program starting with `-`: clap decides
-            };
-            let (name, inline) = match body.iter().position(|&b| b == b'=') {
-                Some(at) => (
-                    &body[..at],
-                    Some(OsString::from_vec(body[at + 1..].to_vec())),
-                ),
-                None => (body, None),
-            };
-            let bit: u8 = match name {
-                b"root" => 1,
-                b"config" => 2,
-                b"state-dir" => 4,
-                b"nix-conf" => 8,
-                b"profiles" => 16,
-                b"system" if in_run => 32,
-                b"sysroot" if in_run => 64,
-                b"interpreter" if in_run => 128,
-                _ => return None,
-            };
-            if seen & bit != 0 {
+            let (option, inline) = FastOption::read(bytes, in_run)?;
+            if seen & option.bit() != 0 {
                 return None;
             }
-            seen |= bit;
+            seen |= option.bit();
             let value = match inline {
                 Some(v) => v,
                 None => args.next()?,
@@ -164,21 +129,96 @@ impl RunOnly {
             if value.is_empty() || value.as_bytes().starts_with(b"-") {
                 return None;
             }
-            match bit {
-                1 => global.root = value.into(),
-                2 => global.config = value.into(),
-                4 => global.state_dir = value.into(),
-                8 => global.nix_conf = Some(value.into()),
-                16 => global.profiles = Some(value.into()),
-                32 => run.system = Some(value.into_string().ok()?),
-                64 => run.sysroot = Some(value.into()),
-                _ => run.interpreter = Some(value.into()),
-            }
+            parsed.set(option, value)?;
         }
-        if run.command.is_empty() {
+        if parsed.args.command.is_empty() {
             return None;
         }
-        Some(RunOnly { global, args: run })
+        Some(parsed)
+    }
+
+    /// What clap gives when no option is: [`Global`]'s defaults, no `run` option, no program.
+    fn defaults() -> RunOnly {
+        RunOnly {
+            global: Global {
+                root: PathBuf::from(crate::binfmt::DEFAULT_ROOT),
+                config: PathBuf::from(crate::store::config::DEFAULT_PATH),
+                state_dir: PathBuf::from(crate::store::state::DEFAULT_DIR),
+                nix_conf: None,
+                profiles: None,
+                quiet: false,
+                verbose: false,
+            },
+            args: RunArgs {
+                system: None,
+                sysroot: None,
+                interpreter: None,
+                command: Vec::new(),
+            },
+        }
+    }
+
+    /// Record an option's value; None when clap would refuse it (a `--system` not UTF-8).
+    fn set(&mut self, option: FastOption, value: std::ffi::OsString) -> Option<()> {
+        let (global, run) = (&mut self.global, &mut self.args);
+        match option {
+            FastOption::Root => global.root = value.into(),
+            FastOption::Config => global.config = value.into(),
+            FastOption::StateDir => global.state_dir = value.into(),
+            FastOption::NixConf => global.nix_conf = Some(value.into()),
+            FastOption::Profiles => global.profiles = Some(value.into()),
+            FastOption::System => run.system = Some(value.into_string().ok()?),
+            FastOption::Sysroot => run.sysroot = Some(value.into()),
+            FastOption::Interpreter => run.interpreter = Some(value.into()),
+        }
+        Some(())
+    }
+}
+
+/// The options [`RunOnly`] takes: the global ones, and, after `run`, run's own.
+#[derive(Debug, Clone, Copy)]
+enum FastOption {
+    Root,
+    Config,
+    StateDir,
+    NixConf,
+    Profiles,
+    System,
+    Sysroot,
+    Interpreter,
+}
+
+impl FastOption {
+    /// `--NAME` or `--NAME=VALUE` (`arg`, starting with `--`): the option and its inline
+    /// value. None for anything else (`-h`, `-V`, a program starting with `-`, an option this
+    /// parser does not take): clap decides.
+    fn read(arg: &[u8], in_run: bool) -> Option<(FastOption, Option<std::ffi::OsString>)> {
+        use std::os::unix::ffi::OsStringExt as _;
+        let body = arg.strip_prefix(b"--")?;
+        let (name, inline) = match body.iter().position(|&b| b == b'=') {
+            Some(at) => (
+                &body[..at],
+                Some(std::ffi::OsString::from_vec(body[at + 1..].to_vec())),
+            ),
+            None => (body, None),
+        };
+        let option = match name {
+            b"root" => FastOption::Root,
+            b"config" => FastOption::Config,
+            b"state-dir" => FastOption::StateDir,
+            b"nix-conf" => FastOption::NixConf,
+            b"profiles" => FastOption::Profiles,
+            b"system" if in_run => FastOption::System,
+            b"sysroot" if in_run => FastOption::Sysroot,
+            b"interpreter" if in_run => FastOption::Interpreter,
+            _ => return None,
+        };
+        Some((option, inline))
+    }
+
+    /// Its bit in the set of options seen.
+    fn bit(self) -> u8 {
+        1 << self as u8
     }
 }
 
@@ -654,25 +694,33 @@ mod tests {
         Cli::try_parse_from(argv(words)).map(|c| c.command)
     }
 
+    /// The systems a command line names, for the commands that take a list of them.
+    fn systems_of(words: &[&str]) -> Vec<String> {
+        match parse(words) {
+            Ok(Command::Enable(a)) => a.systems,
+            Ok(Command::Disable(a)) => a.systems,
+            Ok(Command::Check(a)) => a.systems,
+            Ok(Command::Build(a)) => a.systems,
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn every_list_of_systems_takes_commas() {
-        let Ok(Command::Enable(e)) = parse(&["enable", "riscv64,arm64", "s390x"]) else {
-            panic!("enable with a comma list")
-        };
-        assert_eq!(e.systems, ["riscv64", "arm64", "s390x"]);
-        let Ok(Command::Disable(d)) = parse(&["disable", "riscv64,arm64"]) else {
-            panic!("disable with a comma list")
-        };
-        assert_eq!(d.systems, ["riscv64", "arm64"]);
-        let Ok(Command::Check(c)) = parse(&["check", "riscv64,arm64"]) else {
-            panic!("check with a comma list")
-        };
-        assert_eq!(c.systems, ["riscv64", "arm64"]);
-        let Ok(Command::Build(b)) = parse(&["build", "--system", "riscv64,arm64", "--", "make"])
-        else {
-            panic!("build with a comma list")
-        };
-        assert_eq!(b.systems, ["riscv64", "arm64"]);
+        for (words, systems) in [
+            (
+                &["enable", "riscv64,arm64", "s390x"][..],
+                &["riscv64", "arm64", "s390x"][..],
+            ),
+            (&["disable", "riscv64,arm64"], &["riscv64", "arm64"]),
+            (&["check", "riscv64,arm64"], &["riscv64", "arm64"]),
+            (
+                &["build", "--system", "riscv64,arm64", "--", "make"],
+                &["riscv64", "arm64"],
+            ),
+        ] {
+            assert_eq!(systems_of(words), systems, "{words:?}");
+        }
     }
 
     #[test]

@@ -222,6 +222,16 @@ fn open_one(
     }
 }
 
+/// What one component of a directory path turned out to be.
+enum Step {
+    /// A directory, opened and vetted (made first when asked to).
+    Entered(Dir),
+    /// Nothing (and nothing to be made).
+    Missing,
+    /// A symlink, at this path: followed by the rules, or refused.
+    Link(PathBuf),
+}
+
 /// Where a walk stands: the directories from `/` down to the current one.
 struct Walk {
     policy: Policy,
@@ -297,34 +307,12 @@ impl Walk {
         link_last: bool,
     ) -> Result<Option<Dir>, TrustError> {
         let abs = std::path::absolute(path).map_err(|e| TrustError::io(path, "resolve", e))?;
-        // Not judging owners and following links anyway, there is nothing to vet on the way:
-        // one open instead of one a component (`run`, an exec wrapper, reads the profiles
-        // directory at every start). Anything but a directory takes the walk, for its message.
         if !self.policy.strict && link_last && !create {
-            match rfs::open(
-                &abs,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => {
-                    self.vet(&fd, &abs, FileType::Directory)?;
-                    return Ok(Some(Dir { fd, path: abs }));
-                }
-                Err(Errno::NOENT) => return Ok(None),
-                Err(_) => {}
+            if let Some(found) = self.open_directly(&abs) {
+                return found;
             }
         }
-        let root = rfs::open(
-            "/",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| TrustError::io(Path::new("/"), "open", e))?;
-        self.vet(&root, Path::new("/"), FileType::Directory)?;
-        let mut stack = vec![Dir {
-            fd: root,
-            path: PathBuf::from("/"),
-        }];
+        let mut stack = vec![self.root()?];
         let mut todo: VecDeque<OsString> = names(&abs);
         while let Some(name) = todo.pop_front() {
             if name == ".." {
@@ -339,34 +327,10 @@ impl Walk {
             let cur = stack
                 .last()
                 .ok_or_else(|| TrustError::Loop(self.asked.clone()))?;
-            let here = cur.path.join(&name);
-            match open_one(
-                &cur.fd,
-                &name,
-                OFlags::PATH | OFlags::DIRECTORY,
-                Mode::empty(),
-            ) {
-                Ok(fd) => {
-                    self.vet(&fd, &here, FileType::Directory)?;
-                    stack.push(Dir { fd, path: here });
-                }
-                Err(Errno::NOENT) if !create => return Ok(None),
-                Err(Errno::NOENT) => {
-                    let fd = make_dir(&cur.fd, &name, &here)?;
-                    self.vet(&fd, &here, FileType::Directory)?;
-                    stack.push(Dir { fd, path: here });
-                }
-                Err(e) => {
-                    let st = rfs::statat(&cur.fd, &*name, AtFlags::SYMLINK_NOFOLLOW)
-                        .map_err(|_| TrustError::io(&here, "open", e))?;
-                    let kind = FileType::from_raw_mode(st.st_mode);
-                    if kind != FileType::Symlink {
-                        return Err(TrustError::Type {
-                            path: here,
-                            found: kind_name(kind),
-                            wanted: "a directory",
-                        });
-                    }
+            match self.step(cur, &name, create)? {
+                Step::Entered(dir) => stack.push(dir),
+                Step::Missing => return Ok(None),
+                Step::Link(here) => {
                     if last && !link_last {
                         return Err(TrustError::LinkedDir(here));
                     }
@@ -384,6 +348,78 @@ impl Walk {
             .pop()
             .map(Some)
             .ok_or_else(|| TrustError::Loop(self.asked.clone()))
+    }
+
+    /// Not judging owners and following links anyway, there is nothing to vet on the way:
+    /// one open instead of one a component (`run`, an exec wrapper, reads the profiles
+    /// directory at every start). None when the walk must decide: anything but a directory
+    /// takes it, for its message.
+    fn open_directly(&self, abs: &Path) -> Option<Result<Option<Dir>, TrustError>> {
+        match rfs::open(
+            abs,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(self.vet(&fd, abs, FileType::Directory).map(|_| {
+                Some(Dir {
+                    fd,
+                    path: abs.to_owned(),
+                })
+            })),
+            Err(Errno::NOENT) => Some(Ok(None)),
+            Err(_) => None,
+        }
+    }
+
+    /// `/`, opened and vetted: where every walk starts.
+    fn root(&self) -> Result<Dir, TrustError> {
+        let root = rfs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| TrustError::io(Path::new("/"), "open", e))?;
+        self.vet(&root, Path::new("/"), FileType::Directory)?;
+        Ok(Dir {
+            fd: root,
+            path: PathBuf::from("/"),
+        })
+    }
+
+    /// One component `name` below `cur`: the directory entered (made first when missing and
+    /// `create`), missing, or a symlink to follow; anything else is refused by its type.
+    fn step(&self, cur: &Dir, name: &OsStr, create: bool) -> Result<Step, TrustError> {
+        let here = cur.path.join(name);
+        match open_one(
+            &cur.fd,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                self.vet(&fd, &here, FileType::Directory)?;
+                Ok(Step::Entered(Dir { fd, path: here }))
+            }
+            Err(Errno::NOENT) if !create => Ok(Step::Missing),
+            Err(Errno::NOENT) => {
+                let fd = make_dir(&cur.fd, name, &here)?;
+                self.vet(&fd, &here, FileType::Directory)?;
+                Ok(Step::Entered(Dir { fd, path: here }))
+            }
+            Err(e) => {
+                let st = rfs::statat(&cur.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|_| TrustError::io(&here, "open", e))?;
+                let kind = FileType::from_raw_mode(st.st_mode);
+                if kind != FileType::Symlink {
+                    return Err(TrustError::Type {
+                        path: here,
+                        found: kind_name(kind),
+                        wanted: "a directory",
+                    });
+                }
+                Ok(Step::Link(here))
+            }
+        }
     }
 
     /// The directory a file lives in and its name there, following symlinks at the file's
@@ -584,61 +620,100 @@ pub fn replace(path: &Path, contents: &[u8], perms: Perms) -> Result<(), TrustEr
     };
     let target = dir.path.join(&name);
     let existing = open_regular(&walk, &dir, &name, false)?.map(|(_, st)| st);
-    let (mode, owner, from) = match perms {
-        Perms::Like(like) => {
-            let mut w = Walk::new(policy, like);
-            let st = match w.file(like, false)? {
-                Some((d, n)) => open_regular(&w, &d, &n, false)?.map(|(_, st)| st),
-                None => None,
-            }
-            .ok_or_else(|| TrustError::io(like, "examine", io::ErrorKind::NotFound))?;
-            (
-                st.st_mode & 0o7777,
-                Some((st.st_uid, st.st_gid)),
-                like.to_owned(),
-            )
-        }
-        Perms::New(mode) => match existing {
-            Some(st) => (
-                st.st_mode & 0o7777,
-                Some((st.st_uid, st.st_gid)),
-                target.clone(),
-            ),
-            None => (mode, None, target.clone()),
-        },
-    };
+    let given = Given::decide(policy, perms, existing.as_ref(), &target)?;
     let tmp = {
         let mut t = name.clone();
         t.push(format!(".tmp.{}", std::process::id()));
         t
     };
     let _ = rfs::unlinkat(&dir.fd, &*tmp, AtFlags::empty());
-    let result = (|| -> Result<(), TrustError> {
-        // 0600 until the permissions are applied: never readable by more users than the
-        // finished file's.
-        let fd = open_one(
-            &dir.fd,
-            &tmp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| TrustError::io(&dir.path.join(&tmp), "create", e))?;
-        let mut f = File::from(fd);
-        f.write_all(contents)
-            .map_err(|e| TrustError::io(&target, "write", e))?;
-        apply_perms(&f, mode, owner, &from, &target)?;
-        f.sync_all()
-            .map_err(|e| TrustError::io(&target, "sync", e))?;
-        rfs::renameat(&dir.fd, &*tmp, &dir.fd, &*name)
-            .map_err(|e| TrustError::io(&target, "rename the new file over", e))?;
-        Ok(())
-    })();
-    if let Err(e) = result {
+    if let Err(e) = write_and_rename(&dir, &tmp, &name, contents, &given, &target) {
         let _ = rfs::unlinkat(&dir.fd, &*tmp, AtFlags::empty());
         return Err(e);
     }
-    // The rename happened: the new file is in place, whatever follows. Without the directory
-    // fsync only its durability across a crash is in doubt: a warning, not an error.
+    sync_dir(&dir, &target);
+    remove_stale_temporaries(&dir, &name);
+    Ok(())
+}
+
+/// What a replacing file is given: its mode, its owner (None: whoever writes it) and the
+/// file they come from, for messages.
+struct Given {
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    from: PathBuf,
+}
+
+impl Given {
+    /// From `perms`: those of the file named, or the replaced file's own (`existing`), or,
+    /// for a new file, the mode asked for.
+    fn decide(
+        policy: Policy,
+        perms: Perms,
+        existing: Option<&rfs::Stat>,
+        target: &Path,
+    ) -> Result<Given, TrustError> {
+        let of = |st: &rfs::Stat, from: &Path| Given {
+            mode: st.st_mode & 0o7777,
+            owner: Some((st.st_uid, st.st_gid)),
+            from: from.to_owned(),
+        };
+        Ok(match perms {
+            Perms::Like(like) => {
+                let mut w = Walk::new(policy, like);
+                let st = match w.file(like, false)? {
+                    Some((d, n)) => open_regular(&w, &d, &n, false)?.map(|(_, st)| st),
+                    None => None,
+                }
+                .ok_or_else(|| TrustError::io(like, "examine", io::ErrorKind::NotFound))?;
+                of(&st, like)
+            }
+            Perms::New(mode) => match existing {
+                Some(st) => of(st, target),
+                None => Given {
+                    mode,
+                    owner: None,
+                    from: target.to_owned(),
+                },
+            },
+        })
+    }
+}
+
+/// Write `contents` to the new temporary `tmp` in `dir`, give it its permissions, sync it and
+/// rename it over `name`.
+fn write_and_rename(
+    dir: &Dir,
+    tmp: &OsStr,
+    name: &OsStr,
+    contents: &[u8],
+    given: &Given,
+    target: &Path,
+) -> Result<(), TrustError> {
+    // 0600 until the permissions are applied: never readable by more users than the
+    // finished file's.
+    let fd = open_one(
+        &dir.fd,
+        tmp,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| TrustError::io(&dir.path.join(tmp), "create", e))?;
+    let mut f = File::from(fd);
+    f.write_all(contents)
+        .map_err(|e| TrustError::io(target, "write", e))?;
+    apply_perms(&f, given.mode, given.owner, &given.from, target)?;
+    f.sync_all()
+        .map_err(|e| TrustError::io(target, "sync", e))?;
+    rfs::renameat(&dir.fd, tmp, &dir.fd, name)
+        .map_err(|e| TrustError::io(target, "rename the new file over", e))?;
+    Ok(())
+}
+
+/// Sync `dir` after `target` was renamed into it. The new file is in place, whatever happens
+/// here: without the directory fsync only its durability across a crash is in doubt, a
+/// warning, not an error.
+fn sync_dir(dir: &Dir, target: &Path) {
     let synced = rfs::openat(
         &dir.fd,
         ".",
@@ -654,8 +729,6 @@ pub fn replace(path: &Path, contents: &[u8], perms: Perms) -> Result<(), TrustEr
             io::Error::from(e)
         ));
     }
-    remove_stale_temporaries(&dir, &name);
-    Ok(())
 }
 
 /// Give the open temporary file for `path` its permissions. fchown first: it clears set-id

@@ -9,10 +9,11 @@ use anyhow::{bail, Context as _, Result};
 use nix::sys::signal::SigmaskHow;
 
 use super::dir::BuildDir;
-use super::{owner, registrations, stop_signals, wait_blocking_signals, Env, Wanted};
+use super::{owner, registrations, wait_blocking_signals, Env, Wanted};
 use crate::binfmt::{Entry, Registration, Registry, RegistryError};
 use crate::report;
 use crate::sys::privilege::require_admin_without_dry_run;
+use crate::sys::signals;
 
 /// Unmounts a binfmt_misc that `with_host_table` mounted, whichever way it returns.
 pub(super) struct UnmountOnDrop<'a>(Option<&'a Path>);
@@ -49,35 +50,11 @@ pub(super) fn with_host_table(
         .into_iter()
         .filter(|e| e.enabled)
         .collect();
-    let prefix = match owner::current() {
-        Ok(me) => me.prefix(),
-        Err(err) => {
-            report::warn(&format!(
-                "cannot read this process's pid namespace and start time in /proc ({err}): if this build is killed \
-                 with SIGKILL, its entries will not be recognised as leftovers; remove them with \
-                 echo -1 > {}/{}<pid>-<system>",
-                registry.root().display(),
-                owner::PREFIX
-            ));
-            // The older name, pid alone, which no later build judges.
-            format!("{}{}-", owner::PREFIX, std::process::id())
-        }
-    };
-    // The host table is everyone's: the same rule as `enable` (SECURITY.md), no --force here.
-    if crate::emulator::interpreter::host_namespace() {
-        for w in wanted {
-            if let Some(why) = crate::emulator::interpreter::untrusted(&w.interpreter.path) {
-                bail!(
-                    "refusing to put the interpreter {} in the host table: {why}, so users other than root could replace \
-                     what every emulated program runs; make it root's and not writable by others",
-                    w.interpreter.path.display()
-                );
-            }
-        }
-    }
+    let prefix = entry_prefix(registry);
+    refuse_untrusted_interpreters(wanted)?;
     let regs = registrations(wanted, &current, dir, shims, &prefix)?;
     // Block the stop signals first: from the first registration on, cleanup must happen.
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&stop_signals()), None)
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals::stop()), None)
         .context("cannot block signals")?;
     let mut added: Vec<&Registration> = Vec::new();
     let mut outcome = Ok(());
@@ -108,6 +85,41 @@ pub(super) fn with_host_table(
         ));
     }
     status
+}
+
+/// The name prefix of this build's entries: it says which process made them (see `owner`),
+/// so that the next build can remove them if this one is killed.
+fn entry_prefix(registry: &Registry) -> String {
+    match owner::current() {
+        Ok(me) => me.prefix(),
+        Err(err) => {
+            report::warn(&format!(
+                "cannot read this process's pid namespace and start time in /proc ({err}): if this build is killed \
+                 with SIGKILL, its entries will not be recognised as leftovers; remove them with \
+                 echo -1 > {}/{}<pid>-<system>",
+                registry.root().display(),
+                owner::PREFIX
+            ));
+            // The older name, pid alone, which no later build judges.
+            format!("{}{}-", owner::PREFIX, std::process::id())
+        }
+    }
+}
+
+/// The host table is everyone's: the same rule as `enable` (SECURITY.md), no --force here.
+fn refuse_untrusted_interpreters(wanted: &[Wanted]) -> Result<()> {
+    if crate::emulator::interpreter::host_namespace() {
+        for w in wanted {
+            if let Some(why) = crate::emulator::interpreter::untrusted(&w.interpreter.path) {
+                bail!(
+                    "refusing to put the interpreter {} in the host table: {why}, so users other than root could replace \
+                     what every emulated program runs; make it root's and not writable by others",
+                    w.interpreter.path.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Remove the entries of host-table builds that are gone (killed before they could remove

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus};
 
 use anyhow::{bail, Context as _, Result};
-use nix::sys::signal::{SigSet, Signal};
 
 use crate::binfmt::{Entry, EntryName, Flags, Registration, Registry};
 use crate::emulator::interpreter::{self, Interpreter};
@@ -72,34 +71,21 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     // Opened before anything runs: a report that cannot be written stops the build now, not
     // after the command's work, whose exit status would then be lost.
     let report_dest = req.report.map(ReportDest::open).transpose()?;
-    let program = &req.command[0];
-    let nix = is_nix_command(program);
-    check_nix_daemon(req.command, nix, &wanted)?;
-    let private = !req.host_table && private_instances_supported();
-    // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from its
-    // build directory; Nix builders run in Nix's sandbox, where that directory is not
-    // reachable: there, say so instead.
-    let report = req.report.is_some() && !nix;
-    if !private && report {
-        bail!(
-            "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
-             would stand in front of every user's emulated programs for the duration of the build"
-        );
-    }
+    let how = How::decide(req, &wanted)?;
     let env_prefix = std::env::var_os("QEMU_LD_PREFIX");
     let plan = sysroot_view(&wanted, &sysroots, env_prefix.as_deref());
     let shims = Shims {
-        report: if report {
+        report: if how.report {
             qemu_systems(&wanted)
         } else {
             Vec::new()
         },
-        launch: launched(&wanted, &plan, private && !nix),
+        launch: launched(&wanted, &plan, how.private && !how.nix),
     };
     let contents = Contents {
         wanted: &wanted,
         plan: &plan,
-        report,
+        report: how.report,
         shims: &shims,
         given: &sysroots,
         env_prefix: env_prefix.as_deref(),
@@ -107,16 +93,13 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     // Private: a tmpfs in the build's own mount namespace, on a directory of the caller's that
     // stays empty outside (nothing to remove, so binfmtctl can exec the command). The host
     // table: a directory in the temp dir, removed afterwards.
-    let dir = if private {
+    let dir = if how.private {
         BuildDir::mountpoint()?
     } else {
         BuildDir::temp(&contents)?
     };
-    if let (Some(dest), false) = (&report_dest, report) {
-        dest.write(
-            "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
-             channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n",
-        )?;
+    if let (Some(dest), false) = (&report_dest, how.report) {
+        dest.write(NOT_COLLECTED)?;
     }
     // One sysroot serves every system that needs one: it is the prefix itself (qemu -L DIR
     // exactly); several: the view of them all.
@@ -129,20 +112,20 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     let host_entries = enabled_entries(env.registry);
     let vars = variables(&wanted, &host_entries, &dir, &shims, prefix);
     let start = || start_command(env, req.command, &vars);
-    let status = if private {
+    let status = if how.private {
         enter_private_instance(&host_entries, |carried| {
             namespace::mount_tmpfs(&dir.path)?;
             dir.fill(&contents)?;
             registrations(&wanted, carried, &dir, &shims, "binfmtctl-")
         })?;
-        if !report {
+        if !how.report {
             return Err(become_command(env, req.command, &vars));
         }
         wait_blocking_signals(start)
     } else {
         with_host_table(env, &wanted, &dir, &shims, start)
     }?;
-    if let (Some(dest), true) = (&report_dest, report) {
+    if let (Some(dest), true) = (&report_dest, how.report) {
         // The command has run: its status is what counts, a lost report only a warning.
         if let Err(err) = dest.write(&render_report(&shim::read_report(&dir.path))) {
             report::warn(&format!("{err:#}"));
@@ -151,6 +134,45 @@ pub fn run(env: &Env, req: &Request) -> Result<ExitCode> {
     // Before pass_on, which may die the command's death by its signal.
     drop(dir);
     Ok(shim::pass_on(status))
+}
+
+/// What `--report FILE` holds when a Nix command's emulated programs cannot be reported.
+const NOT_COLLECTED: &str = "binfmtctl build report: not collected. Nix runs builders inside its sandbox, which hides binfmtctl's report \
+     channel (its shim interpreter is not reachable there), so which programs ran emulated cannot be told.\n";
+
+/// How a build runs.
+struct How {
+    /// In a private binfmt_misc instance (else in the host's table).
+    private: bool,
+    /// The command is Nix's.
+    nix: bool,
+    /// Emulated programs are reported.
+    report: bool,
+}
+
+impl How {
+    /// From the request and the kernel: refuses a report in the host table, and a Nix command
+    /// whose daemon cannot be given the systems.
+    fn decide(req: &Request, wanted: &[Wanted]) -> Result<How> {
+        let nix = is_nix_command(&req.command[0]);
+        check_nix_daemon(req.command, nix, wanted)?;
+        let private = !req.host_table && private_instances_supported();
+        // The report needs binfmtctl itself as the interpreter, exec-ing the real qemu from
+        // its build directory; Nix builders run in Nix's sandbox, where that directory is not
+        // reachable: there, say so instead.
+        let report = req.report.is_some() && !nix;
+        if !private && report {
+            bail!(
+                "--report needs a private binfmt_misc instance (Linux >= 6.7, not --host-table): in the host table its shim \
+                 would stand in front of every user's emulated programs for the duration of the build"
+            );
+        }
+        Ok(How {
+            private,
+            nix,
+            report,
+        })
+    }
 }
 
 /// The host's enabled entries, to carry into the private instance (none when unmounted).
@@ -346,8 +368,13 @@ fn start_command(
     set: &[(OsString, OsString)],
 ) -> Result<std::process::Child> {
     let path = command_path(command)?;
-    crate::sys::exec::spawn(&path, command, Some(&command_env(set)), &stop_signals())
-        .map_err(|err| not_started(env, &path, &err))
+    crate::sys::exec::spawn(
+        &path,
+        command,
+        Some(&command_env(set)),
+        &crate::sys::signals::stop(),
+    )
+    .map_err(|err| not_started(env, &path, &err))
 }
 
 /// The systems named with --system, else every system with an installed interpreter that
@@ -547,19 +574,6 @@ fn serves(entry: &Entry, profile: &Profile) -> bool {
     !entry.name.as_str().starts_with(owner::PREFIX)
         && profile.accepted_by(&entry.matcher)
         && (entry.flags.fix_binary || Path::new(&entry.interpreter).exists())
-}
-
-/// The signals a terminal or a CI runner sends to stop a build: binfmtctl waits them out (the
-/// command gets them too) so it can clean up and report, then dies the command's death.
-fn stop_signals() -> SigSet {
-    [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ]
-    .into_iter()
-    .collect()
 }
 
 /// Run the command to its end (started by `exec::spawn`: the stop signals are blocked in

@@ -52,21 +52,6 @@ pub fn detect(argv0: &Path) -> Option<(PathBuf, String)> {
     ))
 }
 
-/// The signals forwarded from the shim to qemu, so that whoever signals the program (it sees
-/// the shim's pid) reaches it.
-fn forwarded() -> SigSet {
-    [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ]
-    .into_iter()
-    .collect()
-}
-
 /// Run as the shim when argv[0] says so; `None` otherwise.
 pub fn run_if_shim() -> Option<ExitCode> {
     let mut args = std::env::args_os();
@@ -120,10 +105,11 @@ fn run(build_dir: &Path, system: &str, args: &[OsString]) -> ExitCode {
     // Whoever signals the program (it sees the shim's pid) reaches qemu: exec::spawn passes
     // the forwarded signals on, and qemu starts with an empty mask.
     let start = Instant::now();
-    let mut child = match crate::sys::exec::spawn(&qemu, &argv, None, &forwarded()) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
-    };
+    let mut child =
+        match crate::sys::exec::spawn(&qemu, &argv, None, &crate::sys::signals::forwarded()) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("cannot start {}: {e}", qemu.display())),
+        };
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot wait for {}: {e}", qemu.display())),

@@ -207,7 +207,9 @@ fn judge(probe: &Probe, out: &std::process::Output) -> Outcome {
 
 /// Exec a probe file with argv[0] = [`ARGV0`], letting the kernel dispatch.
 pub fn exec(probe: &Probe, file: &Path) -> Outcome {
-    match output_retrying_etxtbsy(Command::new(file).arg0(ARGV0)) {
+    let mut cmd = Command::new(file);
+    cmd.arg0(ARGV0);
+    match retrying_etxtbsy(|| cmd.output()) {
         Ok(out) => judge(probe, &out),
         Err(e) => match e.raw_os_error().map(nix::errno::Errno::from_raw) {
             Some(nix::errno::Errno::ENOEXEC) => Outcome::NoEntry,
@@ -257,12 +259,12 @@ pub fn exec_each(probes: &[Probe], dir: &Path) -> Vec<Outcome> {
     })
 }
 
-/// Run a command; when exec fails with ETXTBSY (a just-written file's descriptor still open
-/// in a process another thread forked an instant ago), try again a few times.
-fn output_retrying_etxtbsy(cmd: &mut Command) -> io::Result<std::process::Output> {
+/// Try `attempt` again while it fails with ETXTBSY (a just-written file's descriptor still
+/// open in a process another thread forked an instant ago), up to 20 more times.
+fn retrying_etxtbsy<T>(mut attempt: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     let mut tries = 0;
     loop {
-        match cmd.output() {
+        match attempt() {
             Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) && tries < 20 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(2));
@@ -307,16 +309,13 @@ pub fn chroot_and_exec(dir: &Path, program: &Path, argv0: &str) -> String {
     if let Err(e) = crate::sys::namespace::chroot(dir) {
         return format!("{SETUP_ERROR_PREFIX}{e:#}");
     }
-    let exec = || crate::sys::exec::replace(program, &[argv0.into()], None);
-    let mut err = exec();
-    // ETXTBSY: a just-written probe's descriptor is still open in a process being forked.
-    for _ in 0..20 {
-        if err.raw_os_error() != Some(nix::errno::Errno::ETXTBSY as i32) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        err = exec();
-    }
+    let Err(err) = retrying_etxtbsy(|| {
+        Err::<std::convert::Infallible, _>(crate::sys::exec::replace(
+            program,
+            &[argv0.into()],
+            None,
+        ))
+    });
     let name = err.raw_os_error().map_or_else(
         || "EIO".to_owned(),
         |n| format!("{:?}", nix::errno::Errno::from_raw(n)),
@@ -326,6 +325,33 @@ pub fn chroot_and_exec(dir: &Path, program: &Path, argv0: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn exec_is_tried_again_only_while_the_file_is_busy() {
+        use nix::errno::Errno;
+        // (errors before the attempt that succeeds) -> (attempts, the error returned)
+        let cases = [
+            (vec![], 1, None),
+            (vec![Errno::ETXTBSY; 3], 4, None),
+            (vec![Errno::ENOEXEC], 1, Some(Errno::ENOEXEC)),
+            (vec![Errno::ETXTBSY; 30], 21, Some(Errno::ETXTBSY)),
+        ];
+        for (errors, attempts, returned) in cases {
+            let mut n = 0;
+            let got = super::retrying_etxtbsy(|| {
+                n += 1;
+                errors
+                    .get(n - 1)
+                    .map_or(Ok(()), |&e| Err(std::io::Error::from(e)))
+            });
+            assert_eq!(n, attempts, "{errors:?}");
+            assert_eq!(
+                got.err().and_then(|e| e.raw_os_error()),
+                returned.map(|e| e as i32),
+                "{errors:?}"
+            );
+        }
+    }
+
     #[test]
     fn probe_dirs_of_killed_processes_are_removed_once_stale() {
         let tmp = tempfile::tempdir().unwrap();

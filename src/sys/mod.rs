@@ -5,3 +5,4 @@
 pub mod exec;
 pub mod namespace;
 pub mod privilege;
+pub mod signals;
