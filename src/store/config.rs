@@ -325,6 +325,31 @@ mod tests {
     }
 
     #[test]
+    fn saving_a_hand_edited_file_keeps_its_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let hand =
+            "# Mine.\n\n[[system]]\nsystem = \"riscv64-linux\"  # the boards\nname = \"r\"\n\
+                    interpreter = \"/q\"\nflags = \"PF\"\n";
+        std::fs::write(&path, hand).unwrap();
+        let mut c = Config::load(&path).unwrap();
+        let mut r = c.systems[0].clone();
+        r.name = "a".parse().unwrap();
+        c.upsert(r);
+        c.save(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{hand}\n[[system]]\nsystem = \"riscv64-linux\"\nname = \"a\"\ninterpreter = \"/q\"\nflags = \"PF\"\n")
+        );
+        // No file: a fresh one, header first.
+        let other = dir.path().join("new.toml");
+        let mut c = Config::load(&other).unwrap();
+        c.upsert(Config::load(&path).unwrap().systems[0].clone());
+        c.save(&other).unwrap();
+        assert!(std::fs::read_to_string(&other).unwrap().starts_with(HEADER));
+    }
+
+    #[test]
     fn errors_name_file_and_line() {
         let cases = [
             ("[[system]]\nsystem = \"x\"\nname = \"a/b\"\ninterpreter = \"/q\"\nflags = \"F\"\n", "c.toml:3: entry name \"a/b\" is not allowed: it contains '/'; fix the file or remove the entry"),

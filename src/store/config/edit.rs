@@ -112,16 +112,23 @@ fn systems(doc: &mut DocumentMut, was: &Config, now: &Config, fresh: &Table, car
         Some(_) => return,
         None => ArrayOfTables::new(),
     };
+    // Whether a table now first in the file lost what was above it: then no blank line leads.
+    let mut at_top = !doc.iter().any(|(_, item)| item.is_value());
     let mut kept: Vec<(&SystemConfig, Table)> = Vec::new();
     for (mut table, rec) in old.into_iter().zip(&was.systems) {
         let Some(new) = now.systems.iter().find(|r| r.name == rec.name) else {
             carry.take_detached(prefix_text(table.decor().prefix(), "\n"));
             continue;
         };
+        let prefix = prefix_text(table.decor().prefix(), "\n").to_owned();
         if carry.is_pending() {
-            let prefix = prefix_text(table.decor().prefix(), "\n").to_owned();
             table.decor_mut().set_prefix(carry.attach(&prefix));
+        } else if at_top && kept.len() < rec_index(was, rec) {
+            table
+                .decor_mut()
+                .set_prefix(without_leading_blank_lines(&prefix));
         }
+        at_top = false;
         let changed = changed_fields(rec, new);
         let fresh_rec = fresh_record(fresh, now, &new.name)
             .cloned()
@@ -151,6 +158,15 @@ fn systems(doc: &mut DocumentMut, was: &Config, now: &Config, fresh: &Table, car
     if !tables.is_empty() {
         doc.insert("system", Item::ArrayOfTables(tables));
     }
+}
+
+/// Where `rec` is among the records of `config`.
+fn rec_index(config: &Config, rec: &SystemConfig) -> usize {
+    config
+        .systems
+        .iter()
+        .position(|r| r.name == rec.name)
+        .unwrap_or_default()
 }
 
 /// The table of a fresh file for the record named `name`.
@@ -440,6 +456,19 @@ mod tests {
             render(&c),
             format!("{head}[[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/q\"\nflags = \"PF\"\n")
         );
+    }
+
+    #[test]
+    fn a_file_never_starts_with_the_blank_line_of_a_record_that_was_below() {
+        let a = "[[system]]\nsystem = \"x\"\nname = \"a\"\ninterpreter = \"/q\"\nflags = \"F\"\n";
+        let b = a.replace("\"a\"", "\"b\"");
+        let mut c = parse(&format!("{a}\n{b}"));
+        c.remove(&"a".parse().unwrap());
+        assert_eq!(render(&c), b);
+        // A blank line the file started with stays.
+        let mut c = parse(&format!("\n{a}\n{b}"));
+        c.remove(&"b".parse().unwrap());
+        assert_eq!(render(&c), format!("\n{a}"));
     }
 
     #[test]
