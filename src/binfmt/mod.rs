@@ -6,7 +6,10 @@
 pub mod binfmtd;
 pub mod bytes;
 pub mod entry;
+#[cfg(test)]
+pub mod fake;
 pub mod line;
+pub mod table;
 pub mod transaction;
 
 use std::fs;
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use bytes::Bytes;
 pub use entry::Entry;
 pub use line::{EntryName, Flags, LineError, Matcher, Registration};
+pub use table::Table;
 
 /// Where binfmt_misc lives.
 pub const DEFAULT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
@@ -238,39 +242,14 @@ impl Registry {
         let mut file = open_for_write(&path, &self.root)?;
         file.write(line.as_bytes())
             .map(|_| ())
-            .map_err(|err| match err.raw_os_error() {
-                Some(libc_errno::EEXIST) => {
-                    RegistryError::Exists(reg.name.to_string(), self.root.clone())
-                }
-                Some(libc_errno::EPERM | libc_errno::EACCES) if !reg.flags.fix_binary => {
-                    RegistryError::Permission(path.clone())
-                }
-                _ => {
-                    let hint = explain_register_errno(&err, reg);
-                    RegistryError::Rejected {
-                        path: path.clone(),
-                        line: line.clone(),
-                        err,
-                        hint,
-                    }
-                }
-            })
+            .map_err(|err| register_error(&self.root, reg, err))
     }
 
     /// The error `register` would surely give for `reg` without trying: flag `F` and an
     /// interpreter that does not exist (the kernel opens it when it registers). For a caller
     /// that must not remove anything it cannot put back before a registration that fails.
     pub fn refusal(&self, reg: &Registration) -> Option<RegistryError> {
-        if !reg.flags.fix_binary || Path::new(&reg.interpreter).exists() {
-            return None;
-        }
-        let err = io::Error::from_raw_os_error(libc_errno::ENOENT);
-        Some(RegistryError::Rejected {
-            path: self.root.join("register"),
-            line: reg.to_string(),
-            hint: explain_register_errno(&err, reg),
-            err,
-        })
+        interpreter_refusal(&self.root, reg)
     }
 
     /// Remove one entry (write `-1` to its file).
@@ -319,6 +298,33 @@ fn open_for_write(path: &Path, root: &Path) -> Result<fs::File, RegistryError> {
             err,
         },
     })
+}
+
+/// What a write of `reg` to `register` in the table at `root` that failed with `err` means.
+fn register_error(root: &Path, reg: &Registration, err: io::Error) -> RegistryError {
+    let path = root.join("register");
+    match err.raw_os_error() {
+        Some(libc_errno::EEXIST) => RegistryError::Exists(reg.name.to_string(), root.to_owned()),
+        Some(libc_errno::EPERM | libc_errno::EACCES) if !reg.flags.fix_binary => {
+            RegistryError::Permission(path)
+        }
+        _ => RegistryError::Rejected {
+            path,
+            line: reg.to_string(),
+            hint: explain_register_errno(&err, reg),
+            err,
+        },
+    }
+}
+
+/// The kernel's answer to registering `reg` with flag `F` when its interpreter does not
+/// exist (it opens the interpreter while registering): see [`Registry::refusal`].
+fn interpreter_refusal(root: &Path, reg: &Registration) -> Option<RegistryError> {
+    if !reg.flags.fix_binary || Path::new(&reg.interpreter).exists() {
+        return None;
+    }
+    let err = io::Error::from_raw_os_error(libc_errno::ENOENT);
+    Some(register_error(root, reg, err))
 }
 
 /// What a failed write to `register` means, in words a user can act on.

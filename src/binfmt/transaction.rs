@@ -7,7 +7,7 @@
 //! again); the order is not, since that would mean registering again every newer entry,
 //! other tools' included. What the rollback reordered is reported instead.
 
-use crate::binfmt::{Entry, EntryName, Registration, Registry, RegistryError};
+use crate::binfmt::{Entry, EntryName, Registration, RegistryError, Table};
 use crate::model::plan::{Action, Existing};
 use crate::model::profile::Profiles;
 
@@ -49,31 +49,31 @@ impl Rollback {
 
 /// Disable `e` again if it was disabled: a fresh registration is always enabled (there is
 /// no way to register an entry disabled, so it is enabled for a moment in between).
-fn settle(registry: &Registry, e: &Existing) -> Result<(), RegistryError> {
+fn settle(table: &dyn Table, e: &Existing) -> Result<(), RegistryError> {
     if e.enabled {
         Ok(())
     } else {
-        registry.set_enabled(&e.reg.name, false)
+        table.set_enabled(&e.reg.name, false)
     }
 }
 
 /// Register an entry again as it was, enabled or not.
-fn restore(registry: &Registry, e: &Existing) -> Result<(), RegistryError> {
-    registry.register(&e.reg)?;
-    settle(registry, e)
+fn restore(table: &dyn Table, e: &Existing) -> Result<(), RegistryError> {
+    table.register(&e.reg)?;
+    settle(table, e)
 }
 
 /// Put `into` in the place of `out` (same name); when `into` cannot be registered, put `out`
 /// back as it was.
-fn swap(registry: &Registry, out: &Existing, into: &Existing) -> Result<(), RegistryError> {
+fn swap(table: &dyn Table, out: &Existing, into: &Existing) -> Result<(), RegistryError> {
     // Refused before `out` goes: an `F` entry whose interpreter was deleted since (qemu
     // uninstalled) still works, held open by the kernel, but could not be registered again.
-    if let Some(err) = registry.refusal(&into.reg) {
+    if let Some(err) = table.refusal(&into.reg) {
         return Err(err);
     }
-    registry.remove(&out.reg.name)?;
-    if let Err(err) = registry.register(&into.reg) {
-        return Err(match restore(registry, out) {
+    table.remove(&out.reg.name)?;
+    if let Err(err) = table.register(&into.reg) {
+        return Err(match restore(table, out) {
             // The old entry is back; the caller reports the original error.
             Ok(()) => err,
             Err(back) => RegistryError::Lost {
@@ -83,7 +83,7 @@ fn swap(registry: &Registry, out: &Existing, into: &Existing) -> Result<(), Regi
             },
         });
     }
-    settle(registry, into)
+    settle(table, into)
 }
 
 /// A registration just made: enabled.
@@ -95,42 +95,37 @@ fn fresh(reg: &Registration) -> Existing {
 }
 
 /// Do one action.
-pub fn perform(registry: &Registry, action: &Action) -> Result<(), RegistryError> {
+pub fn perform(table: &dyn Table, action: &Action) -> Result<(), RegistryError> {
     match action {
         Action::Unchanged(_) => Ok(()),
-        Action::Enable(r) => registry.set_enabled(&r.name, true),
-        Action::Register(r) => registry.register(r),
-        Action::Replace { old, new } => swap(registry, old, &fresh(new)),
-        Action::Remove(e) => registry.remove(&e.reg.name),
+        Action::Enable(r) => table.set_enabled(&r.name, true),
+        Action::Register(r) => table.register(r),
+        Action::Replace { old, new } => swap(table, old, &fresh(new)),
+        Action::Remove(e) => table.remove(&e.reg.name),
     }
 }
 
 /// Undo one action that succeeded.
-fn undo_one(registry: &Registry, action: &Action) -> Result<(), RegistryError> {
+fn undo_one(table: &dyn Table, action: &Action) -> Result<(), RegistryError> {
     match action {
         Action::Unchanged(_) => Ok(()),
-        Action::Enable(r) => registry.set_enabled(&r.name, false),
-        Action::Register(r) => registry.remove(&r.name),
-        Action::Replace { old, new } => swap(registry, &fresh(new), old),
-        Action::Remove(e) => restore(registry, e),
+        Action::Enable(r) => table.set_enabled(&r.name, false),
+        Action::Register(r) => table.remove(&r.name),
+        Action::Replace { old, new } => swap(table, &fresh(new), old),
+        Action::Remove(e) => restore(table, e),
     }
 }
 
 /// Undo actions that were all done, newest first. `before` is the table as it was before
 /// them, to tell which entries the rollback made win over entries that used to win.
-pub fn undo(
-    registry: &Registry,
-    profiles: &Profiles,
-    before: &[Entry],
-    done: &[Action],
-) -> Rollback {
-    roll_back(registry, profiles, before, done, done)
+pub fn undo(table: &dyn Table, profiles: &Profiles, before: &[Entry], done: &[Action]) -> Rollback {
+    roll_back(table, profiles, before, done, done)
 }
 
 /// Undo `done`; `touched` (`done` and maybe a failed action that put its old entry back)
 /// are the entries that may have been registered again.
 fn roll_back(
-    registry: &Registry,
+    table: &dyn Table,
     profiles: &Profiles,
     before: &[Entry],
     done: &[Action],
@@ -138,14 +133,14 @@ fn roll_back(
 ) -> Rollback {
     let mut errors = Vec::new();
     for action in done.iter().rev() {
-        if let Err(e) = undo_one(registry, action) {
+        if let Err(e) = undo_one(table, action) {
             errors.push(format!("{}: {e}", action.name()));
         }
     }
     let touched: Vec<&EntryName> = touched.iter().map(Action::name).collect();
     Rollback {
         errors,
-        reordered: reordered(registry, profiles, before, &touched),
+        reordered: reordered(table, profiles, before, &touched),
     }
 }
 
@@ -153,13 +148,13 @@ fn roll_back(
 /// and so became the newest, the entries it now wins over although they used to win over
 /// it (see [`overtaken`]). Best effort: a table that cannot be read reports nothing.
 pub fn reordered(
-    registry: &Registry,
+    table: &dyn Table,
     profiles: &Profiles,
     before: &[Entry],
     touched: &[&EntryName],
 ) -> Vec<String> {
-    match registry.entries() {
-        Ok(after) => overtaken(registry, profiles, before, &after, touched),
+    match table.entries() {
+        Ok(after) => overtaken(table, profiles, before, &after, touched),
         Err(_) => Vec::new(),
     }
 }
@@ -170,7 +165,7 @@ pub fn reordered(
 /// again (so it is the newest) and overtook it. One line per pair of entries, with the
 /// systems concerned and how to give the old winner its precedence back.
 pub fn overtaken(
-    registry: &Registry,
+    table: &dyn Table,
     profiles: &Profiles,
     before: &[Entry],
     after: &[Entry],
@@ -209,30 +204,29 @@ pub fn overtaken(
                 now = now.name,
                 was = was.name,
                 systems = systems.join(", "),
-                path = registry.entry_path(&was.name).display(),
-                register = registry.root().join("register").display(),
+                path = table.entry_path(&was.name).display(),
+                register = table.root().join("register").display(),
             )
         })
         .collect()
 }
 
 /// Do every action; on failure undo the done ones and report.
-pub fn execute(registry: &Registry, profiles: &Profiles, actions: &[Action]) -> Result<(), Failed> {
+pub fn execute(table: &dyn Table, profiles: &Profiles, actions: &[Action]) -> Result<(), Failed> {
     // The table before, to tell what a rollback reordered: only actions that take an entry
     // out can put one back as the newest.
     let before = if actions
         .iter()
         .any(|a| matches!(a, Action::Replace { .. } | Action::Remove(_)))
     {
-        registry.entries().unwrap_or_default()
+        table.entries().unwrap_or_default()
     } else {
         Vec::new()
     };
     for (i, action) in actions.iter().enumerate() {
-        if let Err(source) = perform(registry, action) {
+        if let Err(source) = perform(table, action) {
             // A failed Replace puts its old entry back: it is touched too.
-            let mut rollback =
-                roll_back(registry, profiles, &before, &actions[..i], &actions[..=i]);
+            let mut rollback = roll_back(table, profiles, &before, &actions[..i], &actions[..=i]);
             if let RegistryError::Lost { name, .. } = &source {
                 rollback.errors.push(format!("{name} is now missing from the table; run `binfmtctl apply` once its interpreter is fixed"));
             }
@@ -250,9 +244,170 @@ pub fn execute(registry: &Registry, profiles: &Profiles, actions: &[Action]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binfmt::fake::FakeTable;
+    use crate::binfmt::Registry;
     use crate::model::plan::tests::{existing, reg};
+    use nix::errno::Errno;
     use std::fs;
     use std::path::Path;
+
+    /// The writes made, as `file data` lines.
+    fn writes(t: &FakeTable) -> Vec<String> {
+        t.writes().into_iter().map(|(f, d)| f + " " + &d).collect()
+    }
+
+    /// The table as a set: which entries, as registered, enabled or not.
+    fn sorted(mut table: Vec<(Registration, bool)>) -> Vec<(Registration, bool)> {
+        table.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        table
+    }
+
+    #[test]
+    fn whichever_write_fails_the_table_is_put_back_as_it_was() {
+        let profiles = Profiles::builtin().unwrap();
+        // Interpreters that exist (F opens them): one for each registration of a name.
+        let (a, a2) = (reg("a", "/etc"), reg("a", "/dev"));
+        let (b, c, d) = (reg("b", "/"), reg("c", "/"), reg("d", "/"));
+        let before = [(&d, false), (&c, false), (&a, true)];
+        let actions = [
+            Action::Register(b.clone()),
+            Action::Replace {
+                old: existing(&a, true),
+                new: a2.clone(),
+            },
+            Action::Remove(existing(&c, false)),
+            Action::Enable(d.clone()),
+        ];
+        let table = FakeTable::with(&before);
+        execute(&table, &profiles, &actions).unwrap();
+        assert_eq!(
+            writes(&table),
+            [
+                format!("register {b}"),
+                "a -1".into(),
+                format!("register {a2}"),
+                "c -1".into(),
+                "d 1".into(),
+            ]
+        );
+        assert_eq!(table.table(), [(a2, true), (b, true), (d.clone(), true)]);
+        // The action each write belongs to.
+        let verbs = ["register", "replace", "replace", "remove", "enable"];
+        let was = sorted(before.iter().map(|(r, e)| ((*r).clone(), *e)).collect());
+        for (n, verb) in verbs.into_iter().enumerate() {
+            let table = FakeTable::with(&before);
+            table.fail_write(n + 1, Errno::EIO);
+            let err = execute(&table, &profiles, &actions).unwrap_err();
+            assert_eq!(err.action, verb, "write {}", n + 1);
+            assert!(err.rollback.errors.is_empty(), "write {}: {err}", n + 1);
+            assert_eq!(
+                sorted(table.table()),
+                was,
+                "write {}: {:?}",
+                n + 1,
+                writes(&table)
+            );
+        }
+    }
+
+    #[test]
+    fn a_replace_removes_registers_and_its_undo_restores_the_old_state() {
+        let profiles = Profiles::builtin().unwrap();
+        let (old, new, b) = (reg("a", "/etc"), reg("a", "/dev"), reg("b", "/"));
+        for enabled in [true, false] {
+            let replace = Action::Replace {
+                old: existing(&old, enabled),
+                new: new.clone(),
+            };
+            // The old entry goes first (the name is taken until then), the new one is
+            // registered, enabled: a replace gives an entry that runs programs.
+            let t = FakeTable::with(&[(&old, enabled)]);
+            execute(&t, &profiles, std::slice::from_ref(&replace)).unwrap();
+            assert_eq!(writes(&t), ["a -1".to_owned(), format!("register {new}")]);
+            assert_eq!(t.table(), [(new.clone(), true)]);
+            // Undone after a later failure: the new one goes, the old one comes back as it
+            // was, disabled again if it was.
+            let t = FakeTable::with(&[(&old, enabled)]);
+            let actions = [replace.clone(), Action::Remove(existing(&b, true))];
+            execute(&t, &profiles, &actions).unwrap_err();
+            let mut want = vec![
+                "a -1".to_owned(),
+                format!("register {new}"),
+                "a -1".to_owned(),
+                format!("register {old}"),
+            ];
+            if !enabled {
+                want.push("a 0".into());
+            }
+            assert_eq!(writes(&t), want);
+            assert_eq!(t.table(), [(old.clone(), enabled)]);
+        }
+    }
+
+    #[test]
+    fn a_replace_whose_registration_fails_puts_the_old_entry_back_or_says_it_is_lost() {
+        let profiles = Profiles::builtin().unwrap();
+        let (old, new) = (reg("a", "/etc"), reg("a", "/dev"));
+        let replace = [Action::Replace {
+            old: existing(&old, false),
+            new: new.clone(),
+        }];
+        let t = FakeTable::with(&[(&old, false)]);
+        t.fail_write(2, Errno::ENOMEM);
+        let err = execute(&t, &profiles, &replace).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "replace a failed: the kernel refused '{new}' written to /proc/sys/fs/binfmt_misc/register: \
+                 Cannot allocate memory (os error 12); the kernel is out of memory; earlier changes were undone, the table is as it was"
+            )
+        );
+        assert_eq!(t.table(), [(old.clone(), false)]);
+        // Neither the new entry nor the old one could be registered.
+        let t = FakeTable::with(&[(&old, true)]);
+        t.fail_write(2, Errno::ENOMEM);
+        t.fail_write(3, Errno::ENOMEM);
+        let err = execute(&t, &profiles, &replace).unwrap_err();
+        assert!(matches!(*err.err, RegistryError::Lost { .. }), "{err}");
+        assert_eq!(
+            err.rollback.errors,
+            ["a is now missing from the table; run `binfmtctl apply` once its interpreter is fixed"]
+        );
+        assert_eq!(t.table(), []);
+        // One the kernel would refuse (F, no interpreter): nothing is written at all.
+        let t = FakeTable::with(&[(&old, true)]);
+        let gone = [Action::Replace {
+            old: existing(&old, true),
+            new: reg("a", "/nonexistent/qemu"),
+        }];
+        execute(&t, &profiles, &gone).unwrap_err();
+        assert_eq!(writes(&t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn enabling_is_undone_by_disabling() {
+        let profiles = Profiles::builtin().unwrap();
+        let (d, b) = (reg("d", "/"), reg("b", "/"));
+        let t = FakeTable::with(&[(&d, false)]);
+        let actions = [Action::Enable(d.clone()), Action::Register(b.clone())];
+        execute(&t, &profiles, &actions).unwrap();
+        assert_eq!(t.table(), [(b.clone(), true), (d.clone(), true)]);
+        let t = FakeTable::with(&[(&d, false)]);
+        t.fail_write(2, Errno::EIO);
+        let err = execute(&t, &profiles, &actions).unwrap_err();
+        assert_eq!(err.action, "register");
+        assert_eq!(
+            writes(&t),
+            ["d 1".to_owned(), format!("register {b}"), "d 0".into()]
+        );
+        assert_eq!(t.table(), [(d.clone(), false)]);
+        // `undo` of a whole transaction that succeeded (a config that could not be saved).
+        let t = FakeTable::with(&[(&d, false)]);
+        execute(&t, &profiles, &actions).unwrap();
+        let rollback = undo(&t, &profiles, &[], &actions);
+        assert!(rollback.errors.is_empty());
+        assert_eq!(t.table(), [(d.clone(), false)]);
+    }
 
     /// A plain directory laid out like binfmt_misc, holding `entries`. It does not act like
     /// the kernel: every write lands at the start of its file, so a file shows the last

@@ -1,6 +1,8 @@
 //! The persisted desired state (`/etc/binfmtctl/config.toml`): which systems binfmtctl keeps
 //! registered, under which entry name, with which interpreter and flags.
 
+mod edit;
+
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -31,7 +33,23 @@ pub struct Config {
     /// One table per registration, `[[system]]`.
     #[serde(default, rename = "system", skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<SystemConfig>,
+    /// The file it was read from, edited in place when saved (see [`Config::render`]).
+    #[serde(skip)]
+    source: Source,
 }
+
+/// The document a config was read from. Not part of the config's value: two configs with the
+/// same records are equal whatever files they came from.
+#[derive(Debug, Clone, Default)]
+struct Source(Option<Box<edit::Original>>);
+
+impl PartialEq for Source {
+    fn eq(&self, _: &Source) -> bool {
+        true
+    }
+}
+
+impl Eq for Source {}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +101,7 @@ impl From<FlagsText> for String {
 impl Config {
     /// Parse, naming the file and line of any error.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(0, |s| {
                 text[..s.start.min(text.len())].matches('\n').count() + 1
             });
@@ -121,6 +139,7 @@ impl Config {
                 );
             }
         }
+        config.source = Source(edit::Original::new(text, &config).map(Box::new));
         Ok(config)
     }
 
@@ -138,11 +157,25 @@ impl Config {
         }
     }
 
-    /// The file's text. An error, never an empty config, if serialising fails: saving that
-    /// would lose every record.
+    /// The file's text. For a config read from a file, that file's text with the changes
+    /// made since (comments, blank lines and the order and formatting of untouched records
+    /// kept, see edit.rs); otherwise a fresh file. An error, never an empty config or one
+    /// with other records, if serialising fails: saving that would lose records.
     pub fn render(&self) -> Result<String> {
         let body = toml::to_string(self).context("cannot serialise the configuration")?;
-        Ok(format!("{HEADER}{body}"))
+        let Some(original) = &self.source.0 else {
+            return Ok(format!("{HEADER}{body}"));
+        };
+        let text = edit::render(original, self, &body)
+            .context("cannot edit the configuration in place")?;
+        // What is saved must read back as this config, comments or not.
+        match toml::from_str::<Config>(&text) {
+            Ok(back) if back == *self => Ok(text),
+            _ => anyhow::bail!(
+                "cannot edit the configuration in place: the result would not read back as the records meant; \
+                 remove the hand-made formatting of the changed records and try again"
+            ),
+        }
     }
 
     /// Refuse, before anything is registered, a config binfmtctl must not record in: a link
@@ -289,6 +322,31 @@ mod tests {
         c.upsert(rec("b", "/usr/bin/qemu-riscv64-static"));
         assert!(!c.is_forced("/home/u/qemu"));
         assert!(!c.render().unwrap().contains("forced_interpreters"));
+    }
+
+    #[test]
+    fn saving_a_hand_edited_file_keeps_its_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let hand =
+            "# Mine.\n\n[[system]]\nsystem = \"riscv64-linux\"  # the boards\nname = \"r\"\n\
+                    interpreter = \"/q\"\nflags = \"PF\"\n";
+        std::fs::write(&path, hand).unwrap();
+        let mut c = Config::load(&path).unwrap();
+        let mut r = c.systems[0].clone();
+        r.name = "a".parse().unwrap();
+        c.upsert(r);
+        c.save(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{hand}\n[[system]]\nsystem = \"riscv64-linux\"\nname = \"a\"\ninterpreter = \"/q\"\nflags = \"PF\"\n")
+        );
+        // No file: a fresh one, header first.
+        let other = dir.path().join("new.toml");
+        let mut c = Config::load(&other).unwrap();
+        c.upsert(Config::load(&path).unwrap().systems[0].clone());
+        c.save(&other).unwrap();
+        assert!(std::fs::read_to_string(&other).unwrap().starts_with(HEADER));
     }
 
     #[test]
