@@ -17,8 +17,8 @@ use crate::trust::Use;
 pub use crate::store::DEFAULT_CONFIG as DEFAULT_PATH;
 
 const HEADER: &str = "# binfmtctl's configuration: the registrations restored at boot by `binfmtctl apply`.\n\
-                      # Edit with `binfmtctl enable` / `binfmtctl disable`; hand-edited records are kept if valid,\n\
-                      # but comments are not (binfmtctl writes the file anew).\n\n";
+                      # Edit with `binfmtctl enable` / `binfmtctl disable`, or by hand: records are checked when read,\n\
+                      # and comments, blank lines and order survive binfmtctl's edits.\n\n";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

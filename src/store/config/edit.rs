@@ -334,8 +334,8 @@ mod tests {
     /// A config as a person might have edited it: comments above, beside and between the
     /// records, a literal string, flags in another order, an array with spaces.
     const HAND: &str = "# binfmtctl's configuration: the registrations restored at boot by `binfmtctl apply`.\n\
-        # Edit with `binfmtctl enable` / `binfmtctl disable`; hand-edited records are kept if valid,\n\
-        # but comments are not (binfmtctl writes the file anew).\n\
+        # Edit with `binfmtctl enable` / `binfmtctl disable`, or by hand: records are checked when read,\n\
+        # and comments, blank lines and order survive binfmtctl's edits.\n\
         \n\
         # The lab's build machine: keep riscv64 first.\n\
         \n\
