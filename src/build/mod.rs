@@ -397,7 +397,7 @@ fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
         for name in req.systems {
             let p = env.profiles.lookup(name)?;
             // The one native verdict, as enable, import and apply refuse it.
-            if let Some(reason) = crate::service::admit::native_refusal(&p.system) {
+            if let Some(reason) = crate::emulator::native::refusal(&p.system) {
                 bail!("{reason}. Leave out --system {name}");
             }
             let interpreter = interpreter::find_or_explain(p, false)?;

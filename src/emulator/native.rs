@@ -117,6 +117,12 @@ pub fn native() -> &'static Native {
     })
 }
 
+/// Why `system` is not registered: the host runs it natively ([`runs_natively`], the
+/// one verdict); None when it does not.
+pub fn refusal(system: &str) -> Option<String> {
+    runs_natively(system).then(|| native_reason(system))
+}
+
 /// The one native verdict (see the module's documentation): `system` is one this host's CPU
 /// surely runs by itself, and registering it is refused.
 pub fn runs_natively(system: &str) -> bool {

@@ -1,5 +1,5 @@
 //! What a registration must be before binfmtctl writes or records it, the rules `enable` and
-//! `import` share, each said once: the native refusal, the vetting of a registration (it may
+//! `import` share, each said once (the native refusal is `emulator::native::refusal`): the vetting of a registration (it may
 //! not capture the host's own programs; its interpreter's text must load again), the flag C
 //! warning, and the config record a registration becomes. Each command words a refusal its
 //! own way (`enable` names the system, `import` the file and line).
@@ -17,12 +17,6 @@ pub enum Refusal {
     /// Its interpreter's text is not one the kernel and the config take
     /// ([`interpreter::check_text`]).
     Interpreter(String),
-}
-
-/// Why `system` is not registered: the host runs it natively ([`native::runs_natively`], the
-/// one verdict); None when it does not.
-pub fn native_refusal(system: &str) -> Option<String> {
-    native::runs_natively(system).then(|| native::native_reason(system))
 }
 
 /// Whether `reg` may be written or recorded. An entry that captures the host's own programs
@@ -64,8 +58,9 @@ pub fn record(system: &str, reg: &Registration, also: Vec<String>) -> SystemConf
 
 #[cfg(test)]
 mod tests {
-    use super::{credentials_warning, native_refusal, record, vet, Refusal};
+    use super::{credentials_warning, record, vet, Refusal};
     use crate::binfmt::{Flags, Registration};
+    use crate::emulator::native::refusal as native_refusal;
     use crate::model::profile::Profiles;
 
     fn reg(system: &str, interpreter: &str, credentials: bool) -> Registration {

@@ -128,7 +128,7 @@ fn vet_interpreters(ctx: &Ctx, config: &Config) -> Vec<Refusal> {
     // A system the host runs natively would send every native exec through qemu (an exec loop
     // with a qemu of the host's own architecture): never at boot, whatever the config says.
     for r in &config.systems {
-        let Some(reason) = admit::native_refusal(&r.system) else {
+        let Some(reason) = crate::emulator::native::refusal(&r.system) else {
             continue;
         };
         if !refused.iter().any(|f| f.name == r.name) {
@@ -153,7 +153,7 @@ fn vet(ctx: &Ctx, config: &Config, r: &SystemConfig) -> Option<Refusal> {
     let capture = ctx
         .desired(r)
         .ok()
-        .filter(|_| admit::native_refusal(&r.system).is_none())
+        .filter(|_| crate::emulator::native::refusal(&r.system).is_none())
         .and_then(|reg| {
             let source = ctx.profiles.lookup(&r.system).ok()?.source.to_string();
             match admit::vet(&reg, &source, true) {

@@ -149,7 +149,7 @@ fn import_line(
     }
     let recognised = ctx.profiles.recognise(reg);
     let profile = recognised.map(|(p, _)| p);
-    let native = profile.and_then(|p| admit::native_refusal(&p.system));
+    let native = profile.and_then(|p| crate::emulator::native::refusal(&p.system));
     vet_line(reg, &at, native.is_none())?;
     if let Some((p, true)) = recognised {
         report::note(&format!(

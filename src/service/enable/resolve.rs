@@ -103,7 +103,8 @@ fn named<'a>(ctx: &'a Ctx, req: &Request, names: &[String]) -> Result<Vec<Wanted
         if out.iter().any(|w| w.profile.system == profile.system) {
             continue;
         }
-        if let Some(why) = admit::native_refusal(&profile.system).filter(|_| !req.force) {
+        if let Some(why) = crate::emulator::native::refusal(&profile.system).filter(|_| !req.force)
+        {
             bail!("{why}. Use --force if you really mean it");
         }
         let interpreter = match &req.interpreter {

@@ -1,0 +1,261 @@
+//! The layout's promises (README, "Layout"; issue 12), checked on the source as it is: no
+//! module imports a module that imports it, no function outside tests is over 80 lines, and
+//! every command file is thin (under 250 lines, its unit tests included). Hermetic: it reads
+//! only `src/`, so a plain `cargo test` runs it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+
+/// Every `.rs` file under `src/` with its module path (`binfmt::line`; `mod.rs` is its folder).
+fn modules() -> BTreeMap<String, PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(Path::new(SRC), &mut files);
+    files
+        .into_iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(SRC).unwrap().with_extension("");
+            let mut parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if parts.last().is_some_and(|l| l == "mod") {
+                parts.pop();
+            }
+            let name = parts.join("::");
+            (name != "lib" && name != "main").then_some((name, p))
+        })
+        .collect()
+}
+
+/// The file's text before its unit tests (`#[cfg(test)]` followed by a `mod`).
+fn without_tests(text: &str) -> &str {
+    let mut at = 0;
+    while let Some(i) = text[at..].find("#[cfg(test)]") {
+        let start = at + i;
+        let rest = text[start + "#[cfg(test)]".len()..].trim_start();
+        if rest.starts_with("mod ") || rest.starts_with("pub mod ") {
+            return &text[..start];
+        }
+        at = start + 1;
+    }
+    text
+}
+
+fn ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The paths `prefix::a::b` names in `text`, use groups (`prefix::a::{b, c::{d, e}}`) spread
+/// out.
+fn paths_after(text: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..].find(prefix) {
+        let start = at + i;
+        at = start + prefix.len();
+        if text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| ident_char(c) || c == ':')
+        {
+            continue;
+        }
+        use_tree(&text[at..], String::new(), &mut out);
+    }
+    out
+}
+
+/// One use tree at the start of `text` (a path, or a path ending in a `{...}` group), each of
+/// its paths pushed with `head` before it; how much of `text` it took.
+fn use_tree(text: &str, head: String, out: &mut Vec<String>) -> usize {
+    let end = text
+        .find(|c: char| !(ident_char(c) || c == ':'))
+        .unwrap_or(text.len());
+    let path = format!("{head}{}", &text[..end]);
+    let Some(group) = text[end..].strip_prefix('{') else {
+        out.push(path.trim_end_matches(':').to_owned());
+        return end;
+    };
+    let mut at = 0;
+    loop {
+        let rest = &group[at..];
+        let skip = rest.len() - rest.trim_start_matches([' ', '\n', ',']).len();
+        at += skip;
+        let rest = &group[at..];
+        if rest.is_empty() || rest.starts_with('}') {
+            return end + 1 + at + 1;
+        }
+        let took = use_tree(rest, path.clone(), out);
+        // ` as name` and anything else up to the next item.
+        let tail = &group[at + took..];
+        at += took + tail.find([',', '}']).unwrap_or(tail.len());
+    }
+}
+
+/// The module a path lands in: its longest prefix that is a module.
+fn resolve(mods: &BTreeMap<String, PathBuf>, path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split("::").collect();
+    (1..=parts.len())
+        .rev()
+        .map(|n| parts[..n].join("::"))
+        .find(|m| mods.contains_key(m))
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mods = modules();
+    let mut edges = BTreeMap::new();
+    for (name, file) in &mods {
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = without_tests(&text);
+        let parent = name.rsplit_once("::").map_or("", |(p, _)| p);
+        let mut deps = BTreeSet::new();
+        let mut add = |full: String| {
+            if let Some(m) = resolve(&mods, &full).filter(|m| m != name) {
+                deps.insert(m);
+            }
+        };
+        for p in paths_after(code, "crate::") {
+            add(p);
+        }
+        for p in paths_after(code, "super::") {
+            add(if parent.is_empty() {
+                p
+            } else {
+                format!("{parent}::{p}")
+            });
+        }
+        for p in paths_after(code, "self::") {
+            add(format!("{name}::{p}"));
+        }
+        edges.insert(name.clone(), deps);
+    }
+    edges
+}
+
+#[test]
+fn no_module_imports_a_module_that_imports_it() {
+    let edges = graph();
+    assert!(edges.len() > 40, "read only {} modules", edges.len());
+    // Depth-first search for a back edge, with the path that closes it.
+    fn visit(
+        m: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        stack: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        cycles: &mut Vec<String>,
+    ) {
+        if let Some(i) = stack.iter().position(|s| s == m) {
+            cycles.push(format!("{} -> {m}", stack[i..].join(" -> ")));
+            return;
+        }
+        if !done.insert(m.to_owned()) {
+            return;
+        }
+        stack.push(m.to_owned());
+        for d in edges.get(m).into_iter().flatten() {
+            visit(d, edges, stack, done, cycles);
+        }
+        stack.pop();
+    }
+    let (mut done, mut cycles) = (BTreeSet::new(), Vec::new());
+    for m in edges.keys() {
+        visit(m, &edges, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
+    // The graph is read, not empty: the engines use the table's module.
+    assert!(edges["service::apply"].contains("binfmt::transaction"));
+}
+
+/// Functions outside unit tests and their length in lines, from `fn` to the closing brace at
+/// the same indentation (rustfmt's layout).
+fn long_functions(limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in modules().values() {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines: Vec<&str> = without_tests(&text).lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let line = lines[i];
+            let indent = line.len() - line.trim_start().len();
+            let t = line.trim_start();
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "pub(crate) fn ",
+                "pub(super) fn ",
+                "const fn ",
+            ]
+            .iter()
+            .any(|p| t.starts_with(p));
+            if !is_fn {
+                i += 1;
+                continue;
+            }
+            let mut open = i;
+            while open < lines.len()
+                && !lines[open].trim_end().ends_with('{')
+                && !lines[open].trim_end().ends_with(';')
+            {
+                open += 1;
+            }
+            if open >= lines.len() || lines[open].trim_end().ends_with(';') {
+                i = open + 1;
+                continue;
+            }
+            let close = (open + 1..lines.len())
+                .find(|&k| lines[k].starts_with(&format!("{}}}", " ".repeat(indent))))
+                .unwrap_or(lines.len() - 1);
+            let n = close - i + 1;
+            if n > limit {
+                out.push(format!(
+                    "{}:{} ({n} lines)",
+                    file.strip_prefix(SRC).unwrap().display(),
+                    i + 1
+                ));
+            }
+            i = close + 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_outside_tests_is_over_80_lines() {
+    let long = long_functions(80);
+    assert!(
+        long.is_empty(),
+        "split these by meaning:\n{}",
+        long.join("\n")
+    );
+    // The measure sees functions at all: some are over 40.
+    assert!(!long_functions(40).is_empty());
+}
+
+#[test]
+fn every_command_file_is_thin() {
+    let mut fat = Vec::new();
+    for entry in std::fs::read_dir(Path::new(SRC).join("commands")).unwrap() {
+        let p = entry.unwrap().path();
+        let n = std::fs::read_to_string(&p).unwrap().lines().count();
+        if n > 250 {
+            fat.push(format!("{} ({n} lines)", p.display()));
+        }
+    }
+    assert!(
+        fat.is_empty(),
+        "a command parses, calls one service, renders; move the rest out:\n{}",
+        fat.join("\n")
+    );
+}
