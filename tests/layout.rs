@@ -72,14 +72,14 @@ fn paths_after(text: &str, prefix: &str) -> Vec<String> {
         {
             continue;
         }
-        use_tree(&text[at..], String::new(), &mut out);
+        use_tree(&text[at..], "", &mut out);
     }
     out
 }
 
 /// One use tree at the start of `text` (a path, or a path ending in a `{...}` group), each of
 /// its paths pushed with `head` before it; how much of `text` it took.
-fn use_tree(text: &str, head: String, out: &mut Vec<String>) -> usize {
+fn use_tree(text: &str, head: &str, out: &mut Vec<String>) -> usize {
     let end = text
         .find(|c: char| !(ident_char(c) || c == ':'))
         .unwrap_or(text.len());
@@ -97,7 +97,7 @@ fn use_tree(text: &str, head: String, out: &mut Vec<String>) -> usize {
         if rest.is_empty() || rest.starts_with('}') {
             return end + 1 + at + 1;
         }
-        let took = use_tree(rest, path.clone(), out);
+        let took = use_tree(rest, &path, out);
         // ` as name` and anything else up to the next item.
         let tail = &group[at + took..];
         at += took + tail.find([',', '}']).unwrap_or(tail.len());
@@ -144,31 +144,32 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     edges
 }
 
+// Depth-first search for a back edge, with the path that closes it.
+fn visit(
+    m: &str,
+    edges: &BTreeMap<String, BTreeSet<String>>,
+    stack: &mut Vec<String>,
+    done: &mut BTreeSet<String>,
+    cycles: &mut Vec<String>,
+) {
+    if let Some(i) = stack.iter().position(|s| s == m) {
+        cycles.push(format!("{} -> {m}", stack[i..].join(" -> ")));
+        return;
+    }
+    if !done.insert(m.to_owned()) {
+        return;
+    }
+    stack.push(m.to_owned());
+    for d in edges.get(m).into_iter().flatten() {
+        visit(d, edges, stack, done, cycles);
+    }
+    stack.pop();
+}
+
 #[test]
 fn no_module_imports_a_module_that_imports_it() {
     let edges = graph();
     assert!(edges.len() > 40, "read only {} modules", edges.len());
-    // Depth-first search for a back edge, with the path that closes it.
-    fn visit(
-        m: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        stack: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-        cycles: &mut Vec<String>,
-    ) {
-        if let Some(i) = stack.iter().position(|s| s == m) {
-            cycles.push(format!("{} -> {m}", stack[i..].join(" -> ")));
-            return;
-        }
-        if !done.insert(m.to_owned()) {
-            return;
-        }
-        stack.push(m.to_owned());
-        for d in edges.get(m).into_iter().flatten() {
-            visit(d, edges, stack, done, cycles);
-        }
-        stack.pop();
-    }
     let (mut done, mut cycles) = (BTreeSet::new(), Vec::new());
     for m in edges.keys() {
         visit(m, &edges, &mut Vec::new(), &mut done, &mut cycles);
