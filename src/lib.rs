@@ -5,21 +5,25 @@
 //! qemu and the loaders it needs, `launch`/`build`/`check` the engines of `run`, `build` and `check`, `sys/`
 //! the process and namespace calls, `report/` what the user reads, `commands/` one thin file a
 //! subcommand.
+//!
+//! Public: `commands::main` (the whole program) and what the fuzz targets and the tests in
+//! `tests/` use (the line model, profiles, the config, the ELF reader, the probes, the native
+//! table, exit codes); everything else is the crate's own.
 
 pub mod binfmt;
-pub mod build;
-pub mod check;
-pub mod cli;
+mod build;
+mod check;
+mod cli;
 pub mod commands;
 pub mod elf;
 pub mod emulator;
 pub mod exit_codes;
-pub mod launch;
+mod launch;
 pub mod model;
-pub mod nixconf;
+mod nixconf;
 pub mod probe;
-pub mod report;
-pub mod service;
+mod report;
+mod service;
 pub mod store;
-pub mod sys;
-pub mod trust;
+mod sys;
+mod trust;

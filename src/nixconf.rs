@@ -141,6 +141,7 @@ pub fn add_block(original: Option<&str>, owned: &Path) -> Option<(String, String
 
 /// nix.conf without the block: `Some(None)` means delete the file (binfmtctl created it),
 /// `None` means there is no block to remove.
+#[allow(clippy::option_option)] // the inner Option is the file as it was: none, or text
 pub fn remove_block(current: &str, owned: &Path, marks: &str) -> Option<Option<String>> {
     let block = block(owned);
     let at = current.find(&block)?;

@@ -76,11 +76,6 @@ impl Policy {
         Policy::new(Use::Act)
     }
 
-    /// True when owners and modes are vetted.
-    pub fn strict(self) -> bool {
-        self.strict
-    }
-
     fn trusts(self, uid: u32) -> bool {
         uid == 0 || uid == self.me
     }
@@ -189,10 +184,6 @@ pub struct Dir {
 }
 
 impl Dir {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// A readable fd of the directory (for fsync and readdir), from the `O_PATH` one.
     fn readable(&self) -> Result<OwnedFd, TrustError> {
         rfs::openat(
@@ -1014,7 +1005,7 @@ mod tests {
     fn strict() -> Policy {
         let p = Policy::new(Use::Act);
         assert!(
-            p.strict() && nix::unistd::geteuid().is_root(),
+            p.strict && nix::unistd::geteuid().is_root(),
             "these tests judge owners: run them as root in the initial user namespace (bash scripts/test.sh)"
         );
         p

@@ -7,10 +7,10 @@ pub mod binfmtd;
 pub mod bytes;
 pub mod entry;
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 pub mod line;
-pub mod table;
-pub mod transaction;
+pub(crate) mod table;
+pub(crate) mod transaction;
 
 use std::fs;
 use std::io::{self, Write as _};

@@ -212,7 +212,7 @@ pub fn install_hint_for(profile: &Profile, interpreter_option: bool) -> String {
 
 // The rule "users other than root could change this path" is the trust boundary's
 // (src/trust.rs): one implementation for interpreters, binfmtctl's own files and its binary.
-pub use crate::trust::{host_namespace, untrusted, untrusted_except, Untrusted};
+pub use crate::trust::{host_namespace, untrusted};
 
 #[cfg(test)]
 mod tests {

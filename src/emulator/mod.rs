@@ -2,7 +2,7 @@
 //! libraries (`sysroot`), running probe programs (`trial`), and what the host runs itself
 //! (`native`).
 
-pub mod interpreter;
+pub(crate) mod interpreter;
 pub mod native;
-pub mod sysroot;
-pub mod trial;
+pub(crate) mod sysroot;
+pub(crate) mod trial;

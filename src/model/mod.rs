@@ -1,7 +1,7 @@
 //! Pure rules over values: systems and their registrations, the plan, what a check's facts
 //! mean, name patterns. No I/O beyond reading the profiles' data.
 
-pub mod diagnose;
-pub mod glob;
-pub mod plan;
+pub(crate) mod diagnose;
+pub(crate) mod glob;
+pub(crate) mod plan;
 pub mod profile;

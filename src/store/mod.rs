@@ -3,7 +3,7 @@
 //! torn file. Every open goes through the trust boundary (src/trust.rs).
 
 pub mod config;
-pub mod state;
+pub(crate) mod state;
 
 use std::fs::{self, File};
 use std::io;
