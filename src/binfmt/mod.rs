@@ -170,6 +170,16 @@ impl Registry {
         Ok(registry)
     }
 
+    /// Every entry as [`Registry::entries`] reads them; none where binfmt_misc is not
+    /// mounted (nothing registered, nothing to read).
+    pub fn entries_if_mounted(&self) -> Result<Vec<Entry>, RegistryError> {
+        if self.is_mounted() {
+            self.entries()
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
     /// Every entry, in directory order: newest first on the kernels seen here (6.x), which is
     /// also the order the kernel tries them in (the newest matching entry wins). `check`
     /// verifies the winner by executing probes rather than trusting this order.

@@ -15,15 +15,6 @@ use crate::service::Ctx;
 use crate::store::config::Config;
 use crate::store::state::State;
 
-/// The table's entries; none where binfmt_misc is not mounted.
-pub fn entries(registry: &Registry) -> Result<Vec<Entry>> {
-    Ok(if registry.is_mounted() {
-        registry.entries()?
-    } else {
-        Vec::new()
-    })
-}
-
 /// binfmt_misc as a whole.
 pub fn facility(registry: &Registry) -> Result<Facility> {
     Ok(if !registry.is_mounted() {

@@ -63,7 +63,7 @@ pub const BOTH_EXECS: &str = "BINFMTCTL_CHECK_BOTH_EXECS";
 /// Check `systems` (names or aliases; none: the configured ones and every system a
 /// registered entry runs).
 pub fn check(ctx: &Ctx, systems: &[String]) -> Result<Report> {
-    let entries = host::entries(&ctx.registry)?;
+    let entries = ctx.registry.entries_if_mounted()?;
     let config = ctx.config()?;
     let state = ctx.state()?;
     let systems = select_systems(ctx, systems, &config, &entries)?;

@@ -105,15 +105,12 @@ fn known_names<'a>(
 
 /// The names in the table (when mounted), the config and the state.
 fn all_names(ctx: &Ctx, config: &Config, state: &State) -> Result<Vec<EntryName>> {
-    let table = if ctx.registry.is_mounted() {
-        ctx.registry
-            .entries()?
-            .into_iter()
-            .map(|e| e.name)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let table = ctx
+        .registry
+        .entries_if_mounted()?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     Ok(known_names(
         table,
         config

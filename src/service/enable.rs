@@ -88,11 +88,7 @@ pub fn enable(ctx: &Ctx, req: &Request) -> Result<Enabled> {
 
 /// Plan only (--dry-run): over the table as it is, if binfmt_misc is mounted.
 fn plan_only(ctx: &Ctx, req: &Request, wanted: &[Wanted]) -> Result<Vec<Action>> {
-    let current = if ctx.registry.is_mounted() {
-        ctx.registry.entries()?
-    } else {
-        Vec::new()
-    };
+    let current = ctx.registry.entries_if_mounted()?;
     let (config, state) = (ctx.config()?, ctx.state()?);
     let ours = |e: &Entry| ctx.is_ours(e, &config, &state);
     let actions = plan(req, wanted, &current, &ours)?;
