@@ -5,6 +5,7 @@
 
 pub mod binfmtd;
 pub mod bytes;
+pub mod dispatch;
 pub mod entry;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -12,9 +13,10 @@ pub mod line;
 pub(crate) mod table;
 pub(crate) mod transaction;
 
+pub use dispatch::{matches, winner, wins};
+
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 pub use bytes::Bytes;
@@ -359,40 +361,6 @@ mod libc_errno {
     pub const EACCES: i32 = nix::errno::Errno::EACCES as i32;
     pub const EEXIST: i32 = nix::errno::Errno::EEXIST as i32;
     pub const EINVAL: i32 = nix::errno::Errno::EINVAL as i32;
-}
-
-// The kernel's choice among entries (fs/binfmt_misc.c, check_file): shared by run, enable
-// and check.
-
-/// Whether the kernel would use `e` for the file if no newer entry took it.
-pub fn wins(e: &Entry, path: &Path, header: &[u8]) -> bool {
-    e.enabled && matches(&e.matcher, path, header)
-}
-
-/// The entry the kernel uses for a file (`path` as given to execve, `header` its first bytes):
-/// the newest enabled one that matches (`entries` lists them
-/// newest first, the order the kernel tries them in; disabled entries are skipped).
-pub fn winner<E: std::borrow::Borrow<Entry>>(
-    entries: impl IntoIterator<Item = E>,
-    path: &Path,
-    header: &[u8],
-) -> Option<E> {
-    entries.into_iter().find(|e| wins(e.borrow(), path, header))
-}
-
-/// The kernel's rule: a magic entry matches the file's first bytes; an extension entry
-/// matches what follows the last `.` of the path given to execve.
-pub fn matches(matcher: &Matcher, path: &Path, header: &[u8]) -> bool {
-    match matcher {
-        Matcher::Extension(ext) => {
-            let bytes = path.as_os_str().as_bytes();
-            bytes
-                .iter()
-                .rposition(|&b| b == b'.')
-                .is_some_and(|dot| &bytes[dot + 1..] == ext.as_bytes())
-        }
-        Matcher::Magic { .. } => matcher.matches_header(header),
-    }
 }
 
 #[cfg(test)]

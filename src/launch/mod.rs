@@ -317,7 +317,6 @@ fn usable(entry: &Entry, interpreter_exists: bool) -> bool {
 mod tests {
     use super::*;
     use crate::binfmt::EntryName;
-    use crate::model::profile::Profiles;
 
     fn entry(name: &str, text: &str) -> Entry {
         Entry::parse(name.parse::<EntryName>().unwrap(), text).unwrap()
@@ -333,39 +332,6 @@ mod tests {
                 "{state}\ninterpreter {interpreter}\nflags: {flags}\noffset 0\n{RISCV64_MAGIC}"
             ),
         )
-    }
-
-    #[test]
-    fn the_newest_enabled_matching_entry_wins() {
-        let profiles = Profiles::builtin().unwrap();
-        let header = &profiles.lookup("riscv64-linux").unwrap().sample_headers()[1];
-        let path = Path::new("./hello");
-        let disabled = riscv64("newest-disabled", "disabled", "/a", "P");
-        let other = entry(
-            "aarch64",
-            "enabled\ninterpreter /b\nflags: PF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n",
-        );
-        let newer = riscv64("riscv64-newer", "enabled", "/c", "P");
-        let older = riscv64("riscv64-linux", "enabled", "/d", "PF");
-        let entries = vec![
-            disabled.clone(),
-            other.clone(),
-            newer.clone(),
-            older.clone(),
-        ];
-        assert_eq!(winner(&entries, path, header), Some(&newer));
-        assert_eq!(winner(&entries[3..], path, header), Some(&older));
-        assert_eq!(winner(&[disabled, other], path, header), None);
-
-        // An extension entry matches what follows the path's last dot.
-        let ext = entry("ext", "enabled\ninterpreter /e\nflags: \nextension .rv\n");
-        let both = [ext.clone(), older];
-        assert_eq!(winner(&both, Path::new("./hello.rv"), header), Some(&ext));
-        assert_eq!(
-            winner(&both, Path::new("./hello.rv/x"), b"").map(|e| &e.name),
-            None
-        );
-        assert_eq!(winner(&both, Path::new("./hello"), header), Some(&both[1]));
     }
 
     #[test]
