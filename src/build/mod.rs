@@ -520,20 +520,12 @@ fn pie_only(m: &crate::binfmt::Matcher) -> Option<crate::binfmt::Matcher> {
     else {
         return None;
     };
-    if magic.0.len() < 18 || !magic.0.starts_with(b"\x7fELF") {
-        return None;
-    }
-    let mut magic = magic.clone();
+    let magic = crate::binfmt::Bytes(crate::elf::with_e_type(&magic.0, crate::elf::ET_DYN)?);
     let mut mask = mask
         .clone()
         .unwrap_or_else(|| crate::binfmt::Bytes(vec![0xff; magic.0.len()]));
-    let et_dyn = if magic.0[5] == 2 {
-        crate::elf::ET_DYN.to_be_bytes()
-    } else {
-        crate::elf::ET_DYN.to_le_bytes()
-    };
-    magic.0[16..18].copy_from_slice(&et_dyn);
-    mask.0[16..18].copy_from_slice(&[0xff, 0xff]);
+    let e_type = crate::elf::E_TYPE..crate::elf::E_TYPE + 2;
+    mask.0[e_type].copy_from_slice(&[0xff, 0xff]);
     Some(crate::binfmt::Matcher::Magic {
         offset: 0,
         magic,
@@ -583,4 +575,36 @@ fn wait_blocking_signals(
 ) -> Result<ExitStatus> {
     let mut child = start()?;
     child.wait().context("cannot wait for the build's command")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pie_only;
+    use crate::binfmt::Matcher;
+    use crate::model::profile::Profiles;
+
+    #[test]
+    fn the_launcher_entry_takes_only_pie_programs_of_its_system() {
+        let profiles = Profiles::builtin().unwrap();
+        // (system, e_type bytes of ET_DYN in its byte order)
+        for (system, dyn_bytes) in [("riscv64-linux", [3, 0]), ("s390x-linux", [0, 3])] {
+            let profile = profiles.lookup(system).unwrap();
+            let Some(Matcher::Magic {
+                offset: 0,
+                magic,
+                mask: Some(mask),
+            }) = pie_only(&profile.matcher())
+            else {
+                panic!("{system}: no PIE-only matcher");
+            };
+            assert_eq!(magic.0[16..18], dyn_bytes, "{system}");
+            assert_eq!(mask.0[16..18], [0xff, 0xff], "{system}: e_type exactly");
+            let pie = pie_only(&profile.matcher()).unwrap();
+            for (i, header) in profile.sample_headers().iter().enumerate() {
+                // The profile's samples: ET_EXEC first, then ET_DYN.
+                assert_eq!(pie.matches_header(header), i == 1, "{system} sample {i}");
+            }
+        }
+        assert_eq!(pie_only(&Matcher::Extension("wasm".into())), None);
+    }
 }
