@@ -196,7 +196,7 @@ impl Dir {
     }
 }
 
-/// Open one name (or a relative path: each of its names) in a directory, never following a symlink: `openat2` with
+/// Open one name in a directory, never following a symlink: `openat2` with
 /// `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH` (so not even a name holding `/` or `..` leaves the
 /// directory), or, on kernels before 5.6, `openat` with `O_NOFOLLOW` (the same for one name).
 fn open_one(
@@ -208,7 +208,9 @@ fn open_one(
     let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let resolve = ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH;
     match rfs::openat2(dir.as_fd(), name, flags, mode, resolve) {
-        Err(Errno::NOSYS) => rfs::openat(dir, name, flags, mode),
+        // ENOSYS: before Linux 5.6; EPERM: a seccomp profile older than openat2 (Docker
+        // before 20.10) refuses it so. One name with O_NOFOLLOW is as safe.
+        Err(Errno::NOSYS | Errno::PERM) => rfs::openat(dir, name, flags, mode),
         other => other,
     }
 }

@@ -316,7 +316,7 @@ grep -qxF "$(sed -n 2p "$T/out")" "$T/line" && echo same-line
         "register riscv64-linux failed: the kernel refused '{line}' written to /proc/sys/fs/binfmt_misc/register: \
          No such file or directory (os error 2); with flag F the kernel opens the interpreter now, and \
          /usr/bin/qemu-riscv64-staticX does not exist. Fix: install /usr/bin/qemu-riscv64-staticX again \
-         (apt install qemu-user-static; Fedora: dnf install qemu-user-static), register another: \
+         (Debian/Ubuntu: apt install qemu-user-static; Fedora: dnf install qemu-user-static), register another: \
          binfmtctl enable riscv64-linux --interpreter PATH, or stop registering it: binfmtctl disable riscv64-linux"
     );
     assert_eq!(read("err"), format!("binfmtctl: error: {error}\n"));

@@ -375,6 +375,8 @@ fn a_private_build_leaves_only_its_empty_mountpoint_also_when_killed_and_passes_
     std::fs::remove_dir(tmp.join("binfmtctl-build-u65534")).unwrap();
     std::fs::create_dir(tmp.join("binfmtctl-build-u65534")).unwrap();
     std::fs::write(tmp.join("binfmtctl-build-u65534/planted"), "x").unwrap();
+    // Not even readable by the caller (found by a review: it was fatal, not passed over).
+    common::set_mode(&tmp.join("binfmtctl-build-u65534"), 0o700);
     let out = as_nobody(
         t.path(),
         &format!(

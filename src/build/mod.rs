@@ -391,7 +391,10 @@ fn select<'a>(env: &'a Env<'a>, req: &Request) -> Result<Vec<Wanted<'a>>> {
                 }),
         );
         if out.is_empty() {
-            bail!("no emulator is installed for any system; install qemu-user-static (apt install qemu-user-static) or name one with --system");
+            bail!(
+                "no emulator is installed for any system; install a static qemu-user ({}) or name one with --system",
+                crate::report::texts::INSTALL_QEMU
+            );
         }
     } else {
         for name in req.systems {

@@ -126,11 +126,7 @@ fn select_systems(
             ctx.profiles
                 .all()
                 .iter()
-                .filter(|p| {
-                    p.sample_headers()
-                        .iter()
-                        .any(|h| e.matcher.matches_header(h))
-                })
+                .filter(|p| p.partly_accepted_by(&e.matcher))
                 .for_each(|p| push(&p.system));
         }
     } else {

@@ -238,9 +238,17 @@ impl Profile {
         program_kinds(&header)
     }
 
-    /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE).
+    /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE):
+    /// an emulator entry for the system, what `status` lists it under and what serves a build.
     pub fn accepted_by(&self, m: &Matcher) -> bool {
         self.sample_headers().iter().all(|h| m.matches_header(h))
+    }
+
+    /// True when an entry with this matcher takes some of this system's programs (a PIE-only
+    /// entry too): which entries `check` looks at. Which entry the kernel then uses for each
+    /// kind of program is [`Profile::winners`]'s.
+    pub fn partly_accepted_by(&self, m: &Matcher) -> bool {
+        self.sample_headers().iter().any(|h| m.matches_header(h))
     }
 
     /// The entries the kernel uses for this system's programs, one per kind of program
@@ -546,5 +554,19 @@ mod tests {
         assert_eq!(h[0][17], 2);
         assert_eq!(h[1][17], 3);
         assert!(p.accepted_by(&p.matcher()));
+        assert!(p.partly_accepted_by(&p.matcher()));
+        // An entry that takes only PIE programs (e_type 3 exactly) runs the system partly.
+        let mut pie_magic = p.magic.0.clone();
+        pie_magic[17] = 3;
+        let mut exact = p.mask.0.clone();
+        exact[17] = 0xff;
+        let pie_only = Matcher::Magic {
+            offset: 0,
+            magic: crate::binfmt::Bytes(pie_magic),
+            mask: Some(crate::binfmt::Bytes(exact)),
+        };
+        assert!(!p.accepted_by(&pie_only));
+        assert!(p.partly_accepted_by(&pie_only));
+        assert!(!p.partly_accepted_by(&Matcher::Extension("t".into())));
     }
 }

@@ -263,7 +263,7 @@ fn failure(
 /// registering it.
 fn missing_interpreter_fix(rec: &SystemConfig, interpreter: &str, qemu: bool) -> String {
     let install = if qemu {
-        "apt install qemu-user-static; Fedora: dnf install qemu-user-static".to_owned()
+        crate::report::texts::INSTALL_QEMU.to_owned()
     } else {
         format!("the package that has {interpreter}")
     };
@@ -431,7 +431,7 @@ mod tests {
     fn a_missing_interpreter_s_fix_names_the_package_and_the_record() {
         assert_eq!(
             missing_interpreter_fix(&record("riscv64-linux", "riscv64-linux"), "/q", true),
-            "Fix: install /q again (apt install qemu-user-static; Fedora: dnf install qemu-user-static), \
+            "Fix: install /q again (Debian/Ubuntu: apt install qemu-user-static; Fedora: dnf install qemu-user-static), \
              register another: binfmtctl enable riscv64-linux --interpreter PATH, \
              or stop registering it: binfmtctl disable riscv64-linux"
         );

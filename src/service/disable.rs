@@ -349,7 +349,7 @@ fn commit(
     let before = ctx.registry.entries().unwrap_or_default();
     transaction::execute(&ctx.registry, &ctx.profiles, &removals)?;
     if !out.forgotten.is_empty() {
-        if let Err(e) = config.save(&ctx.config_path) {
+        if let Err(e) = ctx.save_config(&config) {
             // Keep the table and the config in agreement: put the entries back as they were.
             let rollback = transaction::undo(&ctx.registry, &ctx.profiles, &before, &removals);
             return Err(e.context(rollback.describe("the removals")));
@@ -357,7 +357,7 @@ fn commit(
     }
     if args.nix {
         config.nix = false;
-        config.save(&ctx.config_path)?;
+        ctx.save_config(&config)?;
         if crate::nixconf::uninstall(&ctx.nix_conf)? {
             out.steps.push(Step::Nix(ctx.nix_conf.clone()));
         }

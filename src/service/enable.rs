@@ -144,7 +144,7 @@ fn register(ctx: &Ctx, req: &Request, wanted: &[Wanted]) -> Result<Vec<Action>> 
     read_back(ctx, wanted).map_err(undo)?;
     if !req.runtime {
         record(&mut config, req, wanted);
-        config.save(&ctx.config_path).map_err(undo)?;
+        ctx.save_config(&config).map_err(undo)?;
         ctx.sync_nix(&config)?;
     }
     if let Err(e) = state.save(&ctx.state_dir) {

@@ -92,7 +92,7 @@ pub fn import(ctx: &Ctx, req: &Request) -> Result<Vec<Imported>> {
         for r in records {
             config.upsert(r);
         }
-        config.save(&ctx.config_path)?;
+        ctx.save_config(&config)?;
     }
     Ok(rows)
 }

@@ -73,6 +73,19 @@ impl Ctx {
         Ok(reg)
     }
 
+    /// Save the config where the command line says (callers hold its lock), and say when
+    /// its hand-made layout could not be kept.
+    pub fn save_config(&self, config: &Config) -> Result<()> {
+        if config.save(&self.config_path)? {
+            report::warn(&format!(
+                "{}: its hand-made layout could not be kept for this change; it is written anew, every record \
+                 in it, comments lost",
+                self.config_path.display()
+            ));
+        }
+        Ok(())
+    }
+
     /// The Nix settings the config stands for.
     pub fn nix_settings(&self, config: &Config) -> NixSettings {
         let regs: Vec<(String, String, bool)> = config

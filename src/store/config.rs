@@ -162,20 +162,25 @@ impl Config {
     /// kept, see edit.rs); otherwise a fresh file. An error, never an empty config or one
     /// with other records, if serialising fails: saving that would lose records.
     pub fn render(&self) -> Result<String> {
+        Ok(self.rendered()?.0)
+    }
+
+    /// As [`Config::render`], and whether a hand-edited file's layout had to be given up.
+    /// What is saved must read back as this config: an edit that would not (a hand-made
+    /// layout edit.rs cannot follow) gives way to a fresh file; the records are what matter,
+    /// and a command must not fail over comments.
+    fn rendered(&self) -> Result<(String, bool)> {
         let body = toml::to_string(self).context("cannot serialise the configuration")?;
         let Some(original) = &self.source.0 else {
-            return Ok(format!("{HEADER}{body}"));
+            return Ok((format!("{HEADER}{body}"), false));
         };
-        let text = edit::render(original, self, &body)
-            .context("cannot edit the configuration in place")?;
-        // What is saved must read back as this config, comments or not.
-        match toml::from_str::<Config>(&text) {
-            Ok(back) if back == *self => Ok(text),
-            _ => anyhow::bail!(
-                "cannot edit the configuration in place: the result would not read back as the records meant; \
-                 remove the hand-made formatting of the changed records and try again"
-            ),
-        }
+        let edited = edit::render(original, self, &body)
+            .ok()
+            .filter(|text| toml::from_str::<Config>(text).is_ok_and(|back| back == *self));
+        Ok(match edited {
+            Some(text) => (text, false),
+            None => (format!("{HEADER}{body}"), true),
+        })
     }
 
     /// Refuse, before anything is registered, a config binfmtctl must not record in: a link
@@ -200,9 +205,11 @@ impl Config {
         Ok(())
     }
 
-    /// Write atomically (mode 0644). Callers hold the config lock.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        store::write_atomic(path, self.render()?.as_bytes(), 0o644).map_err(|e| {
+    /// Write atomically (mode 0644). Callers hold the config lock. True when the file's
+    /// hand-made layout could not be kept (written anew: say so).
+    pub fn save(&self, path: &Path) -> Result<bool> {
+        let (text, layout_lost) = self.rendered()?;
+        store::write_atomic(path, text.as_bytes(), 0o644).map_err(|e| {
             if store::is_kind(&e, std::io::ErrorKind::ReadOnlyFilesystem) {
                 e.context(format!(
                     "cannot save the configuration: {} is on a read-only file system; keep it elsewhere with \
@@ -212,7 +219,8 @@ impl Config {
             } else {
                 e.context("cannot save the configuration")
             }
-        })
+        })?;
+        Ok(layout_lost)
     }
 
     pub fn get(&self, name: &EntryName) -> Option<&SystemConfig> {

@@ -37,7 +37,7 @@ impl Scratch {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let at = open_dir_path(parent)?;
+        let at = open_dir_path(parent, true)?;
         let mut last = io::Error::other("no attempt");
         for _ in 0..64 {
             let name = format!(
@@ -64,7 +64,7 @@ impl Scratch {
     /// An existing directory of the caller's own (owned by the effective user, a directory,
     /// not a link), kept when dropped: the build's tmpfs mount point, or the tmpfs on it.
     pub fn open_own(path: &Path) -> io::Result<Scratch> {
-        let fd = open_dir_path(path)?;
+        let fd = open_dir_path(path, false)?;
         let st = rfs::fstat(&fd).map_err(|e| with_path(e.into(), "examine", path))?;
         if st.st_uid != nix::unistd::geteuid().as_raw() {
             return Err(io::Error::new(
@@ -87,10 +87,18 @@ impl Scratch {
     /// keeps its mode.
     pub fn mkdir(&self, rel: &Path, mode: u32) -> io::Result<()> {
         let (parent, name) = self.parent_of(rel)?;
-        match make_dir_at(&parent, name, mode) {
-            Ok(_) | Err(Errno::EXIST) => Ok(()),
-            Err(e) => Err(with_path(e.into(), "create", &self.path.join(rel))),
-        }
+        let made = match make_dir_at(&parent, name, mode) {
+            // An existing name must be a directory (never a link, a file).
+            Err(Errno::EXIST) => open_one(
+                &parent,
+                name,
+                OFlags::PATH | OFlags::DIRECTORY,
+                Mode::empty(),
+            ),
+            other => other,
+        };
+        made.map(drop)
+            .map_err(|e| with_path(e.into(), "create", &self.path.join(rel)))
     }
 
     /// A symlink `rel` -> `target` (parents made 0755 as needed).
@@ -170,23 +178,35 @@ pub fn own_empty_dir(path: &Path, uid: u32) -> io::Result<bool> {
             format!("{} names no directory", path.display()),
         ));
     };
-    let at = open_dir_path(parent)?;
+    let at = open_dir_path(parent, true)?;
     match rfs::mkdirat(&at, name, Mode::from_raw_mode(0o755)) {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(e) => return Err(with_path(e.into(), "create", path)),
     }
-    let fd = match open_one(&at, name, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) {
+    // O_PATH: another user's directory (mode 0700 or not) is examined, then passed over.
+    let fd = match open_one(&at, name, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()) {
         Ok(fd) => fd,
         // A link or a file squats the name.
         Err(Errno::LOOP | Errno::NOTDIR) => return Ok(false),
         Err(e) => return Err(with_path(e.into(), "open", path)),
     };
     let st = rfs::fstat(&fd).map_err(|e| with_path(e.into(), "examine", path))?;
-    if st.st_uid != uid || !is_empty(&fd) {
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory || st.st_uid != uid {
         return Ok(false);
     }
-    let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o755));
-    let _ = File::from(fd).set_modified(std::time::SystemTime::now());
+    let Ok(dir) = open_one(
+        &fd,
+        OsStr::new("."),
+        OFlags::RDONLY | OFlags::DIRECTORY,
+        Mode::empty(),
+    ) else {
+        return Ok(false);
+    };
+    if !is_empty(&dir) {
+        return Ok(false);
+    }
+    let _ = rfs::fchmod(&dir, Mode::from_raw_mode(0o755));
+    let _ = File::from(dir).set_modified(std::time::SystemTime::now());
     Ok(true)
 }
 
@@ -242,33 +262,34 @@ impl Drop for Scratch {
 /// the build's shim, as whatever user the build runs a program as, adding to its build
 /// directory's report (`O_APPEND`: lines of concurrent shims never interleave).
 pub fn append_beneath(dir: &Path, rel: &Path, bytes: &[u8]) -> io::Result<()> {
-    let at = open_dir_path(dir)?;
-    let fd = open_one(
-        &at,
-        rel.as_os_str(),
-        OFlags::WRONLY | OFlags::APPEND,
-        Mode::empty(),
-    )?;
+    let at = open_dir_path(dir, false)?;
+    let fd = open_rel(&at, rel, OFlags::WRONLY | OFlags::APPEND, Mode::empty())?;
     File::from(fd).write_all(bytes)
 }
 
 /// Create the empty file `rel` beneath `dir` (0644), no link followed: Ok(false) when it
 /// exists already (the shim's once-per-loader marker).
 pub fn create_new_beneath(dir: &Path, rel: &Path) -> io::Result<bool> {
-    let at = open_dir_path(dir)?;
+    let at = open_dir_path(dir, false)?;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
-    match open_one(&at, rel.as_os_str(), flags, Mode::from_raw_mode(0o644)) {
+    match open_rel(&at, rel, flags, Mode::from_raw_mode(0o644)) {
         Ok(_) => Ok(true),
-        Err(Errno::EXIST) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(e) if e.raw_os_error() == Some(Errno::EXIST.raw_os_error()) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
-/// Open a directory by path, the last name not a link.
-fn open_dir_path(path: &Path) -> io::Result<OwnedFd> {
+/// Open a directory by path; its last name a link only when `follow` (a parent the trust
+/// boundary has vetted, links and all: `TMPDIR` may be one).
+fn open_dir_path(path: &Path, follow: bool) -> io::Result<OwnedFd> {
+    let nofollow = if follow {
+        OFlags::empty()
+    } else {
+        OFlags::NOFOLLOW
+    };
     let fd = rfs::open(
         path,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | nofollow,
         Mode::empty(),
     )
     .map_err(|e| with_path(e.into(), "open the directory", path))?;
@@ -280,6 +301,36 @@ fn open_dir_path(path: &Path) -> io::Result<OwnedFd> {
         )));
     }
     Ok(fd)
+}
+
+/// Open `rel` beneath `dir` one name at a time (each by [`open_one`]: no link followed, not
+/// even on kernels without openat2), the directories on the way as `O_PATH` (no read
+/// permission needed to pass through).
+fn open_rel(dir: &OwnedFd, rel: &Path, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    let names: Vec<&OsStr> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a plain relative path", rel.display()),
+            )),
+        })
+        .collect::<io::Result<_>>()?;
+    let Some((last, on_the_way)) = names.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty name"));
+    };
+    let mut at: Option<OwnedFd> = None;
+    for n in on_the_way {
+        let from = at.as_ref().unwrap_or(dir);
+        at = Some(open_one(
+            from,
+            n,
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?);
+    }
+    Ok(open_one(at.as_ref().unwrap_or(dir), last, flags, mode)?)
 }
 
 /// Create `name` in `parent` with `mode` (set with fchmod, whatever the umask) and open it.
@@ -343,6 +394,48 @@ mod tests {
         let (a, b) = (tmp(), tmp());
         assert_ne!(a.path(), b.path());
         assert!(a.path().is_dir() && b.path().is_dir());
+    }
+
+    #[test]
+    fn a_parent_reached_through_a_link_is_followed_as_vetted() {
+        // TMPDIR may be a link (~/tmp -> /scratch/me): the trust boundary vets it, links and
+        // all, before binfmtctl makes its directories there (found by a review).
+        let real = tmp();
+        let links = tmp();
+        let link = links.path().join("tmpdir");
+        std::os::unix::fs::symlink(real.path(), &link).unwrap();
+        let made = Scratch::create_unique_in(&link, "binfmtctl-unit-x-", 0o755).unwrap();
+        made.write_new(Path::new("f"), b"", 0o644).unwrap();
+        let uid = nix::unistd::geteuid().as_raw();
+        assert!(super::own_empty_dir(&link.join("own"), uid).unwrap());
+        assert!(real.path().join("own").is_dir());
+        // But the directory itself is never a link.
+        std::os::unix::fs::symlink(real.path().join("own"), links.path().join("own")).unwrap();
+        assert!(!super::own_empty_dir(&links.path().join("own"), uid).unwrap());
+        assert!(Scratch::open_own(&links.path().join("own")).is_err());
+    }
+
+    #[test]
+    fn the_shims_writes_take_each_name_beneath_and_no_link() {
+        let s = tmp();
+        s.mkdir(Path::new("missing"), 0o1777).unwrap();
+        s.write_new(Path::new("report.jsonl"), b"", 0o666).unwrap();
+        let dir = s.path();
+        assert!(super::create_new_beneath(dir, Path::new("missing/a")).unwrap());
+        assert!(!super::create_new_beneath(dir, Path::new("missing/a")).unwrap());
+        super::append_beneath(dir, Path::new("report.jsonl"), b"1\n").unwrap();
+        super::append_beneath(dir, Path::new("report.jsonl"), b"2\n").unwrap();
+        assert_eq!(std::fs::read(dir.join("report.jsonl")).unwrap(), b"1\n2\n");
+        let elsewhere = tmp();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.join("linked")).unwrap();
+        assert!(super::create_new_beneath(dir, Path::new("linked/a")).is_err());
+        assert!(super::append_beneath(dir, Path::new("linked/x"), b"").is_err());
+        assert!(super::create_new_beneath(dir, Path::new("../a")).is_err());
+        // mkdir over an existing file or link is an error, not a success.
+        assert!(s.mkdir(Path::new("report.jsonl"), 0o755).is_err());
+        assert!(s.mkdir(Path::new("linked"), 0o755).is_err());
+        assert!(s.mkdir(Path::new("missing"), 0o755).is_ok());
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -85,7 +85,8 @@ fn every<'a>(ctx: &'a Ctx, req: &Request) -> Result<Vec<Wanted<'a>>> {
     if found.is_empty() {
         bail!(
             "no emulator is installed for any system this host does not run natively; install a static qemu-user \
-             (Debian/Ubuntu: apt install qemu-user-static), then binfmtctl enable all"
+             ({}), then binfmtctl enable all",
+            crate::report::texts::INSTALL_QEMU
         );
     }
     let mut out: Vec<Wanted<'a>> = Vec::new();
