@@ -9,10 +9,11 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use super::{Config, SystemConfig};
 
-/// A config file as it was read: its document, and the config it held.
+/// A config file as it was read: its text (parsed as a document only when saving: `apply`
+/// at boot reads the config and never saves it), and the config it held.
 #[derive(Debug, Clone)]
 pub(super) struct Original {
-    doc: DocumentMut,
+    text: String,
     was: Config,
 }
 
@@ -23,10 +24,8 @@ impl Original {
         if text.trim().is_empty() {
             return None;
         }
-        // toml parses with toml_edit's parser, so a text that gave `was` parses here too.
-        let doc = text.parse::<DocumentMut>().ok()?;
         Some(Original {
-            doc,
+            text: text.to_owned(),
             was: was.clone(),
         })
     }
@@ -36,7 +35,8 @@ impl Original {
 /// file has it (without the header): where added records and keys take their format from.
 pub(super) fn render(original: &Original, now: &Config, fresh: &str) -> Result<String> {
     let fresh: DocumentMut = fresh.parse()?;
-    let mut doc = original.doc.clone();
+    // toml parses with toml_edit's parser, so a text that gave `was` parses here too.
+    let mut doc: DocumentMut = original.text.parse()?;
     let mut carry = Carry::default();
     // A file with nothing but comments: they are its header, and stay above what is added.
     if doc.as_table().is_empty() {
