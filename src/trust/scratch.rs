@@ -86,11 +86,12 @@ impl Scratch {
     /// Make `rel` a directory with `mode` (and any missing parents, 0755); an existing one
     /// keeps its mode.
     pub fn mkdir(&self, rel: &Path, mode: u32) -> io::Result<()> {
-        let (parent, name) = self.parent_of(rel)?;
-        let made = match make_dir_at(&parent, name, mode) {
+        let (dir, name) = self.parent_of(rel)?;
+        let parent = dir.as_ref().unwrap_or(&self.fd);
+        let made = match make_dir_at(parent, name, mode) {
             // An existing name must be a directory (never a link, a file).
             Err(Errno::EXIST) => open_one(
-                &parent,
+                parent,
                 name,
                 OFlags::PATH | OFlags::DIRECTORY,
                 Mode::empty(),
@@ -103,8 +104,9 @@ impl Scratch {
 
     /// A symlink `rel` -> `target` (parents made 0755 as needed).
     pub fn symlink(&self, rel: &Path, target: &Path) -> io::Result<()> {
-        let (parent, name) = self.parent_of(rel)?;
-        rfs::symlinkat(target, &parent, name)
+        let (dir, name) = self.parent_of(rel)?;
+        let parent = dir.as_ref().unwrap_or(&self.fd);
+        rfs::symlinkat(target, parent, name)
             .map_err(|e| with_path(e.into(), "create the link", &self.path.join(rel)))
     }
 
@@ -112,9 +114,10 @@ impl Scratch {
     /// Its path, for whoever executes or hands it on.
     pub fn write_new(&self, rel: &Path, contents: &[u8], mode: u32) -> io::Result<PathBuf> {
         let path = self.path.join(rel);
-        let (parent, name) = self.parent_of(rel)?;
+        let (dir, name) = self.parent_of(rel)?;
+        let parent = dir.as_ref().unwrap_or(&self.fd);
         let fd = open_one(
-            &parent,
+            parent,
             name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
             Mode::from_raw_mode(mode),
@@ -129,8 +132,8 @@ impl Scratch {
     }
 
     /// The directory holding `rel` (made 0755 where missing, each component opened beneath
-    /// this one, no link followed) and `rel`'s last name.
-    fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(OwnedFd, &'a OsStr)> {
+    /// this one, no link followed; None: this one) and `rel`'s last name.
+    fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(Option<OwnedFd>, &'a OsStr)> {
         let mut names: Vec<&OsStr> = Vec::new();
         for c in rel.components() {
             match c {
@@ -150,20 +153,18 @@ impl Scratch {
                 format!("an empty name in {}", self.path.display()),
             ));
         };
-        let mut dir = open_one(
-            &self.fd,
-            OsStr::new("."),
-            OFlags::RDONLY | OFlags::DIRECTORY,
-            Mode::empty(),
-        )?;
+        // Most names on the way exist already (a view's links share their directories): one
+        // open each, and a mkdir only where one is missing.
+        let mut dir: Option<OwnedFd> = None;
         for n in names {
-            dir = match make_dir_at(&dir, n, 0o755) {
+            let at = dir.as_ref().unwrap_or(&self.fd);
+            let flags = OFlags::PATH | OFlags::DIRECTORY;
+            dir = Some(match open_one(at, n, flags, Mode::empty()) {
                 Ok(fd) => fd,
-                Err(Errno::EXIST) => {
-                    open_one(&dir, n, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())?
-                }
-                Err(e) => return Err(with_path(e.into(), "create", &self.path.join(rel))),
-            };
+                Err(Errno::NOENT) => make_dir_at(at, n, 0o755)
+                    .map_err(|e| with_path(e.into(), "create", &self.path.join(rel)))?,
+                Err(e) => return Err(with_path(e.into(), "open", &self.path.join(rel))),
+            });
         }
         Ok((dir, last))
     }
