@@ -9,12 +9,14 @@
 //! build runs, redirects nothing binfmtctl writes. Modes are set with `fchmod`, whatever the
 //! umask.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rustix::fs::{self as rfs, FileType, Mode, OFlags};
 
@@ -24,6 +26,9 @@ use rustix::io::Errno;
 /// A directory binfmtctl made (or owns) and writes in, held by its fd.
 pub struct Scratch {
     fd: OwnedFd,
+    /// The directories made or opened in it so far, by their path in it: a view's many links
+    /// share a few directories, each opened once.
+    dirs: Mutex<HashMap<PathBuf, OwnedFd>>,
     path: PathBuf,
     remove_on_drop: bool,
 }
@@ -50,6 +55,7 @@ impl Scratch {
                 Ok(fd) => {
                     return Ok(Scratch {
                         fd,
+                        dirs: Mutex::default(),
                         path,
                         remove_on_drop: true,
                     })
@@ -74,6 +80,7 @@ impl Scratch {
         }
         Ok(Scratch {
             fd,
+            dirs: Mutex::default(),
             path: path.to_owned(),
             remove_on_drop: false,
         })
@@ -84,56 +91,54 @@ impl Scratch {
     }
 
     /// Make `rel` a directory with `mode` (and any missing parents, 0755); an existing one
-    /// keeps its mode.
+    /// keeps its mode, and must be a directory (never a link, a file).
     pub fn mkdir(&self, rel: &Path, mode: u32) -> io::Result<()> {
-        let (dir, name) = self.parent_of(rel)?;
-        let parent = dir.as_ref().unwrap_or(&self.fd);
-        let made = match make_dir_at(parent, name, mode) {
-            // An existing name must be a directory (never a link, a file).
-            Err(Errno::EXIST) => open_one(
-                parent,
-                name,
-                OFlags::PATH | OFlags::DIRECTORY,
-                Mode::empty(),
-            ),
-            other => other,
-        };
-        made.map(drop)
-            .map_err(|e| with_path(e.into(), "create", &self.path.join(rel)))
+        self.in_parent(rel, "create", |parent, name| {
+            match make_dir_at(parent, name, mode) {
+                Err(Errno::EXIST) => open_one(
+                    parent,
+                    name,
+                    OFlags::PATH | OFlags::DIRECTORY,
+                    Mode::empty(),
+                ),
+                other => other,
+            }
+            .map(drop)
+        })
     }
 
     /// A symlink `rel` -> `target` (parents made 0755 as needed).
     pub fn symlink(&self, rel: &Path, target: &Path) -> io::Result<()> {
-        let (dir, name) = self.parent_of(rel)?;
-        let parent = dir.as_ref().unwrap_or(&self.fd);
-        rfs::symlinkat(target, parent, name)
-            .map_err(|e| with_path(e.into(), "create the link", &self.path.join(rel)))
+        self.in_parent(rel, "create the link", |parent, name| {
+            rfs::symlinkat(target, parent, name)
+        })
     }
 
     /// A new file `rel` (never an existing name or a link) holding `contents`, with `mode`.
     /// Its path, for whoever executes or hands it on.
     pub fn write_new(&self, rel: &Path, contents: &[u8], mode: u32) -> io::Result<PathBuf> {
         let path = self.path.join(rel);
-        let (dir, name) = self.parent_of(rel)?;
-        let parent = dir.as_ref().unwrap_or(&self.fd);
-        let fd = open_one(
-            parent,
-            name,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
-            Mode::from_raw_mode(mode),
-        )
-        .map_err(|e| with_path(e.into(), "create", &path))?;
-        rfs::fchmod(&fd, Mode::from_raw_mode(mode))
-            .map_err(|e| with_path(e.into(), "set the mode of", &path))?;
+        let fd = self.in_parent(rel, "create", |parent, name| {
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
+            let fd = open_one(parent, name, flags, Mode::from_raw_mode(mode))?;
+            rfs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+            Ok(fd)
+        })?;
         File::from(fd)
             .write_all(contents)
             .map_err(|e| with_path(e, "write", &path))?;
         Ok(path)
     }
 
-    /// The directory holding `rel` (made 0755 where missing, each component opened beneath
-    /// this one, no link followed; None: this one) and `rel`'s last name.
-    fn parent_of<'a>(&self, rel: &'a Path) -> io::Result<(Option<OwnedFd>, &'a OsStr)> {
+    /// Run `act` on the directory holding `rel` (made 0755 where missing, each name on the
+    /// way opened beneath this one, no link followed) and `rel`'s last name.
+    fn in_parent<T>(
+        &self,
+        rel: &Path,
+        what: &str,
+        act: impl FnOnce(BorrowedFd<'_>, &OsStr) -> rustix::io::Result<T>,
+    ) -> io::Result<T> {
+        let fail = |e: Errno| with_path(e.into(), what, &self.path.join(rel));
         let mut names: Vec<&OsStr> = Vec::new();
         for c in rel.components() {
             match c {
@@ -153,20 +158,25 @@ impl Scratch {
                 format!("an empty name in {}", self.path.display()),
             ));
         };
-        // Most names on the way exist already (a view's links share their directories): one
-        // open each, and a mkdir only where one is missing.
-        let mut dir: Option<OwnedFd> = None;
+        // Threads (check's probes) write in one directory: the cache is theirs in turn.
+        let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut at = PathBuf::new();
         for n in names {
-            let at = dir.as_ref().unwrap_or(&self.fd);
-            let flags = OFlags::PATH | OFlags::DIRECTORY;
-            dir = Some(match open_one(at, n, flags, Mode::empty()) {
-                Ok(fd) => fd,
-                Err(Errno::NOENT) => make_dir_at(at, n, 0o755)
-                    .map_err(|e| with_path(e.into(), "create", &self.path.join(rel)))?,
-                Err(e) => return Err(with_path(e.into(), "open", &self.path.join(rel))),
-            });
+            let next = at.join(n);
+            if !dirs.contains_key(&next) {
+                let parent = dirs.get(&at).map_or(self.fd.as_fd(), AsFd::as_fd);
+                let fd = match open_one(parent, n, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+                {
+                    Err(Errno::NOENT) => make_dir_at(parent, n, 0o755),
+                    other => other,
+                }
+                .map_err(fail)?;
+                dirs.insert(next.clone(), fd);
+            }
+            at = next;
         }
-        Ok((dir, last))
+        let parent = dirs.get(&at).map_or(self.fd.as_fd(), AsFd::as_fd);
+        act(parent, last).map_err(fail)
     }
 }
 
@@ -335,8 +345,8 @@ fn open_rel(dir: &OwnedFd, rel: &Path, flags: OFlags, mode: Mode) -> io::Result<
 }
 
 /// Create `name` in `parent` with `mode` (set with fchmod, whatever the umask) and open it.
-fn make_dir_at(parent: &OwnedFd, name: &OsStr, mode: u32) -> rustix::io::Result<OwnedFd> {
-    rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))?;
+fn make_dir_at(parent: impl AsFd, name: &OsStr, mode: u32) -> rustix::io::Result<OwnedFd> {
+    rfs::mkdirat(&parent, name, Mode::from_raw_mode(0o700))?;
     let fd = open_one(
         parent,
         name,
