@@ -176,7 +176,25 @@ fn no_module_imports_a_module_that_imports_it() {
     }
     assert!(cycles.is_empty(), "module cycles:\n{}", cycles.join("\n"));
     // The graph is read, not empty: the engines use the table's module.
-    assert!(edges["service::apply"].contains("binfmt::transaction"));
+    assert!(edges["service::apply"].contains("service::transaction"));
+}
+
+#[test]
+fn no_folder_imports_a_folder_that_imports_it() {
+    // The same rule between the top-level modules (folders): the tree reads bottom up, as
+    // README's Layout lists it.
+    let mut tops: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let top = |m: &str| m.split("::").next().unwrap_or(m).to_owned();
+    for (m, deps) in graph() {
+        let entry = tops.entry(top(&m)).or_default();
+        entry.extend(deps.iter().map(|d| top(d)).filter(|d| *d != top(&m)));
+    }
+    let (mut done, mut cycles) = (BTreeSet::new(), Vec::new());
+    for m in tops.keys() {
+        visit(m, &tops, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    assert!(cycles.is_empty(), "folder cycles:\n{}", cycles.join("\n"));
+    assert!(tops["commands"].contains("service") && tops["service"].contains("binfmt"));
 }
 
 /// Functions outside unit tests and their length in lines, from `fn` to the closing brace at

@@ -254,6 +254,32 @@ impl Matcher {
     }
 }
 
+/// Whether an interpreter path, as text, can be registered and recorded: absolute, without
+/// ':' or any control character (a newline in the config's interpreter went into the
+/// register line and into Nix's settings as extra lines, issue 11 case 4), and short enough
+/// for the kernel's register line. The one check of the text, for the command line, the
+/// config and binfmt.d files alike; the file itself is checked by `emulator::interpreter::Interpreter::at`.
+pub fn check_interpreter_text(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if let Some(c) = path.chars().find(|c| *c == ':' || c.is_control()) {
+        return Err(format!(
+            "contains {c:?}, which the kernel's register line, binfmt.d files and Nix's settings would read as syntax; \
+             use a path without ':' or control characters"
+        ));
+    }
+    // The shortest line around it: `:n:E::x::<path>:`.
+    let room = MAX_REGISTER_LENGTH - MIN_REGISTER_LENGTH;
+    if path.len() > room {
+        return Err(format!(
+            "is {} bytes, more than the kernel's {MAX_REGISTER_LENGTH}-byte register line leaves for it ({room})",
+            path.len()
+        ));
+    }
+    Ok(())
+}
+
 /// One registration: everything a register line says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Registration {

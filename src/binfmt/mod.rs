@@ -11,7 +11,6 @@ pub mod entry;
 pub(crate) mod fake;
 pub mod line;
 pub(crate) mod table;
-pub(crate) mod transaction;
 
 pub use dispatch::{matches, winner, wins};
 

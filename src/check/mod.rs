@@ -13,8 +13,9 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::binfmt::Entry;
-use crate::emulator::trial::{Outcome, ProbeDir};
+use crate::emulator::trial::ProbeDir;
 use crate::model::diagnose::Problem;
+use crate::model::outcome::Outcome;
 use crate::service::Ctx;
 use crate::store::config::{Config, SystemConfig};
 

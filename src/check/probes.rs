@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 
-use crate::emulator::trial::{self, Outcome, ProbeDir};
+use crate::emulator::trial::{self, ProbeDir};
+use crate::model::outcome::Outcome;
 use crate::probe::{self, Probe};
 
 /// Write the system's probe into a directory of its own (the chroot: nothing but the probe).

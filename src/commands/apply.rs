@@ -64,7 +64,8 @@ fn describe(ctx: &Ctx, outcome: &Outcome) -> String {
     for d in &outcome.actions {
         let a = &d.action;
         if a.changes_anything() {
-            text += &report::actions::describe_lines(&ctx.registry, a, outcome.dry_run, true);
+            text +=
+                &crate::render::actions::describe_lines(&ctx.registry, a, outcome.dry_run, true);
         }
         if d.error.is_some() {
             text += &format!(

@@ -88,7 +88,7 @@ fn render(report: &Report) -> String {
 mod tests {
     use super::*;
     use crate::check::SystemCheck;
-    use crate::emulator::trial::Outcome;
+    use crate::model::outcome::Outcome;
 
     fn failed(system: &str, problems: Vec<Problem>) -> SystemCheck {
         SystemCheck {

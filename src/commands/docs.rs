@@ -9,7 +9,7 @@ use clap_mangen::roff::{bold, roman, Roff};
 
 use crate::cli::Cli;
 use crate::exit_codes;
-use crate::report::man;
+use crate::render::man;
 
 pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut out = Vec::new();

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &TonistiigiArgs) -> Result<ExitCode> {
     if let Some(list) = &args.install {
         if let Some(request) = install_request(&ctx.profiles, list, &native::is_native)? {
             let enabled = enable::enable(ctx, &request)?;
-            report::enable::show(&ctx.registry, &enabled, false)?;
+            crate::render::enable::show(&ctx.registry, &enabled, false)?;
             if enabled.found_wanting() {
                 code = worst(code, exit_codes::wanting());
             }

@@ -45,33 +45,6 @@ impl Interpreter {
     }
 }
 
-/// Whether an interpreter path, as text, can be registered and recorded: absolute, without
-/// ':' or any control character (a newline in the config's interpreter went into the
-/// register line and into Nix's settings as extra lines, issue 11 case 4), and short enough
-/// for the kernel's register line. The one check of the text, for the command line, the
-/// config and binfmt.d files alike; the file itself is checked by [`Interpreter::at`].
-pub fn check_text(path: &str) -> Result<(), String> {
-    use crate::binfmt::line::{MAX_REGISTER_LENGTH, MIN_REGISTER_LENGTH};
-    if !path.starts_with('/') {
-        return Err("must be an absolute path".into());
-    }
-    if let Some(c) = path.chars().find(|c| *c == ':' || c.is_control()) {
-        return Err(format!(
-            "contains {c:?}, which the kernel's register line, binfmt.d files and Nix's settings would read as syntax; \
-             use a path without ':' or control characters"
-        ));
-    }
-    // The shortest line around it: `:n:E::x::<path>:`.
-    let room = MAX_REGISTER_LENGTH - MIN_REGISTER_LENGTH;
-    if path.len() > room {
-        return Err(format!(
-            "is {} bytes, more than the kernel's {MAX_REGISTER_LENGTH}-byte register line leaves for it ({room})",
-            path.len()
-        ));
-    }
-    Ok(())
-}
-
 /// A regular file with an execute bit: what an interpreter must be (a directory such as /tmp
 /// is not, whatever the config says).
 pub fn is_executable_file(meta: &std::fs::Metadata) -> bool {

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::binfmt::Entry;
-use crate::emulator::trial::Outcome;
+use crate::model::outcome::Outcome;
 use crate::model::profile::{Profile, Profiles};
 
 mod dispatch;
@@ -106,7 +106,7 @@ pub struct Facts<'a> {
     /// This system's own emulator as installed here, when found: its path, and whether it
     /// is statically linked.
     pub own_emulator: Option<(&'a Path, bool)>,
-    /// How to install the system's emulator ([`crate::emulator::interpreter::install_hint`]).
+    /// How to install the system's emulator (`emulator::interpreter::install_hint`).
     pub install_hint: &'a str,
     /// The command that registers the system again, e.g. `binfmtctl enable riscv64-linux`
     /// (`enable` adds its --name and --runtime).

@@ -3,5 +3,6 @@
 
 pub(crate) mod diagnose;
 pub(crate) mod glob;
+pub(crate) mod outcome;
 pub(crate) mod plan;
 pub mod profile;

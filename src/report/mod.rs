@@ -3,9 +3,6 @@
 use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicI8, Ordering};
 
-pub mod actions;
-pub mod enable;
-pub mod man;
 pub mod texts;
 
 use serde::Serialize;

@@ -5,7 +5,7 @@
 //! own way (`enable` names the system, `import` the file and line).
 
 use crate::binfmt::Registration;
-use crate::emulator::{interpreter, native};
+use crate::emulator::native;
 use crate::report::texts::CREDENTIALS_WARNING;
 use crate::store::config::{FlagsText, SystemConfig};
 
@@ -15,7 +15,7 @@ pub enum Refusal {
     /// Its magic and mask accept the host's own programs ([`native::capture_refusal`]).
     Captures(String),
     /// Its interpreter's text is not one the kernel and the config take
-    /// ([`interpreter::check_text`]).
+    /// ([`crate::binfmt::line::check_interpreter_text`]).
     Interpreter(String),
 }
 
@@ -27,7 +27,7 @@ pub fn vet(reg: &Registration, source: &str, written: bool) -> Result<(), Refusa
     if let Some(why) = native::capture_refusal(reg, source).filter(|_| written) {
         return Err(Refusal::Captures(why));
     }
-    interpreter::check_text(&reg.interpreter).map_err(Refusal::Interpreter)
+    crate::binfmt::line::check_interpreter_text(&reg.interpreter).map_err(Refusal::Interpreter)
 }
 
 /// What flag C gives away, said whenever it is registered or recorded; `entries` names the

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::Ctx;
-use crate::binfmt::{transaction, Entry, EntryName, Registration, RegistryError};
+use super::{transaction, Ctx};
+use crate::binfmt::{Entry, EntryName, Registration, RegistryError};
 use crate::emulator::interpreter;
 use crate::model::plan::{self, Action};
 use crate::service::admit;

@@ -7,10 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use super::Ctx;
-use crate::binfmt::{
-    binfmtd, transaction, Entry, EntryName, Registration, Registry, RegistryError,
-};
+use super::{transaction, Ctx};
+use crate::binfmt::{binfmtd, Entry, EntryName, Registration, Registry, RegistryError};
 use crate::cli::DisableArgs;
 use crate::model::glob;
 use crate::model::plan::Action;
@@ -51,7 +49,7 @@ impl Outcome {
         let mut text = String::new();
         for step in &self.steps {
             text += &match step {
-                Step::Remove(a) => crate::report::actions::describe(registry, a, self.dry_run),
+                Step::Remove(a) => crate::render::actions::describe(registry, a, self.dry_run),
                 Step::Forget { name, config } => {
                     format!("# {would}remove {name} from {}\n", config.display())
                 }

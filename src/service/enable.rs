@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 
 use super::admit;
-use super::Ctx;
-use crate::binfmt::{binfmtd, transaction, Entry, EntryName, Registration};
+use super::{transaction, Ctx};
+use crate::binfmt::{binfmtd, Entry, EntryName, Registration};
 use crate::cli::EnableArgs;
 use crate::emulator::interpreter::Interpreter;
 use crate::model::plan::{self, Action, Foreign};
 use crate::model::profile::Profile;
+use crate::render::enable::{Enabled, Registered};
 use crate::report;
-use crate::report::enable::{Enabled, Registered};
 use crate::store::{self, config::Config};
 use crate::sys::privilege::require_admin;
 

@@ -8,6 +8,7 @@ pub mod disable;
 pub mod enable;
 pub mod import;
 pub mod status;
+pub mod transaction;
 
 use std::path::PathBuf;
 

@@ -120,7 +120,7 @@ impl Config {
                 );
             }
             // As on the command line (issue 11, case 4).
-            if let Err(why) = crate::emulator::interpreter::check_text(&a.interpreter) {
+            if let Err(why) = crate::binfmt::line::check_interpreter_text(&a.interpreter) {
                 anyhow::bail!(
                     "{}: interpreter {:?} of {} {why}",
                     path.display(),

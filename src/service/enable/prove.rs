@@ -5,8 +5,9 @@ use std::path::Path;
 
 use super::{Request, Wanted};
 use crate::emulator::interpreter;
-use crate::emulator::trial::{self, Outcome, ProbeDir};
+use crate::emulator::trial::{self, ProbeDir};
 use crate::model::diagnose::{self, Facility, Facts};
+use crate::model::outcome::Outcome;
 use crate::probe::{self, Probe};
 use crate::report;
 use crate::service::Ctx;

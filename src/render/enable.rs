@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::binfmt::Registry;
-use crate::emulator::trial::Outcome;
+use crate::model::outcome::Outcome;
 use crate::model::plan::Action;
 
 /// `enable --json`: `{"version": 1, "dry_run", "register_path", "config", "actions": [...]}`.
@@ -54,18 +54,18 @@ impl Enabled {
 pub fn show(registry: &Registry, enabled: &Enabled, json: bool) -> anyhow::Result<()> {
     let warn_problems = || {
         for p in enabled.actions.iter().filter_map(|a| a.problem.as_deref()) {
-            super::warn(p);
+            crate::report::warn(p);
         }
     };
     if json {
         warn_problems();
-        return super::print_json(enabled);
+        return crate::report::print_json(enabled);
     }
     for note in notes(enabled) {
-        super::note(&note);
+        crate::report::note(&note);
     }
     warn_problems();
-    super::print(&text(registry, enabled))?;
+    crate::report::print(&text(registry, enabled))?;
     Ok(())
 }
 

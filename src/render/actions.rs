@@ -6,7 +6,12 @@ use crate::model::plan::Action;
 /// What `enable` writes, and where: the raw register line only with `--dry-run` (what it would
 /// write, as house style asks) or `-v`; otherwise it is noise for people (issue 14).
 pub fn describe(registry: &Registry, action: &Action, dry_run: bool) -> String {
-    describe_lines(registry, action, dry_run, dry_run || super::verbose())
+    describe_lines(
+        registry,
+        action,
+        dry_run,
+        dry_run || crate::report::verbose(),
+    )
 }
 
 /// What an action writes, and where, as `#` comment lines, plus the register line itself when
