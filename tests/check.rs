@@ -508,6 +508,7 @@ fn status_and_check_name_the_same_winner_for_a_newer_pie_only_entry() {
             "printf '%s' ':rv-all:M::{magic}:{mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
              printf '%s' ':rv-pie:M::{pie_magic}:{pie_mask}:/usr/bin/qemu-riscv64-static:PF' > /proc/sys/fs/binfmt_misc/register || exit 98\n\
              bfc status --json > \"$T/status.json\"\n\
+             bfc status > \"$T/status.txt\"\n\
              bfc check riscv64-linux --json > \"$T/check.json\"; echo \"check=$?\""
         ),
     );
@@ -531,6 +532,23 @@ fn status_and_check_name_the_same_winner_for_a_newer_pie_only_entry() {
         serde_json::json!([{"system": "riscv64-linux", "by": "rv-pie"}]),
         "{status:#}"
     );
+    // status says which programs of riscv64-linux the PIE-only entry takes (what check
+    // looks at), where it used to list no system for it.
+    let pie = status["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "rv-pie")
+        .unwrap();
+    assert_eq!(pie["systems"], serde_json::json!([]), "{status:#}");
+    assert_eq!(
+        pie["partly"],
+        serde_json::json!([{"system": "riscv64-linux", "programs": ["PIE (ET_DYN)"]}]),
+        "{status:#}"
+    );
+    let text = std::fs::read_to_string(t.path().join("status.txt")).unwrap();
+    let row = text.lines().find(|l| l.starts_with("rv-pie")).unwrap();
+    assert!(row.ends_with("riscv64-linux (PIE (ET_DYN) only)"), "{text}");
     let check = read("check.json");
     let errors = common::check_messages(common::check_system(&check, "riscv64-linux"), "error");
     assert!(

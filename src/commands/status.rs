@@ -31,10 +31,16 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                 (true, Some(false)) => format!("{} (dynamic)", e.interpreter),
                 (true, None) => e.interpreter.clone(),
             };
-            let mut systems = if e.systems.is_empty() {
+            let mut cells: Vec<String> = e.systems.clone();
+            cells.extend(
+                e.partly
+                    .iter()
+                    .map(|p| format!("{} ({} only)", p.system, p.programs.join(", "))),
+            );
+            let mut systems = if cells.is_empty() {
                 "-".to_owned()
             } else {
-                e.systems.join(",")
+                cells.join(",")
             };
             for s in &e.shadowed {
                 systems += &format!(" [{} shadowed by {}]", s.system, s.by);

@@ -251,6 +251,19 @@ impl Profile {
         self.sample_headers().iter().any(|h| m.matches_header(h))
     }
 
+    /// The kinds of this system's programs ([`elf::PROGRAM_KINDS`]' names) an entry with this
+    /// matcher takes, when it takes some but not all: `status` says so beside the entry.
+    pub fn only_kinds_accepted_by(&self, m: &Matcher) -> Option<Vec<&'static str>> {
+        let taken: Vec<&'static str> = self
+            .sample_headers()
+            .iter()
+            .zip(elf::PROGRAM_KINDS)
+            .filter(|(h, _)| m.matches_header(h))
+            .map(|(_, (_, name))| name)
+            .collect();
+        (!taken.is_empty() && taken.len() < elf::PROGRAM_KINDS.len()).then_some(taken)
+    }
+
     /// The entries the kernel uses for this system's programs, one per kind of program
     /// ([`elf::PROGRAM_KINDS`]: non-PIE, PIE), with `entries` in the table's order (newest
     /// first). The rule is [`crate::binfmt::winner`]'s, the one every command uses: a newer
@@ -567,6 +580,11 @@ mod tests {
         };
         assert!(!p.accepted_by(&pie_only));
         assert!(p.partly_accepted_by(&pie_only));
+        assert_eq!(
+            p.only_kinds_accepted_by(&pie_only),
+            Some(vec!["PIE (ET_DYN)"])
+        );
+        assert_eq!(p.only_kinds_accepted_by(&p.matcher()), None);
         assert!(!p.partly_accepted_by(&Matcher::Extension("t".into())));
     }
 }

@@ -43,9 +43,18 @@ pub struct EntryStatus {
     pub extension: Option<String>,
     /// The systems whose programs this entry runs.
     pub systems: Vec<String>,
+    /// The systems it runs only some programs of (a PIE-only entry), with the kinds it takes.
+    pub partly: Vec<Partly>,
     pub owner: Owner,
     /// Systems this entry accepts but an earlier (newer) enabled entry wins for.
     pub shadowed: Vec<Shadow>,
+}
+
+#[derive(Serialize)]
+pub struct Partly {
+    pub system: String,
+    /// The kinds of program it takes ("PIE (ET_DYN)", "non-PIE (ET_EXEC)").
+    pub programs: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -84,6 +93,17 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
             .iter()
             .map(|p| p.system.to_string())
             .collect();
+        let partly: Vec<Partly> = ctx
+            .profiles
+            .all()
+            .iter()
+            .filter_map(|p| {
+                p.only_kinds_accepted_by(&e.matcher).map(|programs| Partly {
+                    system: p.system.to_string(),
+                    programs,
+                })
+            })
+            .collect();
         let shadowed = shadows(&ctx.profiles, &entries, i);
         let owner = if ctx.is_ours(e, &config, &state) {
             Owner {
@@ -103,7 +123,7 @@ pub fn collect(ctx: &Ctx) -> Result<Status> {
                 file: None,
             }
         };
-        out.push(entry_status(e, systems, owner, shadowed));
+        out.push(entry_status(e, (systems, partly), owner, shadowed));
     }
     Ok(Status {
         root,
@@ -140,7 +160,7 @@ fn shadows(profiles: &Profiles, entries: &[Entry], i: usize) -> Vec<Shadow> {
 
 fn entry_status(
     e: &Entry,
-    systems: Vec<String>,
+    (systems, partly): (Vec<String>, Vec<Partly>),
     owner: Owner,
     shadowed: Vec<Shadow>,
 ) -> EntryStatus {
@@ -172,6 +192,7 @@ fn entry_status(
         mask,
         extension,
         systems,
+        partly,
         owner,
         shadowed,
     }
