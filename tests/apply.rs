@@ -151,8 +151,9 @@ bfc apply --json | grep -c '"unchanged"'
     assert!(text.contains("rc=7\n1\n"), "{text}");
 }
 
-#[test]
-fn apply_never_registers_a_system_the_host_runs_natively() {
+/// A scratch directory whose config.toml records `native` (a system an x86_64 host runs
+/// itself, with `qemu`) and riscv64-linux.
+fn native_and_riscv64(native: &str, qemu: &str) -> tempfile::TempDir {
     assert_eq!(
         std::env::consts::ARCH,
         "x86_64",
@@ -161,10 +162,18 @@ fn apply_never_registers_a_system_the_host_runs_natively() {
     let t = scratch();
     std::fs::write(
         t.path().join("config.toml"),
-        "[[system]]\nsystem = \"x86_64-linux\"\nname = \"x86_64-linux\"\ninterpreter = \"/usr/bin/qemu-x86_64-static\"\nflags = \"PF\"\n\n\
-         [[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n",
+        format!(
+            "[[system]]\nsystem = \"{native}\"\nname = \"{native}\"\ninterpreter = \"/usr/bin/{qemu}\"\nflags = \"PF\"\n\n\
+             [[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n"
+        ),
     )
     .unwrap();
+    t
+}
+
+#[test]
+fn apply_never_registers_a_system_the_host_runs_natively() {
+    let t = native_and_riscv64("x86_64-linux", "qemu-x86_64-static");
     let out = private(As::Me, t.path(), "bfc apply >/dev/null 2>\"$T/err\"; echo \"apply=$?\"; cat \"$T/err\"; ls /proc/sys/fs/binfmt_misc | tr '\\n' ' '");
     let text = ok(&out);
     assert!(text.starts_with("apply=2\n"), "{text}");
@@ -367,18 +376,7 @@ bfc apply 2>/dev/null; echo "rc=$?"
 /// with riscv64-linux already registered, says so instead of "nothing to do".
 #[test]
 fn apply_says_it_left_out_a_system_the_host_runs_natively() {
-    assert_eq!(
-        std::env::consts::ARCH,
-        "x86_64",
-        "this test describes an x86_64 host"
-    );
-    let t = scratch();
-    std::fs::write(
-        t.path().join("config.toml"),
-        "[[system]]\nsystem = \"i686-linux\"\nname = \"i686-linux\"\ninterpreter = \"/usr/bin/qemu-i386-static\"\nflags = \"PF\"\n\n\
-         [[system]]\nsystem = \"riscv64-linux\"\nname = \"riscv64-linux\"\ninterpreter = \"/usr/bin/qemu-riscv64-static\"\nflags = \"PF\"\n",
-    )
-    .unwrap();
+    let t = native_and_riscv64("i686-linux", "qemu-i386-static");
     let out = private(
         As::Me,
         t.path(),

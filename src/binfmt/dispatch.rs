@@ -39,7 +39,7 @@ pub fn matches(matcher: &Matcher, path: &Path, header: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::winner;
     use crate::binfmt::{Entry, EntryName};
     use std::path::Path;
@@ -50,8 +50,8 @@ mod tests {
 
     const RISCV64_MAGIC: &str = "magic 7f454c460201010000000000000000000200f300\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
 
-    /// A riscv64 emulator entry as binfmt_misc shows it.
-    fn riscv64(name: &str, state: &str, interpreter: &str, flags: &str) -> Entry {
+    /// A riscv64 emulator entry as binfmt_misc shows it (also launch's tests).
+    pub(crate) fn riscv64(name: &str, state: &str, interpreter: &str, flags: &str) -> Entry {
         entry(
             name,
             &format!(

@@ -1,5 +1,5 @@
-//! A binfmt_misc table in memory that behaves like the kernel's (fs/binfmt_misc.c and
-//! ../shared/docs/binfmt-domain.md, section 1), for unit tests of the code above the
+//! A binfmt_misc table in memory that behaves like the kernel's (fs/binfmt_misc.c and the
+//! kernel's admin-guide/binfmt-misc.rst), for unit tests of the code above the
 //! [`Table`] seam: a real table needs root or a private instance (tests/kernel.rs does that).
 //!
 //! Like the kernel: a line written to `register` is parsed by the same rules (line.rs, EINVAL

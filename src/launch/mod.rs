@@ -316,23 +316,7 @@ fn usable(entry: &Entry, interpreter_exists: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::binfmt::EntryName;
-
-    fn entry(name: &str, text: &str) -> Entry {
-        Entry::parse(name.parse::<EntryName>().unwrap(), text).unwrap()
-    }
-
-    const RISCV64_MAGIC: &str = "magic 7f454c460201010000000000000000000200f300\nmask ffffffffffffff00fffffffffffffffffeffffff\n";
-
-    /// A riscv64 emulator entry as binfmt_misc shows it.
-    fn riscv64(name: &str, state: &str, interpreter: &str, flags: &str) -> Entry {
-        entry(
-            name,
-            &format!(
-                "{state}\ninterpreter {interpreter}\nflags: {flags}\noffset 0\n{RISCV64_MAGIC}"
-            ),
-        )
-    }
+    use crate::binfmt::dispatch::tests::riscv64;
 
     #[test]
     fn an_entry_works_when_its_interpreter_exists_or_is_held_open() {
