@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use super::Ctx;
-use crate::service::status::collect;
+use crate::service::status::{collect, EntryStatus};
 use crate::{exit_codes, report};
 
 pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
@@ -31,20 +31,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                 (true, Some(false)) => format!("{} (dynamic)", e.interpreter),
                 (true, None) => e.interpreter.clone(),
             };
-            let mut cells: Vec<String> = e.systems.clone();
-            cells.extend(
-                e.partly
-                    .iter()
-                    .map(|p| format!("{} ({} only)", p.system, p.programs.join(", "))),
-            );
-            let mut systems = if cells.is_empty() {
-                "-".to_owned()
-            } else {
-                cells.join(",")
-            };
-            for s in &e.shadowed {
-                systems += &format!(" [{} shadowed by {}]", s.system, s.by);
-            }
+            let systems = systems_cell(e);
             let owner = match &e.owner.file {
                 Some(f) if e.owner.kind == "binfmt.d" => f.clone(),
                 _ => e.owner.kind.to_owned(),
@@ -88,4 +75,24 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<ExitCode> {
     }
     report::print(&text)?;
     Ok(exit_codes::success())
+}
+
+/// The SYSTEMS cell: the systems an entry runs, those it runs only some programs of, and
+/// those a newer entry takes from it.
+fn systems_cell(e: &EntryStatus) -> String {
+    let mut cells: Vec<String> = e.systems.clone();
+    cells.extend(
+        e.partly
+            .iter()
+            .map(|p| format!("{} ({} only)", p.system, p.programs.join(", "))),
+    );
+    let mut systems = if cells.is_empty() {
+        "-".to_owned()
+    } else {
+        cells.join(",")
+    };
+    for s in &e.shadowed {
+        systems += &format!(" [{} shadowed by {}]", s.system, s.by);
+    }
+    systems
 }
