@@ -39,18 +39,67 @@ fn modules() -> BTreeMap<String, PathBuf> {
         .collect()
 }
 
-/// The file's text before its unit tests (`#[cfg(test)]` followed by a `mod`).
-fn without_tests(text: &str) -> &str {
-    let mut at = 0;
-    while let Some(i) = text[at..].find("#[cfg(test)]") {
-        let start = at + i;
-        let rest = text[start + "#[cfg(test)]".len()..].trim_start();
-        if rest.starts_with("mod ") || rest.starts_with("pub mod ") {
-            return &text[..start];
-        }
-        at = start + 1;
+/// The file's text without what is compiled for tests only: the item after every
+/// `#[cfg(test)]` (an inline `mod tests { ... }` to its matching brace, `mod readback;` to its
+/// semicolon), wherever it stands; the rest of the file is read on.
+fn without_tests(text: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let item = &rest[i + MARK.len()..];
+        let end = match (item.find(';'), item.find('{')) {
+            (Some(semi), Some(brace)) if semi < brace => semi + 1,
+            (_, Some(brace)) => matching_brace(item, brace) + 1,
+            (Some(semi), None) => semi + 1,
+            (None, None) => item.len(),
+        };
+        rest = &item[end.min(item.len())..];
     }
-    text
+    out.push_str(rest);
+    out
+}
+
+/// Where the brace opened at `open` closes, skipping braces in string and char literals
+/// (`"{x}"`, `r#"{"#`, `'{'`); the text's end when it does not.
+fn matching_brace(text: &str, open: usize) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut i) = (0usize, open);
+    while i < b.len() {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            b'r' if b.get(i + 1).is_some_and(|&c| c == b'"' || c == b'#')
+                && (i == 0 || !ident_char(char::from(b[i - 1]))) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                if b.get(i + 1 + hashes) == Some(&b'"') {
+                    let close = format!("\"{}", "#".repeat(hashes));
+                    let from = i + 2 + hashes;
+                    i = text[from..]
+                        .find(&close)
+                        .map_or(b.len(), |k| from + k + close.len());
+                    continue;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 fn ident_char(c: char) -> bool {
@@ -126,17 +175,21 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 deps.insert(m);
             }
         };
-        for p in paths_after(code, "crate::") {
+        for p in paths_after(&code, "crate::") {
             add(p);
         }
-        for p in paths_after(code, "super::") {
-            add(if parent.is_empty() {
-                p
-            } else {
-                format!("{parent}::{p}")
-            });
+        for p in paths_after(&code, "super::") {
+            // `super::super::x`: one module up for each further `super`.
+            let mut base: Vec<&str> = parent.split("::").filter(|s| !s.is_empty()).collect();
+            let mut p = p.as_str();
+            while let Some(rest) = p.strip_prefix("super::") {
+                base.pop();
+                p = rest;
+            }
+            base.push(p);
+            add(base.join("::"));
         }
-        for p in paths_after(code, "self::") {
+        for p in paths_after(&code, "self::") {
             add(format!("{name}::{p}"));
         }
         edges.insert(name.clone(), deps);
@@ -203,7 +256,8 @@ fn long_functions(limit: usize) -> Vec<String> {
     let mut out = Vec::new();
     for file in modules().values() {
         let text = std::fs::read_to_string(file).unwrap();
-        let lines: Vec<&str> = without_tests(&text).lines().collect();
+        let code = without_tests(&text);
+        let lines: Vec<&str> = code.lines().collect();
         let mut i = 0;
         while i < lines.len() {
             let line = lines[i];

@@ -11,6 +11,7 @@ pub mod status;
 pub mod transaction;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
 
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub profiles: Profiles,
     /// Whether this command acts on what it reads (see `use_of`).
     pub use_: Use,
+    /// Said already that the config's hand-made layout was given up (once a command).
+    layout_lost: AtomicBool,
 }
 
 impl Ctx {
@@ -45,6 +48,7 @@ impl Ctx {
             config_path: g.config.clone(),
             state_dir: g.state_dir.clone(),
             profiles: Profiles::load_for(g.profiles.as_deref(), use_)?,
+            layout_lost: AtomicBool::new(false),
         })
     }
 
@@ -77,7 +81,7 @@ impl Ctx {
     /// Save the config where the command line says (callers hold its lock), and say when
     /// its hand-made layout could not be kept.
     pub fn save_config(&self, config: &Config) -> Result<()> {
-        if config.save(&self.config_path)? {
+        if config.save(&self.config_path)? && !self.layout_lost.swap(true, Ordering::Relaxed) {
             report::warn(&format!(
                 "{}: its hand-made layout could not be kept for this change; it is written anew, every record \
                  in it, comments lost",

@@ -376,4 +376,31 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_edit_that_would_not_read_back_gives_way_to_a_fresh_file() {
+        // The document read does not hold what `was` says it held (no such file can be read,
+        // but a defect in edit.rs would come to this): the edited text would keep a record the
+        // config no longer has. Saved anew instead, every record in it, and said (the bool).
+        let mut c = Config::default();
+        c.upsert(SystemConfig {
+            system: "riscv64-linux".into(),
+            name: "riscv64-linux".parse().unwrap(),
+            interpreter: "/usr/bin/qemu-riscv64-static".into(),
+            flags: FlagsText(crate::binfmt::Flags::default()),
+            credentials: false,
+            also: Vec::new(),
+        });
+        let stray =
+            "# hand-written\n[[system]]\nsystem = \"s390x-linux\"\nname = \"s390x-linux\"\n\
+                     interpreter = \"/usr/bin/qemu-s390x-static\"\nflags = \"\"\n";
+        c.source = Source(edit::Original::new(stray, &c).map(Box::new));
+        let (text, lost) = c.rendered().unwrap();
+        assert!(lost, "{text}");
+        assert!(text.starts_with(HEADER), "{text}");
+        assert_eq!(toml::from_str::<Config>(&text).unwrap(), c);
+        // A faithful document keeps its layout.
+        let read = Config::parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(read.rendered().unwrap(), (text, false));
+    }
 }

@@ -28,7 +28,7 @@ pub struct Scratch {
     fd: OwnedFd,
     /// The directories made or opened in it so far, by their path in it: a view's many links
     /// share a few directories, each opened once.
-    dirs: Mutex<HashMap<PathBuf, OwnedFd>>,
+    dirs: Mutex<HashMap<PathBuf, KeptDir>>,
     path: PathBuf,
     remove_on_drop: bool,
 }
@@ -163,21 +163,55 @@ impl Scratch {
         let mut at = PathBuf::new();
         for n in names {
             let next = at.join(n);
-            if !dirs.contains_key(&next) {
-                let parent = dirs.get(&at).map_or(self.fd.as_fd(), AsFd::as_fd);
-                let fd = match open_one(parent, n, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-                {
-                    Err(Errno::NOENT) => make_dir_at(parent, n, 0o755),
-                    other => other,
-                }
-                .map_err(fail)?;
-                dirs.insert(next.clone(), fd);
+            let parent = dirs.get(&at).map_or(self.fd.as_fd(), |d| d.fd.as_fd());
+            // A directory kept open is used only while it still stands at its name: one moved
+            // away (a link planted in its place) must not take binfmtctl's writes.
+            let fresh = match dirs.get(&next) {
+                Some(kept) if kept.stands_at(parent, n) => None,
+                _ => Some(open_or_make_dir(parent, n).map_err(fail)?),
+            };
+            if let Some(dir) = fresh {
+                dirs.insert(next.clone(), dir);
             }
             at = next;
         }
-        let parent = dirs.get(&at).map_or(self.fd.as_fd(), AsFd::as_fd);
+        let parent = dirs.get(&at).map_or(self.fd.as_fd(), |d| d.fd.as_fd());
         act(parent, last).map_err(fail)
     }
+}
+
+/// A directory of a scratch directory kept open, with its identity when opened.
+struct KeptDir {
+    fd: OwnedFd,
+    dev: u64,
+    ino: u64,
+}
+
+impl KeptDir {
+    /// Whether `name` in `parent` is (still) this directory, not something put in its place.
+    fn stands_at(&self, parent: BorrowedFd<'_>, name: &OsStr) -> bool {
+        rfs::statat(parent, name, rfs::AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| st.st_dev == self.dev && st.st_ino == self.ino)
+    }
+}
+
+/// Open the directory `name` in `parent` (no link followed), made 0755 when missing.
+fn open_or_make_dir(parent: BorrowedFd<'_>, name: &OsStr) -> rustix::io::Result<KeptDir> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY;
+    let fd = match open_one(parent, name, flags, Mode::empty()) {
+        Err(Errno::NOENT) => match make_dir_at(parent, name, 0o755) {
+            // Made meanwhile by another thread or process: open what is there.
+            Err(Errno::EXIST) => open_one(parent, name, flags, Mode::empty()),
+            other => other,
+        },
+        other => other,
+    }?;
+    let st = rfs::fstat(&fd)?;
+    Ok(KeptDir {
+        fd,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
 }
 
 /// `path` is (now) an empty directory of `uid`'s, not a link: created (0755) when missing,
@@ -447,6 +481,24 @@ mod tests {
         assert!(s.mkdir(Path::new("linked"), 0o755).is_err());
         assert!(s.mkdir(Path::new("missing"), 0o755).is_ok());
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_directory_moved_away_takes_no_more_writes() {
+        // Found by a review: the directories kept open must still stand at their names.
+        let s = tmp();
+        let elsewhere = tmp();
+        s.write_new(Path::new("sub/one"), b"", 0o644).unwrap();
+        std::fs::rename(s.path().join("sub"), elsewhere.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), s.path().join("sub")).unwrap();
+        assert!(s.write_new(Path::new("sub/two"), b"", 0o644).is_err());
+        assert!(!elsewhere.path().join("moved/two").exists());
+        assert!(!elsewhere.path().join("two").exists());
+        // A directory made anew in its place is used.
+        std::fs::remove_file(s.path().join("sub")).unwrap();
+        std::fs::create_dir(s.path().join("sub")).unwrap();
+        s.write_new(Path::new("sub/three"), b"", 0o644).unwrap();
+        assert!(s.path().join("sub/three").exists());
     }
 
     #[test]
