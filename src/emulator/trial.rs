@@ -50,16 +50,20 @@ impl ProbeDir {
     /// Write a probe alone in a directory of its own, [`ProbeDir::alone`] (a chroot holding
     /// nothing else).
     pub fn write_alone(&self, probe: &Probe) -> io::Result<()> {
-        let sub = format!("{}.d", probe.system);
-        self.dir
-            .write_new(&Path::new(&sub).join(probe.system), &probe.bytes, 0o755)?;
+        let rel = alone_in(probe).join(probe.system);
+        self.dir.write_new(&rel, &probe.bytes, 0o755)?;
         Ok(())
     }
 
-    /// The directory [`ProbeDir::write_alone`] writes `probe` in: `<system>.d`.
+    /// The directory [`ProbeDir::write_alone`] writes `probe` in.
     pub fn alone(&self, probe: &Probe) -> PathBuf {
-        self.path().join(format!("{}.d", probe.system))
+        self.path().join(alone_in(probe))
     }
+}
+
+/// A probe's own directory in a probe directory: `<system>.d`.
+fn alone_in(probe: &Probe) -> PathBuf {
+    PathBuf::from(format!("{}.d", probe.system))
 }
 
 const PROBE_DIR_PREFIX: &str = "binfmtctl-probe-";

@@ -238,29 +238,34 @@ impl Profile {
         program_kinds(&header)
     }
 
+    /// The kinds of this system's programs ([`elf::PROGRAM_KINDS`]' names) an entry with this
+    /// matcher takes: the one rule the three questions below are asked of.
+    fn kinds_accepted_by(&self, m: &Matcher) -> Vec<&'static str> {
+        self.sample_headers()
+            .iter()
+            .zip(elf::PROGRAM_KINDS)
+            .filter(|(h, _)| m.matches_header(h))
+            .map(|(_, (_, name))| name)
+            .collect()
+    }
+
     /// True when an entry with this matcher runs this system's programs (both ET_EXEC and PIE):
     /// an emulator entry for the system, what `status` lists it under and what serves a build.
     pub fn accepted_by(&self, m: &Matcher) -> bool {
-        self.sample_headers().iter().all(|h| m.matches_header(h))
+        self.kinds_accepted_by(m).len() == elf::PROGRAM_KINDS.len()
     }
 
     /// True when an entry with this matcher takes some of this system's programs (a PIE-only
     /// entry too): which entries `check` looks at. Which entry the kernel then uses for each
     /// kind of program is [`Profile::winners`]'s.
     pub fn partly_accepted_by(&self, m: &Matcher) -> bool {
-        self.sample_headers().iter().any(|h| m.matches_header(h))
+        !self.kinds_accepted_by(m).is_empty()
     }
 
-    /// The kinds of this system's programs ([`elf::PROGRAM_KINDS`]' names) an entry with this
-    /// matcher takes, when it takes some but not all: `status` says so beside the entry.
+    /// The kinds an entry with this matcher takes, when it takes some but not all: `status`
+    /// says so beside the entry.
     pub fn only_kinds_accepted_by(&self, m: &Matcher) -> Option<Vec<&'static str>> {
-        let taken: Vec<&'static str> = self
-            .sample_headers()
-            .iter()
-            .zip(elf::PROGRAM_KINDS)
-            .filter(|(h, _)| m.matches_header(h))
-            .map(|(_, (_, name))| name)
-            .collect();
+        let taken = self.kinds_accepted_by(m);
         (!taken.is_empty() && taken.len() < elf::PROGRAM_KINDS.len()).then_some(taken)
     }
 
